@@ -1,0 +1,7 @@
+"""``python -m tradejet`` runs the CLI."""
+
+import sys
+
+from tradejet.cli import main
+
+sys.exit(main())

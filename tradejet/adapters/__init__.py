@@ -1,0 +1,1 @@
+"""Execution venues behind the engine's ExecutionVenue Protocol."""

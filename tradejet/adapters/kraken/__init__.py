@@ -1,0 +1,1 @@
+"""Kraken Spot: REST (httpx), WebSocket v2 and a local Kraken-compatible sandbox."""

@@ -1,0 +1,1 @@
+"""The paper venue: simulated fills with the shared fill model."""

@@ -1,0 +1,92 @@
+"""Configuration: strict msgspec structs, loaded from TOML plus the environment.
+
+Precedence: built-in defaults < TOML file < environment (``DEPLOYMENT_ENV``,
+``LOG_LEVEL``, ``TRADEJET_HOME``). A wrong or unknown field raises
+:class:`~tradejet.errors.ConfigError` naming the key and the file.
+
+Later issues add their sections (universe, schedule, strategies, risk, fills, ...) as
+nested structs with defaults, so an empty file is always a valid config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from tradejet.errors import ConfigError
+
+__all__ = ["Config", "load_config", "tradejet_home", "default_store_dir"]
+
+_ENV_KEYS = {"DEPLOYMENT_ENV": "deployment_env", "LOG_LEVEL": "log_level", "TRADEJET_HOME": "home"}
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The root configuration."""
+
+    system: Literal["crypto", "swing"] = "crypto"
+    deployment_env: Literal["backtest", "paper", "live"] = "paper"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    home: str | None = None
+
+
+def tradejet_home(env: Mapping[str, str] | None = None) -> Path:
+    """Return ``$TRADEJET_HOME``, default ``~/.tradejet``.
+
+    >>> tradejet_home({"TRADEJET_HOME": "/tmp/tj"}).as_posix()
+    '/tmp/tj'
+    """
+    env = os.environ if env is None else env
+    home = env.get("TRADEJET_HOME")
+    return Path(home).expanduser() if home else Path("~/.tradejet").expanduser()
+
+
+def default_store_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Return the default bar store, ``$TRADEJET_HOME/data``."""
+    return tradejet_home(env) / "data"
+
+
+_PATH_RE = re.compile(r"at `\$\.?([^`]*)`")
+
+
+def _convert(raw: dict[str, Any], source: str) -> Config:
+    try:
+        return msgspec.convert(raw, Config)
+    except msgspec.ValidationError as e:
+        msg = str(e)
+        m = _PATH_RE.search(msg)
+        key = m.group(1) if m else None
+        if key is None and "unknown field" in msg:
+            key = msg.split("`")[1] if "`" in msg else None
+        raise ConfigError(msg.split(" - at ")[0], key=key, source=source) from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load a :class:`Config` from a TOML file and the environment.
+
+    >>> load_config(env={"LOG_LEVEL": "DEBUG"}).log_level
+    'DEBUG'
+    """
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        try:
+            text = p.read_bytes()
+        except OSError as e:
+            raise ConfigError(f"cannot read config: {e.strerror}", source=source) from None
+        try:
+            raw = msgspec.toml.decode(text)
+        except msgspec.DecodeError as e:
+            raise ConfigError(f"not valid TOML: {e}", source=source) from None
+    for env_key, field in _ENV_KEYS.items():
+        if env.get(env_key):
+            raw[field] = env[env_key]
+            source = f"{source} + ${env_key}" if path is None else source
+    return _convert(raw, source)

@@ -1,0 +1,1 @@
+"""Universe, schedule, regimes, selection, risk, portfolio, the step and the drivers."""

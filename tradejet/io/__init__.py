@@ -1,0 +1,1 @@
+"""Ring buffers, the bar store, importers, validation, the ledger and the audit log."""

@@ -1,0 +1,1 @@
+"""Feature schema, labels, training, ONNX export and inference, artifacts and gates."""

@@ -1,0 +1,1 @@
+"""Strategy step kernels and their registry (dispatched by integer code)."""
