@@ -1,6 +1,7 @@
 """The ``tradejet`` command: argument parsing and wiring only.
 
-Each command group lives in ``tradejet.commands.<name>`` and exposes
+Each command group lives in its own module ``tradejet.commands.<name>`` (found by
+listing the package, so adding a command is adding a file) and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to a handler
 ``func(args) -> int``. Handlers import what they need when they run, so ``tradejet
 --help`` and startup stay fast. Errors: a :class:`~tradejet.errors.TradejetError`
@@ -19,9 +20,16 @@ from collections.abc import Sequence
 from tradejet import __version__
 from tradejet.errors import TradejetError
 
-# Command modules, in the order `tradejet --help` lists them.
-COMMANDS: tuple[str, ...] = (
-)
+
+
+def _command_modules() -> list[str]:
+    """Every module of ``tradejet.commands``, alphabetically (adding a command is adding a file)."""
+    import pkgutil
+
+    import tradejet.commands as pkg
+
+    return [f"{pkg.__name__}.{m.name}" for m in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name)
+            if not m.name.startswith("_")]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tradejet {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in _command_modules():
         importlib.import_module(name).register(sub)
     return parser
 
