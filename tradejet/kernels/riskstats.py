@@ -102,14 +102,23 @@ def norm_ppf_nb(p):
 # Series measures
 # ---------------------------------------------------------------------------------------
 @njit(cache=True)
+def _lerp_nb(a, b, t):
+    """NumPy's quantile interpolation, rounding included (it matters for CVaR at ties)."""
+    d = b - a
+    if t >= 0.5:
+        return b - d * (1.0 - t)
+    return a + d * t
+
+
+@njit(cache=True)
 def _quantile_sorted_nb(xs, q):
     """NumPy's default (linear) quantile of an ascending array."""
     n = xs.shape[0]
-    h = (n - 1) * q
+    h = q * (n - 1)
     lo = int(math.floor(h))
     if lo >= n - 1:
         return xs[n - 1]
-    return xs[lo] + (h - lo) * (xs[lo + 1] - xs[lo])
+    return _lerp_nb(xs[lo], xs[lo + 1], h - lo)
 
 
 @njit(cache=True)
@@ -218,9 +227,7 @@ def rolling_var_cvar_nb(r, window, alpha, out_var, out_cvar):
             out_var[t] = np.nan
             out_cvar[t] = np.nan
             continue
-        hq = (window - 1) * qpos
-        i0 = int(math.floor(hq))
-        q = buf[i0] if i0 >= window - 1 else buf[i0] + (hq - i0) * (buf[i0 + 1] - buf[i0])
+        q = _quantile_sorted_nb(buf, qpos)
         s = 0.0
         k = 0
         while k < window and buf[k] <= q:
