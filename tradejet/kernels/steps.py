@@ -1,7 +1,7 @@
 """One-bar arithmetic of every indicator: the single definition used by all four forms.
 
 The batch kernels (:mod:`tradejet.kernels.indicators`), the fused kernels
-(:mod:`tradejet.kernels.features`) and the streaming updates
+(:mod:`tradejet.kernels.fused`) and the streaming updates
 (:mod:`tradejet.kernels.streaming`) all advance an indicator by calling the same
 ``*_step`` function here, so their outputs are equal bit for bit, not just close.
 
