@@ -369,12 +369,11 @@ def macd_update(state, close):
 
 def dmi_init(period: int = 14) -> np.ndarray:
     """Return a fresh directional-movement state (shared by adx, plus_di and minus_di)."""
-    return np.array([0.0, check_period("period", period), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    return np.array([0.0, check_period("period", period, 2), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
 
 
 def adx_init(period: int = 14) -> np.ndarray:
     """Return a fresh ADX state."""
-    check_period("period", period, 2)
     return dmi_init(period)
 
 
