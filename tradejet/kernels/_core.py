@@ -38,44 +38,6 @@ def fma(typingctx, a, b, c):
 
 
 @jit
-def window_max(buf, start, count, wrap):
-    """Return (max, position offset) of ``count`` values of ``buf`` from ``start``, wrapping at ``wrap``.
-
-    The offset counts from ``start`` (0 = first); the latest maximum wins on ties.
-    A linear array passes ``wrap = len(buf)`` (never reached); a ring buffer its size.
-    """
-    k = start
-    best = -np.inf
-    best_i = 0
-    for i in range(count):
-        v = buf[k]
-        if v >= best:
-            best = v
-            best_i = i
-        k += 1
-        if k == wrap:
-            k = 0
-    return best, best_i
-
-
-@jit
-def window_min(buf, start, count, wrap):
-    """Return (min, position offset) of a window; see :func:`window_max`."""
-    k = start
-    best = np.inf
-    best_i = 0
-    for i in range(count):
-        v = buf[k]
-        if v <= best:
-            best = v
-            best_i = i
-        k += 1
-        if k == wrap:
-            k = 0
-    return best, best_i
-
-
-@jit
 def window_shifted_sums(buf, start, count, wrap, shift):
     """Return (sum(v - shift), sum((v - shift)**2)) over a window, summed in order."""
     k = start

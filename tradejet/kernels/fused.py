@@ -56,8 +56,8 @@ from tradejet.kernels.steps import (
     sma_step,
     stoch_k_value,
     tr_value,
-    track_max,
-    track_min,
+    max_step,
+    min_step,
     var_step,
     vwap_step,
     wma_step,
@@ -155,10 +155,22 @@ def features_1d_nb(high, low, close, volume, out, rings):
     d_mdm = 0.0
     d_tr = 0.0
     d_acc = 0.0
-    hh5 = -np.inf
-    hh5_i = -1
-    ll5 = np.inf
-    ll5_i = -1
+    hc = np.empty(STOCH_K)
+    hs = np.full(STOCH_K, -np.inf)
+    lc = np.empty(STOCH_K)
+    ls = np.full(STOCH_K, np.inf)
+    hpos = 0
+    hpre = 0.0
+    lpos = 0
+    lpre = 0.0
+    mxc = np.empty(P)
+    mxs = np.full(P, -np.inf)
+    mnc = np.empty(P)
+    mns = np.full(P, np.inf)
+    mxpos = 0
+    mxpre = 0.0
+    mnpos = 0
+    mnpre = 0.0
     st_k = 0.0
     st_d = 0.0
     pos_k = 0
@@ -167,10 +179,6 @@ def features_1d_nb(high, low, close, volume, out, rings):
     sd = NAN
     o_prev = 0.0
     o_obv = 0.0
-    mx = -np.inf
-    mx_i = -1
-    mn = np.inf
-    mn_i = -1
     q_left = 0
     q_shift = 0.0
     q_s1 = 0.0
@@ -225,8 +233,8 @@ def features_1d_nb(high, low, close, volume, out, rings):
         out[15, t] = pdi
         out[16, t] = mdi
 
-        hh5, hh5_i = track_max(t, STOCH_K, hh5, hh5_i, h, high, n)
-        ll5, ll5_i = track_min(t, STOCH_K, ll5, ll5_i, lo, low, n)
+        hpos, hpre, hh5 = max_step(STOCH_K, hpos, hpre, h, hc, hs)
+        lpos, lpre, ll5 = min_step(STOCH_K, lpos, lpre, lo, lc, ls)
         j = t - (STOCH_K - 1)
         if j >= 0:
             fk = stoch_k_value(x, hh5, ll5)
@@ -245,8 +253,8 @@ def features_1d_nb(high, low, close, volume, out, rings):
         o_prev, o_obv = obv_step(t, o_prev, o_obv, x, vol)
         out[20, t] = o_obv
 
-        mx, mx_i = track_max(t, P, mx, mx_i, x, close, n)
-        mn, mn_i = track_min(t, P, mn, mn_i, x, close, n)
+        mxpos, mxpre, mx = max_step(P, mxpos, mxpre, x, mxc, mxs)
+        mnpos, mnpre, mn = min_step(P, mnpos, mnpre, x, mnc, mns)
         out[21, t] = mx if t >= lb else NAN
         out[22, t] = mn if t >= lb else NAN
 

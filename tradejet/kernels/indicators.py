@@ -31,8 +31,8 @@ from tradejet.kernels.steps import (
     sma_step,
     stoch_k_value,
     tr_value,
-    track_max,
-    track_min,
+    max_step,
+    min_step,
     var_step,
     vwap_step,
     wma_step,
@@ -245,10 +245,14 @@ def stoch_1d_nb(high, low, close, fastk, slowk, slowd, out_k, out_d, ring_k, rin
     fsk = float(slowk)
     fsd = float(slowd)
     lb = fastk + slowk + slowd - 3
-    hh = -np.inf
-    hh_i = -1
-    ll = np.inf
-    ll_i = -1
+    hc = np.empty(fastk)
+    hs = np.full(fastk, -np.inf)
+    lc = np.empty(fastk)
+    ls = np.full(fastk, np.inf)
+    hpos = 0
+    hpre = 0.0
+    lpos = 0
+    lpre = 0.0
     s_k = 0.0
     s_d = 0.0
     pos_k = 0
@@ -256,8 +260,8 @@ def stoch_1d_nb(high, low, close, fastk, slowk, slowd, out_k, out_d, ring_k, rin
     sk = NAN
     sd = NAN
     for t in range(n):
-        hh, hh_i = track_max(t, fastk, hh, hh_i, high[t], high, n)
-        ll, ll_i = track_min(t, fastk, ll, ll_i, low[t], low, n)
+        hpos, hpre, hh = max_step(fastk, hpos, hpre, high[t], hc, hs)
+        lpos, lpre, ll = min_step(fastk, lpos, lpre, low[t], lc, ls)
         j = t - (fastk - 1)
         if j >= 0:
             fk = stoch_k_value(close[t], hh, ll)
@@ -296,24 +300,26 @@ def obv_1d_nb(close, volume, out):
 @jit
 def max_1d_nb(x, period, out):
     """Rolling maximum (TA-Lib MAX); lookback ``period - 1``."""
-    n = x.shape[0]
-    hi = -np.inf
-    hi_i = -1
+    cur = np.empty(period)
+    suf = np.full(period, -np.inf)
+    pos = 0
+    pre = 0.0
     lb = period - 1
-    for t in range(n):
-        hi, hi_i = track_max(t, period, hi, hi_i, x[t], x, n)
+    for t in range(x.shape[0]):
+        pos, pre, hi = max_step(period, pos, pre, x[t], cur, suf)
         out[t] = hi if t >= lb else NAN
 
 
 @jit
 def min_1d_nb(x, period, out):
     """Rolling minimum (TA-Lib MIN); lookback ``period - 1``."""
-    n = x.shape[0]
-    lo = np.inf
-    lo_i = -1
+    cur = np.empty(period)
+    suf = np.full(period, np.inf)
+    pos = 0
+    pre = 0.0
     lb = period - 1
-    for t in range(n):
-        lo, lo_i = track_min(t, period, lo, lo_i, x[t], x, n)
+    for t in range(x.shape[0]):
+        pos, pre, lo = min_step(period, pos, pre, x[t], cur, suf)
         out[t] = lo if t >= lb else NAN
 
 

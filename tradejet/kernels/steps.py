@@ -21,7 +21,9 @@ re-summed exactly every ``period`` bars around a shift, so they do not drift.
 
 from __future__ import annotations
 
-from tradejet.kernels._core import NAN, fma, jit, window_max, window_min, window_shifted_sums, window_sum2
+import math
+
+from tradejet.kernels._core import NAN, fma, jit, window_shifted_sums, window_sum2
 
 
 @jit
@@ -87,7 +89,7 @@ def var_step(t, p, inv, left, shift, s1, s2, x, x_leaving, buf, start, wrap):
 def sd_value(var):
     """Standard deviation from a variance that rounding may have pushed below zero."""
     if var > 0.0:
-        return var ** 0.5
+        return math.sqrt(var)
     return 0.0
 
 
@@ -229,33 +231,49 @@ def adx_step(t, p, fp, a, inv, acc, pdi, mdi):
 
 
 @jit
-def track_max(t, p, hi, hi_i, x, buf, wrap):
-    """Rolling maximum by tracking the current maximum and its index (TA-Lib's MAX method):
-    rescan the window only when the maximum leaves it. ``buf`` holds bar ``i`` at
-    ``i % wrap`` (a linear array passes its length) and already holds ``x`` at ``t``."""
-    ws = t - p + 1
-    if ws < 0:
-        ws = 0
-    if hi_i < ws:
-        hi, off = window_max(buf, ws % wrap, t - ws + 1, wrap)
-        return hi, ws + off
-    if x >= hi:
-        return x, t
-    return hi, hi_i
+def max_step(p, pos, pre, x, cur, suf):
+    """Rolling maximum of the last ``p`` values by van Herk / Gil-Werman blocks.
+
+    ``cur`` (size p) collects the current block of ``p`` bars, ``pre`` is its running
+    maximum, ``suf`` (size p, -inf before the first block closes) holds the suffix maxima
+    of the previous block; the window's maximum is max(suf[pos + 1], pre). No branch
+    depends on the data; closing a block costs ``p`` steps once every ``p`` bars.
+    Before bar ``p - 1`` the value is the maximum so far. Returns (pos, pre, max)."""
+    cur[pos] = x
+    if pos == 0:
+        pre = x
+    else:
+        pre = x if x > pre else pre
+    if pos == p - 1:
+        m = x
+        suf[pos] = m
+        for i in range(p - 2, -1, -1):
+            v = cur[i]
+            m = v if v > m else m
+            suf[i] = m
+        return 0, pre, pre
+    v = suf[pos + 1]
+    return pos + 1, pre, (v if v > pre else pre)
 
 
 @jit
-def track_min(t, p, lo, lo_i, x, buf, wrap):
-    """Rolling minimum; see :func:`track_max`."""
-    ws = t - p + 1
-    if ws < 0:
-        ws = 0
-    if lo_i < ws:
-        lo, off = window_min(buf, ws % wrap, t - ws + 1, wrap)
-        return lo, ws + off
-    if x <= lo:
-        return x, t
-    return lo, lo_i
+def min_step(p, pos, pre, x, cur, suf):
+    """Rolling minimum; see :func:`max_step` (``suf`` starts at +inf)."""
+    cur[pos] = x
+    if pos == 0:
+        pre = x
+    else:
+        pre = x if x < pre else pre
+    if pos == p - 1:
+        m = x
+        suf[pos] = m
+        for i in range(p - 2, -1, -1):
+            v = cur[i]
+            m = v if v < m else m
+            suf[i] = m
+        return 0, pre, pre
+    v = suf[pos + 1]
+    return pos + 1, pre, (v if v < pre else pre)
 
 
 @jit

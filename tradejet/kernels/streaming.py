@@ -2,15 +2,16 @@
 
 Contract: the state is a small float64 array (no jitclass): ``state[0]`` is the number of
 bars seen, then the parameters, the recurrence variables and, for windowed indicators,
-a ring buffer of the last ``period`` inputs. ``*_init`` is plain Python and checks the
+a ring buffer of the last ``period`` inputs (rolling max/min: the current block and
+the previous block's suffix maxima, see ``steps.max_step``). ``*_init`` is plain Python and checks the
 parameters (ValueError); ``*_update`` is ``@njit`` (callable from Python or from other
 kernels), takes finite float64 scalars (not checked: this is the hot path) and returns
 what the batch function returns at that bar, bit for bit: both advance the same
 ``*_step`` of :mod:`tradejet.kernels.steps`. NaN during the warm-up.
 
-Cost per update is O(1) except two amortised cases, both O(period) once every so often:
-the exact re-sum of a rolling variance / VWAP (every ``period`` bars) and the rescan of
-a rolling max/min window when its extreme leaves the window (as TA-Lib's MAX does).
+Cost per update is O(1), amortised in two places that spend O(period) once every
+``period`` bars whatever the data: the exact re-sum of a rolling variance / VWAP and the
+closing of a rolling max/min block.
 
 Every ``_<name>_upd(st, o, ...)`` takes the offset ``o`` of its state inside a larger
 array: :mod:`tradejet.kernels.fused` packs the whole standard set into one array.
@@ -40,8 +41,8 @@ from tradejet.kernels.steps import (
     sma_step,
     stoch_k_value,
     tr_value,
-    track_max,
-    track_min,
+    max_step,
+    min_step,
     var_step,
     vwap_step,
     wma_step,
@@ -420,22 +421,21 @@ def minus_di_update(state, high, low, close):
     return _dmi_upd(state, 0, high, low, close)[1]
 
 
-# ------------------------------------------------------- rolling max/min [t, p, v, v_i, pos, ring p]
+# ------------------------------------------------------- rolling max/min [t, p, pos, pre, cur p, suf p]
 
 def rolling_max_init(period: int) -> np.ndarray:
     """Return a fresh rolling-maximum state."""
     p = check_period("period", period)
-    st = np.zeros(5 + p)
+    st = np.zeros(4 + 2 * p)
     st[1] = p
-    st[2] = -np.inf
-    st[3] = -1
+    st[4 + p:] = -np.inf
     return st
 
 
 def rolling_min_init(period: int) -> np.ndarray:
     """Return a fresh rolling-minimum state."""
     st = rolling_max_init(period)
-    st[2] = np.inf
+    st[4 + int(st[1]):] = np.inf
     return st
 
 
@@ -443,13 +443,10 @@ def rolling_min_init(period: int) -> np.ndarray:
 def _max_upd(st, o, x):
     t = int(st[o])
     p = int(st[o + 1])
-    pos = int(st[o + 4])
-    r = o + 5
-    st[r + pos] = x
-    hi, hi_i = track_max(t, p, st[o + 2], int(st[o + 3]), x, st[r:r + p], p)
-    st[o + 2] = hi
-    st[o + 3] = hi_i
-    st[o + 4] = _inc(pos, p)
+    c = o + 4
+    pos, pre, hi = max_step(p, int(st[o + 2]), st[o + 3], x, st[c:c + p], st[c + p:c + 2 * p])
+    st[o + 2] = pos
+    st[o + 3] = pre
     st[o] = t + 1
     return hi if t >= p - 1 else NAN
 
@@ -458,13 +455,10 @@ def _max_upd(st, o, x):
 def _min_upd(st, o, x):
     t = int(st[o])
     p = int(st[o + 1])
-    pos = int(st[o + 4])
-    r = o + 5
-    st[r + pos] = x
-    lo, lo_i = track_min(t, p, st[o + 2], int(st[o + 3]), x, st[r:r + p], p)
-    st[o + 2] = lo
-    st[o + 3] = lo_i
-    st[o + 4] = _inc(pos, p)
+    c = o + 4
+    pos, pre, lo = min_step(p, int(st[o + 2]), st[o + 3], x, st[c:c + p], st[c + p:c + 2 * p])
+    st[o + 2] = pos
+    st[o + 3] = pre
     st[o] = t + 1
     return lo if t >= p - 1 else NAN
 
@@ -504,13 +498,11 @@ def _stoch_upd(st, o, h, l, c):
     sk = int(st[o + 2])
     sd = int(st[o + 3])
     mo = o + _STOCH_HEAD
-    lo_ = mo + 5 + fk
-    rk = lo_ + 5 + fk
+    lo_ = mo + 4 + 2 * fk
+    rk = lo_ + 4 + 2 * fk
     rd = rk + sk
-    _max_upd(st, mo, h)
-    _min_upd(st, lo_, l)
-    hh = st[mo + 2]
-    ll = st[lo_ + 2]
+    hh = _max_upd(st, mo, h)  # NaN only before bar fk - 1, where %K is not computed
+    ll = _min_upd(st, lo_, l)
     j = t - (fk - 1)
     k = NAN
     d = NAN
