@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from tradejet.kernels import streaming as _s
-from tradejet.kernels._core import NAN, jit
+from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2
 from tradejet.kernels.api import as_series, first_nonfinite_nb, same_length, sma  # noqa: F401 (sma: doctest)
 from tradejet.kernels.indicators import log_return_value, typical_price
 from tradejet.kernels.steps import (
@@ -58,8 +58,10 @@ from tradejet.kernels.steps import (
     tr_value,
     max_step,
     min_step,
-    var_step,
-    vwap_step,
+    var_update,
+    var_value,
+    vwap_update,
+    vwap_value,
     wma_step,
     zscore_value,
 )
@@ -200,8 +202,16 @@ def features_1d_nb(high, low, close, volume, out, rings):
 
         # sma / bb_middle, stddev, bbands, zscore: one SMA sum and one variance state
         s_sma, mid = sma_step(t, lb, fp, s_sma, x, x_first)
-        v_left, v_shift, v_s1, v_s2, var = var_step(t, P, inv, v_left, v_shift, v_s1, v_s2, x, x_leaving,
-                                                    close, t - P + 1, n)
+        var = NAN
+        if t >= lb:
+            if v_left == 0:
+                v_shift = x
+                v_s1, v_s2 = window_shifted_sums(close, t - P + 1, P, n, v_shift)
+                v_left = P
+            else:
+                v_s1, v_s2 = var_update(v_s1, v_s2, v_shift, x, x_leaving)
+            v_left -= 1
+            var = var_value(v_s1, v_s2, inv)
         sdv = sd_value(var)
         out[0, t] = mid
         e_ema, out[1, t] = ema_step(t, P, fp, a_ema, k_ema, e_ema, x)
@@ -261,10 +271,17 @@ def features_1d_nb(high, low, close, volume, out, rings):
         if t > 0:
             rt = log_return_value(x, close[t - 1])
             logret[t] = rt
-            u = t - 1
-            q_left, q_shift, q_s1, q_s2, qv = var_step(u, P, inv, q_left, q_shift, q_s1, q_s2, rt,
-                                                       logret[t - P] if u >= P else 0.0, logret, t - P + 1, n)
-            out[24, t] = sd_value(qv) * RV_SCALE if u >= lb else NAN
+            if t >= P:
+                if q_left == 0:
+                    q_shift = rt
+                    q_s1, q_s2 = window_shifted_sums(logret, t - P + 1, P, n, q_shift)
+                    q_left = P
+                else:
+                    q_s1, q_s2 = var_update(q_s1, q_s2, q_shift, rt, logret[t - P])
+                q_left -= 1
+                out[24, t] = sd_value(var_value(q_s1, q_s2, inv)) * RV_SCALE
+            else:
+                out[24, t] = NAN
         else:
             logret[t] = NAN
             out[24, t] = NAN
@@ -276,8 +293,16 @@ def features_1d_nb(high, low, close, volume, out, rings):
         ring_pv[vw_pos] = pv
         ring_v[vw_pos] = vol
         vw_pos = vw_pos + 1 if vw_pos + 1 < P else 0
-        vw_left, vw_spv, vw_sv, vw_nz, out[26, t] = vwap_step(t, P, vw_left, vw_spv, vw_sv, vw_nz, pv, vol,
-                                                              old_pv, old_v, ring_pv, ring_v, vw_pos, P, tp)
+        if t >= lb:
+            if vw_left == 0:
+                vw_spv, vw_sv, vw_nz = window_sum2(ring_pv, ring_v, vw_pos, P, P)
+                vw_left = P
+            else:
+                vw_spv, vw_sv, vw_nz = vwap_update(vw_spv, vw_sv, vw_nz, pv, vol, old_pv, old_v)
+            vw_left -= 1
+            out[26, t] = vwap_value(vw_spv, vw_sv, vw_nz, tp)
+        else:
+            out[26, t] = NAN
 
 
 @jit

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from tradejet.kernels._core import NAN, jit
+from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2
 from tradejet.kernels.steps import (
     adx_step,
     atr_step,
@@ -33,8 +33,10 @@ from tradejet.kernels.steps import (
     tr_value,
     max_step,
     min_step,
-    var_step,
-    vwap_step,
+    var_update,
+    var_value,
+    vwap_update,
+    vwap_value,
     wma_step,
     zscore_value,
 )
@@ -85,8 +87,17 @@ def var_1d_nb(x, period, out):
     s1 = 0.0
     s2 = 0.0
     for t in range(n):
-        left, shift, s1, s2, out[t] = var_step(t, period, inv, left, shift, s1, s2, x[t],
-                                               x[t - period] if t >= period else 0.0, x, t - period + 1, n)
+        var = NAN
+        if t >= period - 1:
+            if left == 0:
+                shift = x[t]
+                s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
+                left = period
+            else:
+                s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
+            left -= 1
+            var = var_value(s1, s2, inv)
+        out[t] = var
 
 
 @jit
@@ -99,8 +110,16 @@ def stddev_1d_nb(x, period, nbdev, out):
     s1 = 0.0
     s2 = 0.0
     for t in range(n):
-        left, shift, s1, s2, var = var_step(t, period, inv, left, shift, s1, s2, x[t],
-                                            x[t - period] if t >= period else 0.0, x, t - period + 1, n)
+        var = NAN
+        if t >= period - 1:
+            if left == 0:
+                shift = x[t]
+                s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
+                left = period
+            else:
+                s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
+            left -= 1
+            var = var_value(s1, s2, inv)
         out[t] = sd_value(var) * nbdev if t >= period - 1 else NAN
 
 
@@ -114,8 +133,16 @@ def zscore_1d_nb(x, period, out):
     s1 = 0.0
     s2 = 0.0
     for t in range(n):
-        left, shift, s1, s2, var = var_step(t, period, inv, left, shift, s1, s2, x[t],
-                                            x[t - period] if t >= period else 0.0, x, t - period + 1, n)
+        var = NAN
+        if t >= period - 1:
+            if left == 0:
+                shift = x[t]
+                s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
+                left = period
+            else:
+                s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
+            left -= 1
+            var = var_value(s1, s2, inv)
         out[t] = zscore_value(x[t], shift, s1, inv, var) if t >= period - 1 else NAN
 
 
@@ -133,8 +160,16 @@ def bbands_1d_nb(x, period, nbdev, upper, middle, lower):
     s2 = 0.0
     for t in range(n):
         s, mid = sma_step(t, lb, fp, s, x[t], x[t - lb] if t >= lb else 0.0)
-        left, shift, s1, s2, var = var_step(t, period, inv, left, shift, s1, s2, x[t],
-                                            x[t - period] if t >= period else 0.0, x, t - period + 1, n)
+        var = NAN
+        if t >= period - 1:
+            if left == 0:
+                shift = x[t]
+                s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
+                left = period
+            else:
+                s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
+            left -= 1
+            var = var_value(s1, s2, inv)
         w = sd_value(var) * nbdev
         middle[t] = mid
         upper[t] = mid + w
@@ -352,10 +387,17 @@ def realized_vol_1d_nb(r, period, scale, out):
     if n > 0:
         out[0] = NAN
     for t in range(1, n):
-        u = t - 1
-        left, shift, s1, s2, var = var_step(u, period, inv, left, shift, s1, s2, r[t],
-                                            r[t - period] if u >= period else 0.0, r, t - period + 1, n)
-        out[t] = sd_value(var) * scale if u >= period - 1 else NAN
+        if t >= period:
+            if left == 0:
+                shift = r[t]
+                s1, s2 = window_shifted_sums(r, t - period + 1, period, n, shift)
+                left = period
+            else:
+                s1, s2 = var_update(s1, s2, shift, r[t], r[t - period])
+            left -= 1
+            out[t] = sd_value(var_value(s1, s2, inv)) * scale
+        else:
+            out[t] = NAN
 
 
 @jit
@@ -375,7 +417,13 @@ def vwap_1d_nb(high, low, close, volume, period, out, pv):
         tp = typical_price(high[t], low[t], close[t])
         v = volume[t]
         pv[t] = tp * v
-        old = t - period
-        left, spv, sv, nz, out[t] = vwap_step(t, period, left, spv, sv, nz, pv[t], v,
-                                              pv[old] if old >= 0 else 0.0, volume[old] if old >= 0 else 0.0,
-                                              pv, volume, t - period + 1, n, tp)
+        if t >= period - 1:
+            if left == 0:
+                spv, sv, nz = window_sum2(pv, volume, t - period + 1, period, n)
+                left = period
+            else:
+                spv, sv, nz = vwap_update(spv, sv, nz, pv[t], v, pv[t - period], volume[t - period])
+            left -= 1
+            out[t] = vwap_value(spv, sv, nz, tp)
+        else:
+            out[t] = NAN

@@ -16,14 +16,17 @@ TA-Lib computes ``(y*(p-1) + v)/p``; the difference is a few ulps and stays boun
 because the recurrence contracts. Running sums whose drift TA-Lib itself has (SMA, WMA,
 the SMA inside STOCH) are replicated operation for operation, so they match TA-Lib's bits.
 Rolling variance (STDDEV, BBANDS, zscore, realized_vol) and the rolling VWAP sums are
-re-summed exactly every ``period`` bars around a shift, so they do not drift.
+re-summed exactly every ``period`` bars around a shift, so they do not drift; those steps
+take no arrays (a step that does stays a real call in the loop, 3-4x slower), the callers
+do the re-sum with ``_core.window_shifted_sums`` / ``_core.window_sum2``.
 """
 
 from __future__ import annotations
 
 import math
 
-from tradejet.kernels._core import NAN, fma, jit, window_shifted_sums, window_sum2
+from tradejet.kernels._core import NAN, fma
+from tradejet.kernels._core import jit_inline as jit
 
 
 @jit
@@ -61,28 +64,21 @@ def wma_step(t, p, fp, divider, psum, psub, trailing, x, x_first):
 
 
 @jit
-def var_step(t, p, inv, left, shift, s1, s2, x, x_leaving, buf, start, wrap):
-    """Population variance of the last ``p`` values, re-summed exactly every ``p`` outputs.
+def var_update(s1, s2, shift, x, x_leaving):
+    """Slide the shifted sums of a rolling variance by one value (between exact re-sums).
 
-    Between re-sums the shifted sums are updated by adding ``x - shift`` and removing
-    ``x_leaving - shift``; at a re-sum ``shift`` becomes ``x`` and the window
-    (``p`` values of ``buf`` from ``start``, wrapping at ``wrap``) is summed afresh.
-    Returns (left, shift, s1, s2, variance); variance is NaN in the warm-up.
-    """
-    if t < p - 1:
-        return left, shift, s1, s2, NAN
-    if left == 0:
-        shift = x
-        s1, s2 = window_shifted_sums(buf, start, p, wrap, shift)
-        left = p
-    else:
-        d = x - shift
-        e = x_leaving - shift
-        s1 = (s1 + d) - e
-        s2 = (s2 + d * d) - e * e
+    The callers re-sum the window exactly every ``p`` outputs (``shift`` = the value at
+    that bar, sums from ``_core.window_shifted_sums``) and slide it in between: no drift."""
+    d = x - shift
+    e = x_leaving - shift
+    return (s1 + d) - e, (s2 + d * d) - e * e
+
+
+@jit
+def var_value(s1, s2, inv):
+    """Population variance from shifted sums over a window of 1/inv values."""
     m = s1 * inv
-    var = s2 * inv - m * m
-    return left - 1, shift, s1, s2, var
+    return s2 * inv - m * m
 
 
 @jit
@@ -319,22 +315,16 @@ def obv_step(t, prevx, obv, x, v):
 
 
 @jit
-def vwap_step(t, p, left, spv, sv, nz, pv, v, pv_leaving, v_leaving, pvbuf, vbuf, start, wrap, tp):
-    """Rolling VWAP sums, re-summed exactly every ``p`` outputs (see :func:`var_step`).
+def vwap_update(spv, sv, nz, pv, v, pv_leaving, v_leaving):
+    """Slide the rolling VWAP sums by one bar (exact re-sum every ``p`` outputs by the callers).
 
-    ``nz`` counts bars with volume > 0 in the window; with none the value is the bar's
-    typical price ``tp``. Returns (left, spv, sv, nz, vwap or NaN)."""
-    if t < p - 1:
-        return left, spv, sv, nz, NAN
-    if left == 0:
-        spv, sv, nz = window_sum2(pvbuf, vbuf, start, p, wrap)
-        left = p
-    else:
-        spv = (spv + pv) - pv_leaving
-        sv = (sv + v) - v_leaving
-        nz = nz + (v > 0.0) - (v_leaving > 0.0)
+    ``nz`` counts bars with volume > 0 in the window."""
+    return (spv + pv) - pv_leaving, (sv + v) - v_leaving, nz + (v > 0.0) - (v_leaving > 0.0)
+
+
+@jit
+def vwap_value(spv, sv, nz, tp):
+    """VWAP from the window sums; the bar's typical price ``tp`` when no volume traded in the window."""
     if nz > 0:
-        y = spv / sv
-    else:
-        y = tp
-    return left - 1, spv, sv, nz, y
+        return spv / sv
+    return tp

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from tradejet.kernels._core import NAN, jit
+from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2
 from tradejet.kernels.api import check_number, check_period
 from tradejet.kernels.indicators import log_return_value, typical_price
 from tradejet.kernels.steps import (
@@ -43,8 +43,10 @@ from tradejet.kernels.steps import (
     tr_value,
     max_step,
     min_step,
-    var_step,
-    vwap_step,
+    var_update,
+    var_value,
+    vwap_update,
+    vwap_value,
     wma_step,
     zscore_value,
 )
@@ -164,11 +166,23 @@ def _var_upd(st, o, x):
     p = int(st[o + 1])
     pos = int(st[o + 6])
     r = o + VAR_SIZE
-    leaving = st[r + pos] if t >= p else 0.0
+    leaving = st[r + pos]
     st[r + pos] = x
     pos1 = _inc(pos, p)
-    left, shift, s1, s2, var = var_step(t, p, 1.0 / p, int(st[o + 2]), st[o + 3], st[o + 4], st[o + 5], x,
-                                        leaving, st[r:r + p], pos1, p)
+    left = int(st[o + 2])
+    shift = st[o + 3]
+    s1 = st[o + 4]
+    s2 = st[o + 5]
+    var = NAN
+    if t >= p - 1:
+        if left == 0:
+            shift = x
+            s1, s2 = window_shifted_sums(st[r:r + p], pos1, p, p, shift)
+            left = p
+        else:
+            s1, s2 = var_update(s1, s2, shift, x, leaving)
+        left -= 1
+        var = var_value(s1, s2, 1.0 / p)
     st[o + 2] = left
     st[o + 3] = shift
     st[o + 4] = s1
@@ -665,8 +679,19 @@ def _vwap_upd(st, o, h, l, c, v):
     st[rp + pos] = pv
     st[rv + pos] = v
     pos1 = _inc(pos, p)
-    left, spv, sv, nz, y = vwap_step(t, p, int(st[o + 2]), st[o + 3], st[o + 4], int(st[o + 5]), pv, v,
-                                     old_pv, old_v, st[rp:rp + p], st[rv:rv + p], pos1, p, tp)
+    left = int(st[o + 2])
+    spv = st[o + 3]
+    sv = st[o + 4]
+    nz = int(st[o + 5])
+    y = NAN
+    if t >= p - 1:
+        if left == 0:
+            spv, sv, nz = window_sum2(st[rp:rp + p], st[rv:rv + p], pos1, p, p)
+            left = p
+        else:
+            spv, sv, nz = vwap_update(spv, sv, nz, pv, v, old_pv, old_v)
+        left -= 1
+        y = vwap_value(spv, sv, nz, tp)
     st[o + 2] = left
     st[o + 3] = spv
     st[o + 4] = sv
