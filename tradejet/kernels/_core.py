@@ -71,3 +71,19 @@ def window_sum2(a, b, start, count, wrap):
         if k == wrap:
             k = 0
     return sa, sb, nz
+
+
+@jit
+def window_wsums(buf, start, count, wrap):
+    """Return (sum(v_i), sum((i + 1) * v_i)) over a window, oldest first (weights 1..count)."""
+    k = start
+    s = 0.0
+    w = 0.0
+    for i in range(count):
+        v = buf[k]
+        s += v
+        w += v * (i + 1)
+        k += 1
+        if k == wrap:
+            k = 0
+    return s, w

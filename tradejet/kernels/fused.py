@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from tradejet.kernels import streaming as _s
-from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2
+from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2, window_wsums
 from tradejet.kernels.api import as_series, first_nonfinite_nb, same_length, sma  # noqa: F401 (sma: doctest)
 from tradejet.kernels.indicators import log_return_value, typical_price
 from tradejet.kernels.steps import (
@@ -62,7 +62,8 @@ from tradejet.kernels.steps import (
     var_value,
     vwap_update,
     vwap_value,
-    wma_step,
+    wma_emit,
+    wma_slide,
     zscore_value,
 )
 
@@ -138,6 +139,7 @@ def features_1d_nb(high, low, close, volume, out, rings):
     w_sum = 0.0
     w_sub = 0.0
     w_tr = 0.0
+    w_left = 0
     v_left = 0
     v_shift = 0.0
     v_s1 = 0.0
@@ -215,7 +217,17 @@ def features_1d_nb(high, low, close, volume, out, rings):
         sdv = sd_value(var)
         out[0, t] = mid
         e_ema, out[1, t] = ema_step(t, P, fp, a_ema, k_ema, e_ema, x)
-        w_sum, w_sub, w_tr, out[2, t] = wma_step(t, P, fp, divider, w_sum, w_sub, w_tr, x, x_first)
+        if t >= lb:
+            if w_left == 0:
+                w_sub, w_sum = window_wsums(close, t - lb, P, n)
+                w_left = P
+            else:
+                w_sum, w_sub = wma_slide(w_sum, w_sub, w_tr, x, fp)
+            w_left -= 1
+            w_sum, out[2, t] = wma_emit(w_sum, w_sub, divider)
+            w_tr = x_first
+        else:
+            out[2, t] = NAN
         w = sdv * BB_NBDEV
         out[8, t] = mid + w
         out[9, t] = mid

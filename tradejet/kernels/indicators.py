@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2
+from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2, window_wsums
 from tradejet.kernels.steps import (
     adx_step,
     atr_step,
@@ -37,7 +37,8 @@ from tradejet.kernels.steps import (
     var_value,
     vwap_update,
     vwap_value,
-    wma_step,
+    wma_emit,
+    wma_slide,
     zscore_value,
 )
 
@@ -66,15 +67,26 @@ def ema_1d_nb(x, period, out):
 @jit
 def wma_1d_nb(x, period, out):
     """Linearly weighted moving average (TA-Lib WMA); lookback ``period - 1``."""
+    n = x.shape[0]
     fp = float(period)
     divider = float((period * (period + 1)) >> 1)
     psum = 0.0
     psub = 0.0
     trailing = 0.0
+    left = 0
     lb = period - 1
-    for t in range(x.shape[0]):
-        psum, psub, trailing, out[t] = wma_step(t, period, fp, divider, psum, psub, trailing, x[t],
-                                                x[t - lb] if t >= lb else 0.0)
+    for t in range(n):
+        if t < lb:
+            out[t] = NAN
+            continue
+        if left == 0:
+            psub, psum = window_wsums(x, t - lb, period, n)
+            left = period
+        else:
+            psum, psub = wma_slide(psum, psub, trailing, x[t], fp)
+        left -= 1
+        psum, out[t] = wma_emit(psum, psub, divider)
+        trailing = x[t - lb]
 
 
 @jit

@@ -52,15 +52,21 @@ def ema_step(t, p, fp, a, k, prev, x):
 
 
 @jit
-def wma_step(t, p, fp, divider, psum, psub, trailing, x, x_first):
-    """TA-Lib's WMA: running weighted sum ``psum`` and plain sum ``psub``."""
-    if t < p - 1:
-        return psum + x * (t + 1), psub + x, trailing, NAN
+def wma_slide(psum, psub, trailing, x, fp):
+    """Slide TA-Lib's WMA sums by one value: ``psub`` plain sum, ``psum`` weighted sum.
+
+    Callers re-sum both exactly every ``p`` outputs (``_core.window_wsums``): TA-Lib
+    0.8's WMA does not drift over long series, a pure running sum does (8e-9 at 1M bars)."""
     psub = psub + x
     psub = psub - trailing
-    psum = psum + x * fp
+    return psum + x * fp, psub
+
+
+@jit
+def wma_emit(psum, psub, divider):
+    """Return (the weighted sum for the next bar, the WMA value)."""
     y = psum / divider
-    return psum - psub, psub, x_first, y
+    return psum - psub, y
 
 
 @jit

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2
+from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2, window_wsums
 from tradejet.kernels.api import check_number, check_period
 from tradejet.kernels.indicators import log_return_value, typical_price
 from tradejet.kernels.steps import (
@@ -47,7 +47,8 @@ from tradejet.kernels.steps import (
     var_value,
     vwap_update,
     vwap_value,
-    wma_step,
+    wma_emit,
+    wma_slide,
     zscore_value,
 )
 
@@ -115,12 +116,12 @@ def ema_update(state, x):
     return _ema_upd(state, 0, x)
 
 
-# ---------------------------------------------------------------- WMA [t, p, psum, psub, trailing, pos, ring p]
+# ---------------------------------------------------------------- WMA [t, p, psum, psub, trailing, pos, left, ring p]
 
 def wma_init(period: int) -> np.ndarray:
     """Return a fresh WMA state."""
     p = check_period("period", period)
-    st = np.zeros(6 + p)
+    st = np.zeros(7 + p)
     st[1] = p
     return st
 
@@ -130,16 +131,24 @@ def _wma_upd(st, o, x):
     t = int(st[o])
     p = int(st[o + 1])
     pos = int(st[o + 5])
-    r = o + 6
+    r = o + 7
     st[r + pos] = x
     pos1 = _inc(pos, p)
-    divider = float((p * (p + 1)) >> 1)
-    psum, psub, trailing, y = wma_step(t, p, float(p), divider, st[o + 2], st[o + 3], st[o + 4], x, st[r + pos1])
-    st[o + 2] = psum
-    st[o + 3] = psub
-    st[o + 4] = trailing
     st[o + 5] = pos1
     st[o] = t + 1
+    if t < p - 1:
+        return NAN
+    left = int(st[o + 6])
+    if left == 0:
+        psub, psum = window_wsums(st[r:r + p], pos1, p, p)
+        left = p
+    else:
+        psum, psub = wma_slide(st[o + 2], st[o + 3], st[o + 4], x, float(p))
+    psum, y = wma_emit(psum, psub, float((p * (p + 1)) >> 1))
+    st[o + 2] = psum
+    st[o + 3] = psub
+    st[o + 4] = st[r + pos1]  # the window's oldest value leaves at the next bar
+    st[o + 6] = left - 1
     return y
 
 
