@@ -119,3 +119,20 @@ def test_fused_streaming_equals_fused_batch_at_every_bar(d):
 def test_feature_names_are_unique_and_mapped():
     assert len(set(K.FEATURES)) == K.N_FEATURES == 27
     assert set(F.SEPARATE) == set(K.FEATURES)
+
+
+@given(d=walks)
+def test_features_updater_row_equals_fused_batch(d):
+    fused = K.features(d["open"], d["high"], d["low"], d["close"], d["volume"])
+    update, row = K.features_updater()
+    for t in range(len(d["close"])):
+        update(float(d["open"][t]), float(d["high"][t]), float(d["low"][t]), float(d["close"][t]), float(d["volume"][t]))
+        np.testing.assert_array_equal(row, fused[:, t], err_msg=f"bar {t}")
+    assert update.state.shape == (F.STATE_SIZE,)
+
+
+def test_features_updater_refuses_a_foreign_state():
+    import pytest as _pytest
+
+    with _pytest.raises(ValueError, match="state must come from features_init"):
+        K.features_updater(np.zeros(3))

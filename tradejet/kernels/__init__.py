@@ -39,7 +39,9 @@ from tradejet.kernels.fused import (
     features,
     features_2d,
     features_init,
+    features_step,
     features_update,
+    features_updater,
 )
 from tradejet.kernels.streaming import (
     adx_init,
@@ -95,4 +97,5 @@ INDICATORS = (
 )
 
 __all__ = [*INDICATORS, *(f"{n}_init" for n in INDICATORS), *(f"{n}_update" for n in INDICATORS),
-           "FEATURES", "N_FEATURES", "features", "features_2d", "features_init", "features_update", "INDICATORS"]
+           "FEATURES", "N_FEATURES", "features", "features_2d", "features_init", "features_update", "features_step",
+           "features_updater", "INDICATORS"]

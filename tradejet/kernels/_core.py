@@ -40,6 +40,17 @@ def fma(typingctx, a, b, c):
     return sig, codegen
 
 
+@intrinsic
+def address_to_f64_pointer(typingctx, address):
+    """Return a float64 pointer from an integer address (for ``numba.carray``)."""
+    sig = types.CPointer(types.float64)(types.intp)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+
+    return sig, codegen
+
+
 @jit
 def window_shifted_sums(buf, start, count, wrap, shift):
     """Return (sum(v - shift), sum((v - shift)**2)) over a window, summed in order."""

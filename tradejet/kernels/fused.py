@@ -38,7 +38,9 @@ from __future__ import annotations
 import numpy as np
 
 from tradejet.kernels import streaming as _s
-from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2, window_wsums
+from numba import carray
+
+from tradejet.kernels._core import NAN, address_to_f64_pointer, jit, window_shifted_sums, window_sum2, window_wsums
 from tradejet.kernels.api import as_series, first_nonfinite_nb, same_length, sma  # noqa: F401 (sma: doctest)
 from tradejet.kernels.indicators import log_return_value, typical_price
 from tradejet.kernels.steps import (
@@ -352,7 +354,8 @@ def _layout():
     for name, st in parts:
         offsets[name] = o
         o += st.size
-    state = np.zeros(o)
+    offsets["row"] = o  # the last N_FEATURES floats: the latest outputs (features_step writes them)
+    state = np.zeros(o + N_FEATURES)
     for name, st in parts:
         state[offsets[name]:offsets[name] + st.size] = st
     return offsets, state
@@ -373,13 +376,60 @@ O_MAX = _OFFSETS["max"]
 O_MIN = _OFFSETS["min"]
 O_RV = _OFFSETS["rv"]
 O_VWAP = _OFFSETS["vwap"]
+O_ROW = _OFFSETS["row"]
 STATE_SIZE = _STATE0.size
 
 
 def features_init() -> np.ndarray:
-    """Return a fresh state for :func:`features_update` (one float64 array for the whole set)."""
+    """Return a fresh state for :func:`features_update` (one float64 array for the whole set;
+    its last N_FEATURES floats hold the latest row written by :func:`features_step`)."""
     return _STATE0.copy()
 
+
+@jit
+def features_step(state, open_, high, low, close, volume):
+    """Add one bar; write the N_FEATURES values into the state's last N_FEATURES floats."""
+    features_update(state, open_, high, low, close, volume, state[O_ROW:])
+
+
+@jit
+def features_step_at(address, open_, high, low, close, volume):
+    """:func:`features_step` on the state array at ``address`` (``state.ctypes.data``).
+
+    Takes only scalars, so a call from Python unboxes no array (the cheapest call)."""
+    state = carray(address_to_f64_pointer(address), (STATE_SIZE,))
+    features_update(state, open_, high, low, close, volume, state[O_ROW:])
+
+
+def features_updater(state: np.ndarray | None = None):
+    """Return ``(update, row)`` for the fastest per-bar call from Python.
+
+    ``update(open, high, low, close, volume)`` advances ``state`` (a fresh one by default)
+    by one bar; ``row`` is a view of the N_FEATURES latest values (row[k] = FEATURES[k]),
+    overwritten by every call. ``update`` calls the compiled :func:`features_step_at`
+    directly with the state's address: no type dispatch, no array unboxing. It keeps the
+    state alive (``update.state``). Inputs are not checked (hot path).
+
+    >>> update, row = features_updater()
+    >>> update(100.0, 101.0, 99.0, 100.5, 10.0)
+    >>> float(row[FEATURES.index("obv")])
+    10.0
+    """
+    import functools
+
+    from numba import types
+
+    if state is None:
+        state = features_init()
+    if not (isinstance(state, np.ndarray) and state.dtype == np.float64 and state.shape == (STATE_SIZE,)
+            and state.flags.c_contiguous):
+        raise ValueError(f"state must come from features_init() (float64, shape ({STATE_SIZE},))")
+    f64 = types.float64
+    sig = (types.intp, f64, f64, f64, f64, f64)
+    features_step_at.compile(sig)
+    update = functools.partial(features_step_at.overloads[sig].entry_point, state.ctypes.data)
+    update.state = state  # the compiled function holds only the address
+    return update, state[O_ROW:]
 
 @jit
 def features_update(state, open_, high, low, close, volume, out):
