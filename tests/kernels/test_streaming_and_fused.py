@@ -101,9 +101,9 @@ def test_fused_2d_equals_fused_1d_per_symbol(seed, n, m):
     ds = [random_walk(seed + j, n, 10.0 ** j, 0.02) for j in range(m)]
     cols = {k: np.column_stack([d[k] for d in ds]) for k in ("open", "high", "low", "close", "volume")}
     out = K.features_2d(cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"])
-    assert out.shape == (K.N_FEATURES, n, m)
+    assert out.shape == (m, K.N_FEATURES, n)
     for j, d in enumerate(ds):
-        np.testing.assert_array_equal(out[:, :, j], separate_rows(d))
+        np.testing.assert_array_equal(out[j], separate_rows(d))
 
 
 @given(d=walks)

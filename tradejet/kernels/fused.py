@@ -2,7 +2,7 @@
 
 Contract: inputs open/high/low/close/volume are float64 (1-D of length n, or 2-D
 bars x symbols), finite (checked by the wrappers); ``out`` is float64 of shape
-(N_FEATURES, n) or (N_FEATURES, n, m), reusable across calls; row ``k`` is feature
+(N_FEATURES, n) or (m, N_FEATURES, n) for m symbols, reusable across calls; row ``k`` is feature
 ``FEATURES[k]``, NaN over its warm-up. Every value equals the separate function's value
 bit for bit (same ``*_step`` arithmetic); ``open`` is checked but no standard feature
 uses it yet.
@@ -321,13 +321,14 @@ def features_1d_nb(high, low, close, volume, out, rings):
 
 @jit
 def features_2d_nb(high, low, close, volume, out, rings):
-    """Compute the standard set for every column of (n, m) inputs into ``out`` (N_FEATURES, n, m).
+    """Compute the standard set for ``m`` symbols given as (m, n) C-contiguous rows into
+    ``out`` (m, N_FEATURES, n): ``out[j]`` is the 1-D result of symbol ``j``.
 
-    Symbols are processed one after the other over their (strided) columns; ``rings`` is
-    scratch of shape (4, P)."""
-    m = close.shape[1]
-    for j in range(m):
-        features_1d_nb(high[:, j], low[:, j], close[:, j], volume[:, j], out[:, :, j], rings)
+    Symbol after symbol, each over contiguous memory: at 1M bars the kernel is bound by
+    memory traffic (27 output rows), and per-symbol contiguous blocks keep every cache line
+    written once; ``rings`` is scratch of shape (4, P)."""
+    for j in range(close.shape[0]):
+        features_1d_nb(high[j], low[j], close[j], volume[j], out[j], rings)
 
 
 # ------------------------------------------------------------------------------ streaming
@@ -544,9 +545,11 @@ def features(open, high, low, close, volume, *, out=None) -> np.ndarray:  # noqa
 
 
 def features_2d(open, high, low, close, volume, *, out=None) -> np.ndarray:  # noqa: A002
-    """Return the standard set for (bars x symbols) inputs as an (N_FEATURES, n, m) array.
+    """Return the standard set for (bars x symbols) inputs as an (m, N_FEATURES, n) array.
 
-    ``out[k, :, j]`` equals ``features(...)[k]`` of column ``j`` exactly."""
+    ``out[j]`` equals ``features(...)`` of column ``j`` exactly. The columns are copied to
+    contiguous rows first (counted in the benchmark), then computed symbol by symbol.
+    """
     arrays = {k: _panel(k, v) for k, v in
               (("open", open), ("high", high), ("low", low), ("close", close), ("volume", volume))}
     shapes = {k: v.shape for k, v in arrays.items()}
@@ -554,6 +557,7 @@ def features_2d(open, high, low, close, volume, *, out=None) -> np.ndarray:  # n
         raise ValueError(f"open, high, low, close and volume must have the same shape, got {shapes}")
     _check_ohlcv(arrays)
     n, m = arrays["close"].shape
-    o = _out_buf(out, (N_FEATURES, n, m))
-    features_2d_nb(arrays["high"], arrays["low"], arrays["close"], arrays["volume"], o, np.zeros((4, P)))
+    o = _out_buf(out, (m, N_FEATURES, n))
+    rows = [np.ascontiguousarray(arrays[k].T) for k in ("high", "low", "close", "volume")]
+    features_2d_nb(*rows, o, np.zeros((4, P)))
     return o
