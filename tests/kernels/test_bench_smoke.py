@@ -37,3 +37,21 @@ def test_bench_kernels_refuses_bad_sizes():
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert "--sizes must be comma-separated integers" in r.stderr
+
+
+def test_bench_kernels_runs_without_talib(tmp_path):
+    # README's first command installs tradejet without the test extra: the bench must still run
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "talib.py").write_text("raise ImportError('TA-Lib hidden for this test')\n")
+    out = tmp_path / "out.json"
+    import os
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow), os.getcwd()])}
+    r = subprocess.run([sys.executable, "-m", "tradejet", "bench", "kernels", "--sizes", "500", "--repeat", "1",
+                        "--symbols", "1", "--skip-startup", "--json", str(out)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "TA-Lib is not installed" in r.stdout
+    res = json.loads(out.read_text())
+    assert res["talib"] is False and res["parity_checked"] is False and res["parity_ok"] is True
+    assert all(x["tradejet_ns_per_bar"] > 0 for x in res["indicators"])
