@@ -132,7 +132,10 @@ def stddev_1d_nb(x, period, nbdev, out):
                 s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
             left -= 1
             var = var_value(s1, s2, inv)
-        out[t] = sd_value(var) * nbdev if t >= period - 1 else NAN
+        out[t] = var
+    # second, element-wise pass: vectorised square roots (same sd_value as the other forms)
+    for t in range(period - 1, n):
+        out[t] = sd_value(out[t]) * nbdev
 
 
 @jit
@@ -182,8 +185,12 @@ def bbands_1d_nb(x, period, nbdev, upper, middle, lower):
                 s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
             left -= 1
             var = var_value(s1, s2, inv)
-        w = sd_value(var) * nbdev
         middle[t] = mid
+        upper[t] = var
+    # second, element-wise pass: vectorised square roots (same arithmetic as the other forms)
+    for t in range(n):
+        mid = middle[t]
+        w = sd_value(upper[t]) * nbdev
         upper[t] = mid + w
         lower[t] = mid - w
 
@@ -287,7 +294,10 @@ def dmi_1d_nb(high, low, close, period, plus_di, minus_di, adx):
 def stoch_1d_nb(high, low, close, fastk, slowk, slowd, out_k, out_d, ring_k, ring_d):
     """TA-Lib STOCH with SMA smoothing; lookback ``fastk + slowk + slowd - 3``.
 
-    ``ring_k``/``ring_d`` are scratch arrays of length ``slowk``/``slowd``."""
+    Three passes over the bars, each the same per-bar arithmetic as the streaming and
+    fused forms: highest high / lowest low (into ``out_k`` / ``out_d``), fast %K
+    (element-wise, vectorised), then the two running SMAs. ``ring_k``/``ring_d`` are
+    scratch arrays of length ``slowk``/``slowd``."""
     n = high.shape[0]
     fsk = float(slowk)
     fsd = float(slowd)
@@ -298,30 +308,30 @@ def stoch_1d_nb(high, low, close, fastk, slowk, slowd, out_k, out_d, ring_k, rin
     ls = np.full(fastk, np.inf)
     hpos = 0
     hpre = 0.0
+    for t in range(n):
+        hpos, hpre, out_k[t] = max_step(fastk, hpos, hpre, high[t], hc, hs)
     lpos = 0
     lpre = 0.0
+    for t in range(n):
+        lpos, lpre, out_d[t] = min_step(fastk, lpos, lpre, low[t], lc, ls)
+    for t in range(fastk - 1, n):
+        out_k[t] = stoch_k_value(close[t], out_k[t], out_d[t])
     s_k = 0.0
     s_d = 0.0
     pos_k = 0
     pos_d = 0
-    sk = NAN
-    sd = NAN
-    for t in range(n):
-        hpos, hpre, hh = max_step(fastk, hpos, hpre, high[t], hc, hs)
-        lpos, lpre, ll = min_step(fastk, lpos, lpre, low[t], lc, ls)
+    for t in range(fastk - 1, n):
         j = t - (fastk - 1)
-        if j >= 0:
-            fk = stoch_k_value(close[t], hh, ll)
-            s_k, pos_k, sk = ring_sma_step(j, slowk, fsk, s_k, fk, ring_k, pos_k)
-            m = j - (slowk - 1)
-            if m >= 0:
-                s_d, pos_d, sd = ring_sma_step(m, slowd, fsd, s_d, sk, ring_d, pos_d)
-        if t >= lb:
-            out_k[t] = sk
-            out_d[t] = sd
-        else:
-            out_k[t] = NAN
-            out_d[t] = NAN
+        s_k, pos_k, sk = ring_sma_step(j, slowk, fsk, s_k, out_k[t], ring_k, pos_k)
+        m = j - (slowk - 1)
+        sd = NAN
+        if m >= 0:
+            s_d, pos_d, sd = ring_sma_step(m, slowd, fsd, s_d, sk, ring_d, pos_d)
+        out_k[t] = sk
+        out_d[t] = sd
+    for t in range(min(lb, n)):
+        out_k[t] = NAN
+        out_d[t] = NAN
 
 
 @jit
