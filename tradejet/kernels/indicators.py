@@ -43,6 +43,9 @@ from tradejet.kernels.steps import (
 )
 
 
+BLOCK = 512  # bars per block of the multi-pass kernels (fits L1 with their outputs)
+
+
 @jit
 def sma_1d_nb(x, period, out):
     """Simple moving average (TA-Lib SMA); lookback ``period - 1``."""
@@ -122,7 +125,6 @@ def stddev_1d_nb(x, period, nbdev, out):
     s1 = 0.0
     s2 = 0.0
     for t in range(n):
-        var = NAN
         if t >= period - 1:
             if left == 0:
                 shift = x[t]
@@ -131,11 +133,9 @@ def stddev_1d_nb(x, period, nbdev, out):
             else:
                 s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
             left -= 1
-            var = var_value(s1, s2, inv)
-        out[t] = var
-    # second, element-wise pass: vectorised square roots (same sd_value as the other forms)
-    for t in range(period - 1, n):
-        out[t] = sd_value(out[t]) * nbdev
+            out[t] = sd_value(var_value(s1, s2, inv)) * nbdev
+        else:
+            out[t] = NAN
 
 
 @jit
@@ -163,7 +163,9 @@ def zscore_1d_nb(x, period, out):
 
 @jit
 def bbands_1d_nb(x, period, nbdev, upper, middle, lower):
-    """Bollinger bands: SMA +- nbdev * population stdev (TA-Lib BBANDS, SMA, up == down)."""
+    """Bollinger bands: SMA +- nbdev * population stdev (TA-Lib BBANDS, SMA, up == down).
+
+    Blocks of BLOCK bars: SMA and variance recurrences, then the bands element-wise."""
     n = x.shape[0]
     lb = period - 1
     fp = float(period)
@@ -173,26 +175,27 @@ def bbands_1d_nb(x, period, nbdev, upper, middle, lower):
     shift = 0.0
     s1 = 0.0
     s2 = 0.0
-    for t in range(n):
-        s, mid = sma_step(t, lb, fp, s, x[t], x[t - lb] if t >= lb else 0.0)
-        var = NAN
-        if t >= period - 1:
-            if left == 0:
-                shift = x[t]
-                s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
-                left = period
-            else:
-                s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
-            left -= 1
-            var = var_value(s1, s2, inv)
-        middle[t] = mid
-        upper[t] = var
-    # second, element-wise pass: vectorised square roots (same arithmetic as the other forms)
-    for t in range(n):
-        mid = middle[t]
-        w = sd_value(upper[t]) * nbdev
-        upper[t] = mid + w
-        lower[t] = mid - w
+    for b in range(0, n, BLOCK):
+        e = min(b + BLOCK, n)
+        for t in range(b, e):
+            s, mid = sma_step(t, lb, fp, s, x[t], x[t - lb] if t >= lb else 0.0)
+            var = NAN
+            if t >= period - 1:
+                if left == 0:
+                    shift = x[t]
+                    s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
+                    left = period
+                else:
+                    s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
+                left -= 1
+                var = var_value(s1, s2, inv)
+            middle[t] = mid
+            upper[t] = var
+        for t in range(b, e):
+            mid = middle[t]
+            w = sd_value(upper[t]) * nbdev
+            upper[t] = mid + w
+            lower[t] = mid - w
 
 
 @jit
@@ -294,10 +297,7 @@ def dmi_1d_nb(high, low, close, period, plus_di, minus_di, adx):
 def stoch_1d_nb(high, low, close, fastk, slowk, slowd, out_k, out_d, ring_k, ring_d):
     """TA-Lib STOCH with SMA smoothing; lookback ``fastk + slowk + slowd - 3``.
 
-    Three passes over the bars, each the same per-bar arithmetic as the streaming and
-    fused forms: highest high / lowest low (into ``out_k`` / ``out_d``), fast %K
-    (element-wise, vectorised), then the two running SMAs. ``ring_k``/``ring_d`` are
-    scratch arrays of length ``slowk``/``slowd``."""
+    ``ring_k``/``ring_d`` are scratch arrays of length ``slowk``/``slowd``."""
     n = high.shape[0]
     fsk = float(slowk)
     fsd = float(slowd)
@@ -308,30 +308,30 @@ def stoch_1d_nb(high, low, close, fastk, slowk, slowd, out_k, out_d, ring_k, rin
     ls = np.full(fastk, np.inf)
     hpos = 0
     hpre = 0.0
-    for t in range(n):
-        hpos, hpre, out_k[t] = max_step(fastk, hpos, hpre, high[t], hc, hs)
     lpos = 0
     lpre = 0.0
-    for t in range(n):
-        lpos, lpre, out_d[t] = min_step(fastk, lpos, lpre, low[t], lc, ls)
-    for t in range(fastk - 1, n):
-        out_k[t] = stoch_k_value(close[t], out_k[t], out_d[t])
     s_k = 0.0
     s_d = 0.0
     pos_k = 0
     pos_d = 0
-    for t in range(fastk - 1, n):
+    sk = NAN
+    sd = NAN
+    for t in range(n):
+        hpos, hpre, hh = max_step(fastk, hpos, hpre, high[t], hc, hs)
+        lpos, lpre, ll = min_step(fastk, lpos, lpre, low[t], lc, ls)
         j = t - (fastk - 1)
-        s_k, pos_k, sk = ring_sma_step(j, slowk, fsk, s_k, out_k[t], ring_k, pos_k)
-        m = j - (slowk - 1)
-        sd = NAN
-        if m >= 0:
-            s_d, pos_d, sd = ring_sma_step(m, slowd, fsd, s_d, sk, ring_d, pos_d)
-        out_k[t] = sk
-        out_d[t] = sd
-    for t in range(min(lb, n)):
-        out_k[t] = NAN
-        out_d[t] = NAN
+        if j >= 0:
+            fk = stoch_k_value(close[t], hh, ll)
+            s_k, pos_k, sk = ring_sma_step(j, slowk, fsk, s_k, fk, ring_k, pos_k)
+            m = j - (slowk - 1)
+            if m >= 0:
+                s_d, pos_d, sd = ring_sma_step(m, slowd, fsd, s_d, sk, ring_d, pos_d)
+        if t >= lb:
+            out_k[t] = sk
+            out_d[t] = sd
+        else:
+            out_k[t] = NAN
+            out_d[t] = NAN
 
 
 @jit
