@@ -28,12 +28,37 @@ CALLS = {
 
 @pytest.mark.parametrize("name", CALLS)
 @pytest.mark.parametrize("bad, word", [(np.nan, "NaN"), (np.inf, "inf"), (-np.inf, "inf")])
-def test_nonfinite_input_names_the_first_bad_index(name, bad, word):
+@pytest.mark.parametrize("where", [0, 17, 49])
+def test_nonfinite_input_names_the_first_bad_index(name, bad, word, where):
+    # the kernels count bad values inside their loops: the first and last bars are covered too
     x = X.copy()
-    x[17] = bad
-    x[30] = np.nan
-    with pytest.raises(ValueError, match=rf"(x|close) has {word} at index 17$"):
+    x[where] = bad
+    if where < 30:
+        x[30] = np.nan
+    with pytest.raises(ValueError, match=rf"(x|close) has {word} at index {where}$"):
         CALLS[name](x=x)
+
+
+@pytest.mark.parametrize("arg", ["open", "high", "low", "close", "volume"])
+@pytest.mark.parametrize("where", [0, 49])
+def test_fused_names_a_nonfinite_input(arg, where):
+    cols = {"open": X, "high": X + 1, "low": X - 1, "close": X, "volume": np.ones(50)}
+    cols[arg] = cols[arg].copy()
+    cols[arg][where] = np.nan
+    with pytest.raises(ValueError, match=rf"{arg} has NaN at index {where}$"):
+        K.features(**cols)
+
+
+@pytest.mark.parametrize("where", [0, 49])
+def test_hlc_and_volume_inputs_are_all_checked(where):
+    for name, call in [("high", lambda h: K.trange(h, X - 1, X)), ("low", lambda lo: K.atr(X + 1, lo, X)),
+                       ("high", lambda h: K.adx(h, X - 1, X)), ("low", lambda lo: K.stoch(X + 1, lo, X)),
+                       ("volume", lambda v: K.obv(X, v)), ("volume", lambda v: K.rolling_vwap(X + 1, X - 1, X, v, 3))]:
+        base = np.ones(50) if name == "volume" else (X + 1 if name == "high" else X - 1)
+        a = base.copy()
+        a[where] = np.inf
+        with pytest.raises(ValueError, match=rf"{name} has inf at index {where}$"):
+            call(a)
 
 
 @pytest.mark.parametrize("name", CALLS)
@@ -93,8 +118,10 @@ def test_negative_volume_is_refused():
     v[9] = -1.0
     with pytest.raises(ValueError, match=r"volume must be >= 0, was -1.0 at index 9"):
         K.rolling_vwap(X + 1, X - 1, X, v, 3)
-    with pytest.raises(ValueError, match=r"volume must be >= 0, was -1.0 at flat index 9"):
+    with pytest.raises(ValueError, match=r"volume must be >= 0, was -1.0 at index 9"):
         K.features(X, X + 1, X - 1, X, v)
+    with pytest.raises(ValueError, match=r"volume must be >= 0, was -1.0 at flat index 9"):
+        K.features_2d(*(np.column_stack([a]) for a in (X, X + 1, X - 1, X, v)))
 
 
 def test_fused_2d_names_bar_and_symbol_of_a_nan():

@@ -58,8 +58,11 @@ def first_nonfinite_nb(x):
     return -1
 
 
-def as_series(name: str, x) -> np.ndarray:
-    """Return ``x`` as a C-contiguous finite float64 1-D array or raise ValueError naming the problem."""
+def as_series(name: str, x, scan: bool = True) -> np.ndarray:
+    """Return ``x`` as a C-contiguous float64 1-D array or raise ValueError naming the problem.
+
+    With ``scan`` it is also checked to be finite (a pass over memory); the indicator
+    wrappers skip it: their kernels count bad values in their own loop, see :func:`raise_bad`."""
     a = np.asarray(x)
     if a.dtype != np.float64:
         if a.dtype.kind in "biuf" and np.can_cast(a.dtype, np.float64, "safe"):
@@ -70,11 +73,34 @@ def as_series(name: str, x) -> np.ndarray:
     if a.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
     a = np.ascontiguousarray(a)
-    i = first_nonfinite_nb(a)
-    if i >= 0:
-        what = "NaN" if math.isnan(a[i]) else "inf"
-        raise ValueError(f"{name} has {what} at index {i}")
+    if scan:
+        raise_bad(1, (name, a), unreachable=False)
     return a
+
+
+def raise_bad(bad: int, *named: tuple[str, np.ndarray], positive: str | None = None,
+              nonnegative: str | None = None, unreachable: bool = True) -> None:
+    """Raise ValueError for the first bad input when a kernel counted ``bad`` > 0.
+
+    Checks each named array for NaN/inf (first bad index), then the array named
+    ``positive`` for values <= 0 and ``nonnegative`` for values < 0."""
+    if not bad:
+        return
+    arrays = dict(named)
+    for name, a in named:
+        i = first_nonfinite_nb(a)
+        if i >= 0:
+            what = "NaN" if math.isnan(a[i]) else "inf"
+            raise ValueError(f"{name} has {what} at index {i}")
+    if positive is not None:
+        _positive(positive, arrays[positive])
+    if nonnegative is not None:
+        a = arrays[nonnegative]
+        neg = np.flatnonzero(a < 0.0)
+        if neg.size:
+            raise ValueError(f"{nonnegative} must be >= 0, was {a[neg[0]]} at index {neg[0]}")
+    if unreachable:
+        raise AssertionError(f"a kernel counted {bad} bad inputs that no check found")
 
 
 def same_length(**arrays: np.ndarray) -> int:
@@ -139,10 +165,10 @@ def sma(x, period: int, *, out=None) -> np.ndarray:
     >>> sma([1.0, 2.0, 3.0, 4.0], 2).tolist()
     [nan, 1.5, 2.5, 3.5]
     """
-    x = as_series("x", x)
+    x = as_series("x", x, False)
     period = check_period("period", period)
     o = _out(out, len(x))
-    _k.sma_1d_nb(x, period, o)
+    raise_bad(_k.sma_1d_nb(x, period, o), ("x", x))
     return o
 
 
@@ -153,19 +179,19 @@ def ema(x, period: int, *, out=None) -> np.ndarray:
     >>> ema([1.0, 2.0, 3.0, 4.0], 3).tolist()
     [nan, nan, 2.0, 3.0]
     """
-    x = as_series("x", x)
+    x = as_series("x", x, False)
     period = check_period("period", period)
     o = _out(out, len(x))
-    _k.ema_1d_nb(x, period, o)
+    raise_bad(_k.ema_1d_nb(x, period, o), ("x", x))
     return o
 
 
 def wma(x, period: int, *, out=None) -> np.ndarray:
     """Return the linearly weighted moving average (TA-Lib ``WMA``): weights 1..period, newest heaviest."""
-    x = as_series("x", x)
+    x = as_series("x", x, False)
     period = check_period("period", period)
     o = _out(out, len(x))
-    _k.wma_1d_nb(x, period, o)
+    raise_bad(_k.wma_1d_nb(x, period, o), ("x", x))
     return o
 
 
@@ -176,27 +202,27 @@ def stddev(x, period: int, nbdev: float = 1.0, *, out=None) -> np.ndarray:
     >>> stddev([1.0, 3.0, 1.0, 3.0], 2).tolist()
     [nan, 1.0, 1.0, 1.0]
     """
-    x = as_series("x", x)
+    x = as_series("x", x, False)
     period = check_period("period", period)
     nbdev = check_number("nbdev", nbdev)
     o = _out(out, len(x))
-    _k.stddev_1d_nb(x, period, nbdev, o)
+    raise_bad(_k.stddev_1d_nb(x, period, nbdev, o), ("x", x))
     return o
 
 
 def rsi(close, period: int = 14, *, out=None) -> np.ndarray:
     """Return Wilder's relative strength index (TA-Lib ``RSI``); NaN for the first ``period`` bars."""
-    close = as_series("close", close)
+    close = as_series("close", close, False)
     period = check_period("period", period, 2)
     o = _out(out, len(close))
-    _k.rsi_1d_nb(close, period, o)
+    raise_bad(_k.rsi_1d_nb(close, period, o), ("close", close))
     return o
 
 
 def _hlc(high, low, close):
-    high = as_series("high", high)
-    low = as_series("low", low)
-    close = as_series("close", close)
+    high = as_series("high", high, False)
+    low = as_series("low", low, False)
+    close = as_series("close", close, False)
     n = same_length(high=high, low=low, close=close)
     return high, low, close, n
 
@@ -205,7 +231,7 @@ def trange(high, low, close, *, out=None) -> np.ndarray:
     """Return the true range max(h - l, |c[t-1] - h|, |c[t-1] - l|) (TA-Lib ``TRANGE``); NaN at bar 0."""
     high, low, close, n = _hlc(high, low, close)
     o = _out(out, n)
-    _k.trange_1d_nb(high, low, close, o)
+    raise_bad(_k.trange_1d_nb(high, low, close, o), ("high", high), ("low", low), ("close", close))
     return o
 
 
@@ -214,7 +240,7 @@ def atr(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
     high, low, close, n = _hlc(high, low, close)
     period = check_period("period", period)
     o = _out(out, n)
-    _k.atr_1d_nb(high, low, close, period, o)
+    raise_bad(_k.atr_1d_nb(high, low, close, period, o), ("high", high), ("low", low), ("close", close))
     return o
 
 
@@ -223,18 +249,18 @@ def natr(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
     high, low, close, n = _hlc(high, low, close)
     period = check_period("period", period)
     o = _out(out, n)
-    _k.natr_1d_nb(high, low, close, period, o)
+    raise_bad(_k.natr_1d_nb(high, low, close, period, o), ("high", high), ("low", low), ("close", close))
     return o
 
 
 def bbands(close, period: int = 20, nbdev: float = 2.0, *, out=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return Bollinger bands (upper, middle, lower) = SMA +- nbdev * population sd (TA-Lib
     ``BBANDS`` with SMA and nbdevup == nbdevdn)."""
-    close = as_series("close", close)
+    close = as_series("close", close, False)
     period = check_period("period", period)
     nbdev = check_number("nbdev", nbdev)
     u, m, lo = _outs(out, len(close), 3)
-    _k.bbands_1d_nb(close, period, nbdev, u, m, lo)
+    raise_bad(_k.bbands_1d_nb(close, period, nbdev, u, m, lo), ("close", close))
     return u, m, lo
 
 
@@ -243,14 +269,14 @@ def macd(close, fast: int = 12, slow: int = 26, signal: int = 9, *, out=None
     """Return (macd, signal, hist) as TA-Lib ``MACD``: EMA(fast) - EMA(slow), both seeded at
     bar ``slow - 1``, signal = EMA(signal) of it; NaN for the first ``slow + signal - 2``
     bars. If ``slow < fast`` the two are swapped, as TA-Lib does."""
-    close = as_series("close", close)
+    close = as_series("close", close, False)
     fast = check_period("fast", fast, 2)
     slow = check_period("slow", slow, 2)
     signal = check_period("signal", signal)
     if slow < fast:
         fast, slow = slow, fast
     m, s, h = _outs(out, len(close), 3)
-    _k.macd_1d_nb(close, fast, slow, signal, m, s, h)
+    raise_bad(_k.macd_1d_nb(close, fast, slow, signal, m, s, h), ("close", close))
     return m, s, h
 
 
@@ -262,7 +288,7 @@ def adx(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
     high, low, close, n = _hlc(high, low, close)
     period = check_period("period", period, 2)
     o = _out(out, n)
-    _k.dmi_1d_nb(high, low, close, period, _EMPTY, _EMPTY, o)
+    raise_bad(_k.dmi_1d_nb(high, low, close, period, _EMPTY, _EMPTY, o), ("high", high), ("low", low), ("close", close))
     return o
 
 
@@ -273,7 +299,7 @@ def plus_di(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
     high, low, close, n = _hlc(high, low, close)
     period = check_period("period", period, 2)
     o = _out(out, n)
-    _k.dmi_1d_nb(high, low, close, period, o, _EMPTY, _EMPTY)
+    raise_bad(_k.dmi_1d_nb(high, low, close, period, o, _EMPTY, _EMPTY), ("high", high), ("low", low), ("close", close))
     return o
 
 
@@ -282,7 +308,7 @@ def minus_di(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
     high, low, close, n = _hlc(high, low, close)
     period = check_period("period", period, 2)
     o = _out(out, n)
-    _k.dmi_1d_nb(high, low, close, period, _EMPTY, o, _EMPTY)
+    raise_bad(_k.dmi_1d_nb(high, low, close, period, _EMPTY, o, _EMPTY), ("high", high), ("low", low), ("close", close))
     return o
 
 
@@ -296,45 +322,46 @@ def stoch(high, low, close, fastk: int = 5, slowk: int = 3, slowd: int = 3, *, o
     slowk = check_period("slowk", slowk)
     slowd = check_period("slowd", slowd)
     k, d = _outs(out, n, 2)
-    _k.stoch_1d_nb(high, low, close, fastk, slowk, slowd, k, d, np.empty(slowk), np.empty(slowd))
+    raise_bad(_k.stoch_1d_nb(high, low, close, fastk, slowk, slowd, k, d, np.empty(slowk), np.empty(slowd)),
+              ("high", high), ("low", low), ("close", close))
     return k, d
 
 
 def roc(x, period: int = 10, *, out=None) -> np.ndarray:
     """Return the rate of change ((x / x[t-period]) - 1) * 100 (TA-Lib ``ROC``; 0 where x[t-period] is 0)."""
-    x = as_series("x", x)
+    x = as_series("x", x, False)
     period = check_period("period", period)
     o = _out(out, len(x))
-    _k.roc_1d_nb(x, period, o)
+    raise_bad(_k.roc_1d_nb(x, period, o), ("x", x))
     return o
 
 
 def obv(close, volume, *, out=None) -> np.ndarray:
     """Return on-balance volume (TA-Lib ``OBV``): starts at volume[0], adds volume on an up
     close, subtracts it on a down close."""
-    close = as_series("close", close)
-    volume = as_series("volume", volume)
+    close = as_series("close", close, False)
+    volume = as_series("volume", volume, False)
     n = same_length(close=close, volume=volume)
     o = _out(out, n)
-    _k.obv_1d_nb(close, volume, o)
+    raise_bad(_k.obv_1d_nb(close, volume, o), ("close", close), ("volume", volume))
     return o
 
 
 def rolling_max(x, period: int, *, out=None) -> np.ndarray:
     """Return the highest value of the last ``period`` (TA-Lib ``MAX``; the Donchian upper band)."""
-    x = as_series("x", x)
+    x = as_series("x", x, False)
     period = check_period("period", period)
     o = _out(out, len(x))
-    _k.max_1d_nb(x, period, o)
+    raise_bad(_k.max_1d_nb(x, period, o), ("x", x))
     return o
 
 
 def rolling_min(x, period: int, *, out=None) -> np.ndarray:
     """Return the lowest value of the last ``period`` (TA-Lib ``MIN``; the Donchian lower band)."""
-    x = as_series("x", x)
+    x = as_series("x", x, False)
     period = check_period("period", period)
     o = _out(out, len(x))
-    _k.min_1d_nb(x, period, o)
+    raise_bad(_k.min_1d_nb(x, period, o), ("x", x))
     return o
 
 
@@ -344,10 +371,9 @@ def log_returns(x, *, out=None) -> np.ndarray:
     >>> log_returns([1.0, 1.0, 2.0]).round(6).tolist()
     [nan, 0.0, 0.693147]
     """
-    x = as_series("x", x)
-    _positive("x", x)
+    x = as_series("x", x, False)
     o = _out(out, len(x))
-    _k.log_returns_1d_nb(x, o)
+    raise_bad(_k.log_returns_1d_nb(x, o), ("x", x), positive="x")
     return o
 
 
@@ -357,15 +383,14 @@ def realized_vol(close, period: int, bars_per_year: float = 1.0, *, out=None) ->
     ``bars_per_year=1`` gives per-bar volatility; pass 365*24 for hourly crypto or 252 for
     daily equities to annualise. NaN for the first ``period`` bars (a return needs two closes).
     """
-    close = as_series("close", close)
-    _positive("close", close)
+    close = as_series("close", close, False)
     period = check_period("period", period, 2)
     bpy = check_number("bars_per_year", bars_per_year)
     if bpy <= 0.0:
         raise ValueError(f"bars_per_year must be > 0, was {bpy}")
     n = len(close)
     r = np.empty(n)
-    _k.log_returns_1d_nb(close, r)
+    raise_bad(_k.log_returns_1d_nb(close, r), ("close", close), positive="close")
     o = _out(out, n)
     _k.realized_vol_1d_nb(r, period, math.sqrt(bpy), o)
     return o
@@ -373,22 +398,20 @@ def realized_vol(close, period: int, bars_per_year: float = 1.0, *, out=None) ->
 
 def zscore(x, period: int, *, out=None) -> np.ndarray:
     """Return (x - mean) / sd over the last ``period`` values (population sd; 0 for a flat window)."""
-    x = as_series("x", x)
+    x = as_series("x", x, False)
     period = check_period("period", period, 2)
     o = _out(out, len(x))
-    _k.zscore_1d_nb(x, period, o)
+    raise_bad(_k.zscore_1d_nb(x, period, o), ("x", x))
     return o
 
 
 def rolling_vwap(high, low, close, volume, period: int, *, out=None) -> np.ndarray:
     """Return the volume-weighted mean of the typical price (h + l + c) / 3 over ``period`` bars."""
     high, low, close, n = _hlc(high, low, close)
-    volume = as_series("volume", volume)
+    volume = as_series("volume", volume, False)
     same_length(high=high, volume=volume)
-    neg = np.flatnonzero(volume < 0.0)
-    if neg.size:
-        raise ValueError(f"volume must be >= 0, was {volume[neg[0]]} at index {neg[0]}")
     period = check_period("period", period)
     o = _out(out, n)
-    _k.vwap_1d_nb(high, low, close, volume, period, o, np.empty(n))
+    raise_bad(_k.vwap_1d_nb(high, low, close, volume, period, o, np.empty(n)),
+              ("high", high), ("low", low), ("close", close), ("volume", volume), nonnegative="volume")
     return o

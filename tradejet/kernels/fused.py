@@ -41,7 +41,7 @@ from tradejet.kernels import streaming as _s
 from numba import carray
 
 from tradejet.kernels._core import NAN, address_to_f64_pointer, jit, window_shifted_sums, window_sum2, window_wsums
-from tradejet.kernels.api import as_series, first_nonfinite_nb, same_length, sma  # noqa: F401 (sma: doctest)
+from tradejet.kernels.api import as_series, first_nonfinite_nb, raise_bad, same_length, sma  # noqa: F401 (sma: doctest)
 from tradejet.kernels.indicators import log_return_value, typical_price
 from tradejet.kernels.steps import (
     adx_step,
@@ -107,8 +107,9 @@ SEPARATE = {
 def features_1d_nb(high, low, close, volume, out, rings):
     """Compute the standard set for one symbol into ``out`` (N_FEATURES, n) in one pass.
 
-    ``rings`` is scratch of shape (4, P) (stoch %K/%D rings and the VWAP pv ring);
-    arrays may be strided views (the 2-D kernel passes columns)."""
+    ``rings`` is scratch of shape (4, P) (stoch %K/%D rings and the VWAP pv ring).
+    Returns the number of bars with a non-finite input, close <= 0 or volume < 0 (a
+    code: the wrapper raises naming the first)."""
     n = close.shape[0]
     fp = float(P)
     inv = 1.0 / P
@@ -196,11 +197,13 @@ def features_1d_nb(high, low, close, volume, out, rings):
     vw_pos = 0
     logret = out[23]
 
+    bad = 0
     for t in range(n):
         x = close[t]
         h = high[t]
         lo = low[t]
         vol = volume[t]
+        bad += not (((h - h) + (lo - lo) + (x - x) + (vol - vol)) == 0.0 and x > 0.0 and vol >= 0.0)
         x_first = close[t - lb] if t >= lb else 0.0
         x_leaving = close[t - P] if t >= P else 0.0
 
@@ -317,6 +320,7 @@ def features_1d_nb(high, low, close, volume, out, rings):
             out[26, t] = vwap_value(vw_spv, vw_sv, vw_nz, tp)
         else:
             out[26, t] = NAN
+    return bad
 
 
 @jit
@@ -327,8 +331,10 @@ def features_2d_nb(high, low, close, volume, out, rings):
     Symbol after symbol, each over contiguous memory: at 1M bars the kernel is bound by
     memory traffic (27 output rows), and per-symbol contiguous blocks keep every cache line
     written once; ``rings`` is scratch of shape (4, P)."""
+    bad = 0
     for j in range(close.shape[0]):
-        features_1d_nb(high[j], low[j], close[j], volume[j], out[j], rings)
+        bad += features_1d_nb(high[j], low[j], close[j], volume[j], out[j], rings)
+    return bad
 
 
 # ------------------------------------------------------------------------------ streaming
@@ -535,12 +541,13 @@ def features(open, high, low, close, volume, *, out=None) -> np.ndarray:  # noqa
     >>> f.shape, float(f[FEATURES.index("sma"), -1]) == float(sma(c, 20)[-1])
     ((27, 50), True)
     """
-    arrays = {k: as_series(k, v) for k, v in
+    arrays = {k: as_series(k, v, k == "open") for k, v in
               (("open", open), ("high", high), ("low", low), ("close", close), ("volume", volume))}
     n = same_length(**arrays)
-    _check_ohlcv(arrays)
     o = _out_buf(out, (N_FEATURES, n))
-    features_1d_nb(arrays["high"], arrays["low"], arrays["close"], arrays["volume"], o, np.zeros((4, P)))
+    bad = features_1d_nb(arrays["high"], arrays["low"], arrays["close"], arrays["volume"], o, np.zeros((4, P)))
+    raise_bad(bad, *((k, arrays[k]) for k in ("high", "low", "close", "volume")), positive="close",
+              nonnegative="volume")
     return o
 
 

@@ -1,10 +1,12 @@
 """Batch indicator kernels: ``<name>_1d_nb(inputs..., params..., out...)``.
 
-Contract: inputs are C-contiguous float64 1-D arrays of one length ``n``, finite (the
-public wrappers in :mod:`tradejet.kernels.api` check that); outputs are float64 arrays of
+Contract: inputs are C-contiguous float64 1-D arrays of one length ``n``; outputs are float64 arrays of
 length ``n`` passed in by the caller (allocating inside ``@njit`` is slow here), written
 completely: NaN over the warm-up (TA-Lib's lookback), values after. Parameters are
-already validated. Each kernel loops once and advances the indicator with its
+already validated. Every kernel returns the number of input elements that are not
+finite (and, for log returns / VWAP, not > 0 / not >= 0) as a code: the check rides
+along in the loop instead of costing a second pass over memory, and the wrapper raises
+(naming the first bad index) when it is not 0; the outputs are then meaningless. Each kernel loops once and advances the indicator with its
 ``*_step`` function from :mod:`tradejet.kernels.steps`, so it equals the streaming
 and fused forms exactly. Oracle: TA-Lib (tests/kernels/test_vs_talib.py).
 """
@@ -52,8 +54,12 @@ def sma_1d_nb(x, period, out):
     lb = period - 1
     fp = float(period)
     s = 0.0
+    bad = 0
     for t in range(x.shape[0]):
-        s, out[t] = sma_step(t, lb, fp, s, x[t], x[t - lb] if t >= lb else 0.0)
+        v = x[t]
+        bad += (v - v) != 0.0
+        s, out[t] = sma_step(t, lb, fp, s, v, x[t - lb] if t >= lb else 0.0)
+    return bad
 
 
 @jit
@@ -63,8 +69,12 @@ def ema_1d_nb(x, period, out):
     k = 2.0 / (fp + 1.0)
     a = 1.0 - k
     prev = 0.0
+    bad = 0
     for t in range(x.shape[0]):
-        prev, out[t] = ema_step(t, period, fp, a, k, prev, x[t])
+        v = x[t]
+        bad += (v - v) != 0.0
+        prev, out[t] = ema_step(t, period, fp, a, k, prev, v)
+    return bad
 
 
 @jit
@@ -78,7 +88,9 @@ def wma_1d_nb(x, period, out):
     trailing = 0.0
     left = 0
     lb = period - 1
+    bad = 0
     for t in range(n):
+        bad += (x[t] - x[t]) != 0.0
         if t < lb:
             out[t] = NAN
             continue
@@ -90,6 +102,7 @@ def wma_1d_nb(x, period, out):
         left -= 1
         psum, out[t] = wma_emit(psum, psub, divider)
         trailing = x[t - lb]
+    return bad
 
 
 @jit
@@ -101,7 +114,9 @@ def var_1d_nb(x, period, out):
     shift = 0.0
     s1 = 0.0
     s2 = 0.0
+    bad = 0
     for t in range(n):
+        bad += (x[t] - x[t]) != 0.0
         var = NAN
         if t >= period - 1:
             if left == 0:
@@ -113,6 +128,7 @@ def var_1d_nb(x, period, out):
             left -= 1
             var = var_value(s1, s2, inv)
         out[t] = var
+    return bad
 
 
 @jit
@@ -124,7 +140,9 @@ def stddev_1d_nb(x, period, nbdev, out):
     shift = 0.0
     s1 = 0.0
     s2 = 0.0
+    bad = 0
     for t in range(n):
+        bad += (x[t] - x[t]) != 0.0
         if t >= period - 1:
             if left == 0:
                 shift = x[t]
@@ -136,6 +154,7 @@ def stddev_1d_nb(x, period, nbdev, out):
             out[t] = sd_value(var_value(s1, s2, inv)) * nbdev
         else:
             out[t] = NAN
+    return bad
 
 
 @jit
@@ -147,7 +166,9 @@ def zscore_1d_nb(x, period, out):
     shift = 0.0
     s1 = 0.0
     s2 = 0.0
+    bad = 0
     for t in range(n):
+        bad += (x[t] - x[t]) != 0.0
         var = NAN
         if t >= period - 1:
             if left == 0:
@@ -159,6 +180,7 @@ def zscore_1d_nb(x, period, out):
             left -= 1
             var = var_value(s1, s2, inv)
         out[t] = zscore_value(x[t], shift, s1, inv, var) if t >= period - 1 else NAN
+    return bad
 
 
 @jit
@@ -175,9 +197,11 @@ def bbands_1d_nb(x, period, nbdev, upper, middle, lower):
     shift = 0.0
     s1 = 0.0
     s2 = 0.0
+    bad = 0
     for b in range(0, n, BLOCK):
         e = min(b + BLOCK, n)
         for t in range(b, e):
+            bad += (x[t] - x[t]) != 0.0
             s, mid = sma_step(t, lb, fp, s, x[t], x[t - lb] if t >= lb else 0.0)
             var = NAN
             if t >= period - 1:
@@ -196,6 +220,7 @@ def bbands_1d_nb(x, period, nbdev, upper, middle, lower):
             w = sd_value(upper[t]) * nbdev
             upper[t] = mid + w
             lower[t] = mid - w
+    return bad
 
 
 @jit
@@ -207,18 +232,29 @@ def rsi_1d_nb(x, period, out):
     prevx = 0.0
     gain = 0.0
     loss = 0.0
+    bad = 0
     for t in range(x.shape[0]):
-        prevx, gain, loss, out[t] = rsi_step(t, period, fp, a, inv, prevx, gain, loss, x[t])
+        v = x[t]
+        bad += (v - v) != 0.0
+        prevx, gain, loss, out[t] = rsi_step(t, period, fp, a, inv, prevx, gain, loss, v)
+    return bad
 
 
 @jit
 def trange_1d_nb(high, low, close, out):
     """True range (TA-Lib TRANGE); lookback 1."""
     n = high.shape[0]
+    bad = 0
+    for t in range(n):
+        h = high[t]
+        lo = low[t]
+        c = close[t]
+        bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
     if n > 0:
         out[0] = NAN
     for t in range(1, n):
         out[t] = tr_value(high[t], low[t], close[t - 1])
+    return bad
 
 
 @jit
@@ -229,8 +265,14 @@ def atr_1d_nb(high, low, close, period, out):
     a = (period - 1) * inv
     pc = 0.0
     acc = 0.0
+    bad = 0
     for t in range(high.shape[0]):
-        pc, acc, out[t] = atr_step(t, period, fp, a, inv, pc, acc, high[t], low[t], close[t])
+        h = high[t]
+        lo = low[t]
+        c = close[t]
+        bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
+        pc, acc, out[t] = atr_step(t, period, fp, a, inv, pc, acc, h, lo, c)
+    return bad
 
 
 @jit
@@ -241,10 +283,15 @@ def natr_1d_nb(high, low, close, period, out):
     a = (period - 1) * inv
     pc = 0.0
     acc = 0.0
+    bad = 0
     for t in range(high.shape[0]):
+        h = high[t]
+        lo = low[t]
         c = close[t]
-        pc, acc, v = atr_step(t, period, fp, a, inv, pc, acc, high[t], low[t], c)
+        bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
+        pc, acc, v = atr_step(t, period, fp, a, inv, pc, acc, h, lo, c)
         out[t] = natr_value(v, c) if t >= period else NAN
+    return bad
 
 
 @jit
@@ -259,9 +306,13 @@ def macd_1d_nb(x, fast, slow, signal, macd, sig, hist):
     fema = 0.0
     sema = 0.0
     gema = 0.0
+    bad = 0
     for t in range(x.shape[0]):
+        v = x[t]
+        bad += (v - v) != 0.0
         fema, sema, gema, macd[t], sig[t], hist[t] = macd_step(t, fast, slow, signal, kf, af, ks, as_, kg, ag,
-                                                               fema, sema, gema, x[t])
+                                                               fema, sema, gema, v)
+    return bad
 
 
 @jit
@@ -283,14 +334,20 @@ def dmi_1d_nb(high, low, close, period, plus_di, minus_di, adx):
     wp = plus_di.shape[0] > 0
     wm = minus_di.shape[0] > 0
     wa = adx.shape[0] > 0
+    bad = 0
     for t in range(high.shape[0]):
-        ph, pl, pc, pdm, mdm, tr, pdi, mdi = dmi_step(t, period, a, ph, pl, pc, pdm, mdm, tr, high[t], low[t], close[t])
+        h = high[t]
+        lo = low[t]
+        c = close[t]
+        bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
+        ph, pl, pc, pdm, mdm, tr, pdi, mdi = dmi_step(t, period, a, ph, pl, pc, pdm, mdm, tr, h, lo, c)
         if wp:
             plus_di[t] = pdi
         if wm:
             minus_di[t] = mdi
         if wa:
             acc, adx[t] = adx_step(t, period, fp, a, inv, acc, pdi, mdi)
+    return bad
 
 
 @jit
@@ -316,9 +373,14 @@ def stoch_1d_nb(high, low, close, fastk, slowk, slowd, out_k, out_d, ring_k, rin
     pos_d = 0
     sk = NAN
     sd = NAN
+    bad = 0
     for t in range(n):
-        hpos, hpre, hh = max_step(fastk, hpos, hpre, high[t], hc, hs)
-        lpos, lpre, ll = min_step(fastk, lpos, lpre, low[t], lc, ls)
+        h = high[t]
+        lo = low[t]
+        c = close[t]
+        bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
+        hpos, hpre, hh = max_step(fastk, hpos, hpre, h, hc, hs)
+        lpos, lpre, ll = min_step(fastk, lpos, lpre, lo, lc, ls)
         j = t - (fastk - 1)
         if j >= 0:
             fk = stoch_k_value(close[t], hh, ll)
@@ -332,16 +394,21 @@ def stoch_1d_nb(high, low, close, fastk, slowk, slowd, out_k, out_d, ring_k, rin
         else:
             out_k[t] = NAN
             out_d[t] = NAN
+    return bad
 
 
 @jit
 def roc_1d_nb(x, period, out):
     """Rate of change in percent (TA-Lib ROC); lookback ``period``."""
     n = x.shape[0]
+    bad = 0
+    for t in range(n):
+        bad += (x[t] - x[t]) != 0.0
     for t in range(min(period, n)):
         out[t] = NAN
     for t in range(period, n):
         out[t] = roc_value(x[t], x[t - period])
+    return bad
 
 
 @jit
@@ -349,9 +416,14 @@ def obv_1d_nb(close, volume, out):
     """On-balance volume (TA-Lib OBV); lookback 0."""
     prevx = 0.0
     obv = 0.0
+    bad = 0
     for t in range(close.shape[0]):
-        prevx, obv = obv_step(t, prevx, obv, close[t], volume[t])
+        c = close[t]
+        v = volume[t]
+        bad += ((c - c) + (v - v)) != 0.0
+        prevx, obv = obv_step(t, prevx, obv, c, v)
         out[t] = obv
+    return bad
 
 
 @jit
@@ -362,9 +434,13 @@ def max_1d_nb(x, period, out):
     pos = 0
     pre = 0.0
     lb = period - 1
+    bad = 0
     for t in range(x.shape[0]):
-        pos, pre, hi = max_step(period, pos, pre, x[t], cur, suf)
+        v = x[t]
+        bad += (v - v) != 0.0
+        pos, pre, hi = max_step(period, pos, pre, v, cur, suf)
         out[t] = hi if t >= lb else NAN
+    return bad
 
 
 @jit
@@ -375,9 +451,13 @@ def min_1d_nb(x, period, out):
     pos = 0
     pre = 0.0
     lb = period - 1
+    bad = 0
     for t in range(x.shape[0]):
-        pos, pre, lo = min_step(period, pos, pre, x[t], cur, suf)
+        v = x[t]
+        bad += (v - v) != 0.0
+        pos, pre, lo = min_step(period, pos, pre, v, cur, suf)
         out[t] = lo if t >= lb else NAN
+    return bad
 
 
 @jit
@@ -387,12 +467,17 @@ def log_return_value(x, prevx):
 
 @jit
 def log_returns_1d_nb(x, out):
-    """r[t] = ln(x[t] / x[t-1]); r[0] = NaN."""
+    """r[t] = ln(x[t] / x[t-1]); r[0] = NaN. Counts values that are not finite and > 0."""
     n = x.shape[0]
+    bad = 0
+    for t in range(n):
+        v = x[t]
+        bad += not ((v - v) == 0.0 and v > 0.0)
     if n > 0:
         out[0] = NAN
     for t in range(1, n):
         out[t] = log_return_value(x[t], x[t - 1])
+    return bad
 
 
 @jit
@@ -435,9 +520,14 @@ def vwap_1d_nb(high, low, close, volume, period, out, pv):
     spv = 0.0
     sv = 0.0
     nz = 0
+    bad = 0
     for t in range(n):
-        tp = typical_price(high[t], low[t], close[t])
+        h = high[t]
+        lo = low[t]
+        c = close[t]
         v = volume[t]
+        bad += not (((h - h) + (lo - lo) + (c - c) + (v - v)) == 0.0 and v >= 0.0)
+        tp = typical_price(h, lo, c)
         pv[t] = tp * v
         if t >= period - 1:
             if left == 0:
@@ -449,3 +539,4 @@ def vwap_1d_nb(high, low, close, volume, period, out, pv):
             out[t] = vwap_value(spv, sv, nz, tp)
         else:
             out[t] = NAN
+    return bad
