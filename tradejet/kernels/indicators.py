@@ -244,17 +244,17 @@ def rsi_1d_nb(x, period, out):
 def trange_1d_nb(high, low, close, out):
     """True range (TA-Lib TRANGE); lookback 1."""
     n = high.shape[0]
-    bad = 0
-    for t in range(n):
+    if n == 0:
+        return 0
+    out[0] = NAN
+    bad = int(((high[0] - high[0]) + (low[0] - low[0])) != 0.0)
+    for t in range(1, n):
         h = high[t]
         lo = low[t]
-        c = close[t]
-        bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
-    if n > 0:
-        out[0] = NAN
-    for t in range(1, n):
-        out[t] = tr_value(high[t], low[t], close[t - 1])
-    return bad
+        pc = close[t - 1]
+        bad += ((h - h) + (lo - lo) + (pc - pc)) != 0.0
+        out[t] = tr_value(h, lo, pc)
+    return bad + ((close[n - 1] - close[n - 1]) != 0.0)
 
 
 @jit
@@ -402,12 +402,13 @@ def roc_1d_nb(x, period, out):
     """Rate of change in percent (TA-Lib ROC); lookback ``period``."""
     n = x.shape[0]
     bad = 0
-    for t in range(n):
-        bad += (x[t] - x[t]) != 0.0
     for t in range(min(period, n)):
         out[t] = NAN
+        bad += (x[t] - x[t]) != 0.0
     for t in range(period, n):
-        out[t] = roc_value(x[t], x[t - period])
+        v = x[t]
+        bad += (v - v) != 0.0
+        out[t] = roc_value(v, x[t - period])
     return bad
 
 
@@ -469,14 +470,14 @@ def log_return_value(x, prevx):
 def log_returns_1d_nb(x, out):
     """r[t] = ln(x[t] / x[t-1]); r[0] = NaN. Counts values that are not finite and > 0."""
     n = x.shape[0]
-    bad = 0
-    for t in range(n):
+    if n == 0:
+        return 0
+    out[0] = NAN
+    bad = int(not ((x[0] - x[0]) == 0.0 and x[0] > 0.0))
+    for t in range(1, n):
         v = x[t]
         bad += not ((v - v) == 0.0 and v > 0.0)
-    if n > 0:
-        out[0] = NAN
-    for t in range(1, n):
-        out[t] = log_return_value(x[t], x[t - 1])
+        out[t] = log_return_value(v, x[t - 1])
     return bad
 
 
