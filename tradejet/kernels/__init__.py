@@ -7,6 +7,13 @@ Indicators: batch functions with TA-Lib's values (:mod:`.api`), their O(1) strea
 forms ``*_init`` / ``*_update`` (:mod:`.streaming`), and the fused standard feature set
 (:mod:`.fused`). ``import tradejet`` does not import this package (numba is slow to
 import); ``from tradejet.kernels import sma`` does.
+
+Development note: Numba's on-disk cache checks only the source file of the function
+it caches. The step functions in ``steps.py`` / ``_core.py`` are inlined into the kernels
+of ``indicators.py``, ``streaming.py`` and ``fused.py``: after editing them in a source
+checkout, delete the ``*.nbi`` / ``*.nbc`` files under ``tradejet/kernels/__pycache__``
+(or the NUMBA_CACHE_DIR) or the old code keeps running. An installed upgrade replaces
+every file, so it is not affected.
 """
 
 from tradejet.kernels.api import (
