@@ -130,12 +130,9 @@ def tr_value(h, l, pc):
     """True range: max(h - l, |pc - h|, |pc - l|)."""
     g = h - l
     v = abs(pc - h)
-    if v > g:
-        g = v
+    g = v if v > g else g  # selects, not branches: the comparisons are unpredictable
     v = abs(pc - l)
-    if v > g:
-        g = v
-    return g
+    return v if v > g else g
 
 
 @jit
@@ -201,8 +198,8 @@ def dmi_step(t, p, a, ph, pl, pc, pdm, mdm, tr, h, l, c):
         return h, l, c, pdm, mdm, tr, NAN, NAN
     diffp = h - ph
     diffm = pl - l
-    pdm1 = diffp if (diffp > 0.0 and diffp > diffm) else 0.0
-    mdm1 = diffm if (diffm > 0.0 and diffm > diffp) else 0.0
+    pdm1 = diffp if ((diffp > 0.0) & (diffp > diffm)) else 0.0  # & not and: no branch
+    mdm1 = diffm if ((diffm > 0.0) & (diffm > diffp)) else 0.0
     tr1 = tr_value(h, l, pc)
     if t < p:
         return h, l, c, pdm + pdm1, mdm + mdm1, tr + tr1, NAN, NAN
