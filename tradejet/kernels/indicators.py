@@ -50,15 +50,26 @@ BLOCK = 512  # bars per block of the multi-pass kernels (fits L1 with their outp
 
 @jit
 def sma_1d_nb(x, period, out):
-    """Simple moving average (TA-Lib SMA); lookback ``period - 1``."""
+    """Simple moving average (TA-Lib SMA); lookback ``period - 1``.
+
+    The main loop reads through offset views with a counter from 0: an index like
+    ``x[t - lb]`` makes Numba emit a negative-index fix-up on every read."""
+    n = x.shape[0]
     lb = period - 1
     fp = float(period)
     s = 0.0
     bad = 0
-    for t in range(x.shape[0]):
+    m = min(lb, n)
+    for t in range(m):
         v = x[t]
         bad += (v - v) != 0.0
-        s, out[t] = sma_step(t, lb, fp, s, v, x[t - lb] if t >= lb else 0.0)
+        s, out[t] = sma_step(t, lb, fp, s, v, 0.0)
+    xs = x[m:]
+    os_ = out[m:]
+    for i in range(n - m):
+        v = xs[i]
+        bad += (v - v) != 0.0
+        s, os_[i] = sma_step(i + lb, lb, fp, s, v, x[i])
     return bad
 
 
@@ -89,19 +100,23 @@ def wma_1d_nb(x, period, out):
     left = 0
     lb = period - 1
     bad = 0
-    for t in range(n):
+    m = min(lb, n)
+    for t in range(m):
         bad += (x[t] - x[t]) != 0.0
-        if t < lb:
-            out[t] = NAN
-            continue
+        out[t] = NAN
+    xs = x[m:]
+    os_ = out[m:]
+    for i in range(n - m):
+        v = xs[i]
+        bad += (v - v) != 0.0
         if left == 0:
-            psub, psum = window_wsums(x, t - lb, period, n)
+            psub, psum = window_wsums(x, i, period, n)
             left = period
         else:
-            psum, psub = wma_slide(psum, psub, trailing, x[t], fp)
+            psum, psub = wma_slide(psum, psub, trailing, v, fp)
         left -= 1
-        psum, out[t] = wma_emit(psum, psub, divider)
-        trailing = x[t - lb]
+        psum, os_[i] = wma_emit(psum, psub, divider)
+        trailing = x[i]
     return bad
 
 
@@ -136,24 +151,34 @@ def stddev_1d_nb(x, period, nbdev, out):
     """Population standard deviation times ``nbdev`` (TA-Lib STDDEV); lookback ``period - 1``."""
     n = x.shape[0]
     inv = 1.0 / period
-    left = 0
-    shift = 0.0
-    s1 = 0.0
-    s2 = 0.0
+    lb = period - 1
     bad = 0
-    for t in range(n):
+    m = min(lb, n)
+    for t in range(m):
         bad += (x[t] - x[t]) != 0.0
-        if t >= period - 1:
-            if left == 0:
-                shift = x[t]
-                s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
-                left = period
-            else:
-                s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
-            left -= 1
-            out[t] = sd_value(var_value(s1, s2, inv)) * nbdev
+        out[t] = NAN
+    if n <= lb:
+        return bad
+    # first output: exact sum of the first window
+    v = x[lb]
+    bad += (v - v) != 0.0
+    shift = v
+    s1, s2 = window_shifted_sums(x, 0, period, n, shift)
+    left = period - 1
+    out[lb] = sd_value(var_value(s1, s2, inv)) * nbdev
+    xs = x[period:]
+    os_ = out[period:]
+    for j in range(n - period):
+        v = xs[j]
+        bad += (v - v) != 0.0
+        if left == 0:
+            shift = v
+            s1, s2 = window_shifted_sums(x, j + 1, period, n, shift)
+            left = period
         else:
-            out[t] = NAN
+            s1, s2 = var_update(s1, s2, shift, v, x[j])
+        left -= 1
+        os_[j] = sd_value(var_value(s1, s2, inv)) * nbdev
     return bad
 
 
@@ -248,12 +273,15 @@ def trange_1d_nb(high, low, close, out):
         return 0
     out[0] = NAN
     bad = int(((high[0] - high[0]) + (low[0] - low[0])) != 0.0)
-    for t in range(1, n):
-        h = high[t]
-        lo = low[t]
-        pc = close[t - 1]
+    hs = high[1:]
+    ls = low[1:]
+    os_ = out[1:]
+    for i in range(n - 1):
+        h = hs[i]
+        lo = ls[i]
+        pc = close[i]
         bad += ((h - h) + (lo - lo) + (pc - pc)) != 0.0
-        out[t] = tr_value(h, lo, pc)
+        os_[i] = tr_value(h, lo, pc)
     return bad + ((close[n - 1] - close[n - 1]) != 0.0)
 
 
@@ -402,13 +430,16 @@ def roc_1d_nb(x, period, out):
     """Rate of change in percent (TA-Lib ROC); lookback ``period``."""
     n = x.shape[0]
     bad = 0
-    for t in range(min(period, n)):
+    m = min(period, n)
+    for t in range(m):
         out[t] = NAN
         bad += (x[t] - x[t]) != 0.0
-    for t in range(period, n):
-        v = x[t]
+    xs = x[m:]
+    os_ = out[m:]
+    for i in range(n - m):
+        v = xs[i]
         bad += (v - v) != 0.0
-        out[t] = roc_value(v, x[t - period])
+        os_[i] = roc_value(v, x[i])
     return bad
 
 
@@ -474,10 +505,12 @@ def log_returns_1d_nb(x, out):
         return 0
     out[0] = NAN
     bad = int(not ((x[0] - x[0]) == 0.0 and x[0] > 0.0))
-    for t in range(1, n):
-        v = x[t]
+    xs = x[1:]
+    os_ = out[1:]
+    for i in range(n - 1):
+        v = xs[i]
         bad += not ((v - v) == 0.0 and v > 0.0)
-        out[t] = log_return_value(v, x[t - 1])
+        os_[i] = log_return_value(v, x[i])
     return bad
 
 
