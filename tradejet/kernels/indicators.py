@@ -210,41 +210,53 @@ def zscore_1d_nb(x, period, out):
 
 @jit
 def bbands_1d_nb(x, period, nbdev, upper, middle, lower):
-    """Bollinger bands: SMA +- nbdev * population stdev (TA-Lib BBANDS, SMA, up == down).
-
-    Blocks of BLOCK bars: SMA and variance recurrences, then the bands element-wise."""
+    """Bollinger bands: SMA +- nbdev * population stdev (TA-Lib BBANDS, SMA, up == down)."""
     n = x.shape[0]
     lb = period - 1
     fp = float(period)
     inv = 1.0 / period
     s = 0.0
-    left = 0
-    shift = 0.0
-    s1 = 0.0
-    s2 = 0.0
     bad = 0
-    for b in range(0, n, BLOCK):
-        e = min(b + BLOCK, n)
-        for t in range(b, e):
-            bad += (x[t] - x[t]) != 0.0
-            s, mid = sma_step(t, lb, fp, s, x[t], x[t - lb] if t >= lb else 0.0)
-            var = NAN
-            if t >= period - 1:
-                if left == 0:
-                    shift = x[t]
-                    s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
-                    left = period
-                else:
-                    s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
-                left -= 1
-                var = var_value(s1, s2, inv)
-            middle[t] = mid
-            upper[t] = var
-        for t in range(b, e):
-            mid = middle[t]
-            w = sd_value(upper[t]) * nbdev
-            upper[t] = mid + w
-            lower[t] = mid - w
+    m = min(lb, n)
+    for t in range(m):
+        v = x[t]
+        bad += (v - v) != 0.0
+        s, mid = sma_step(t, lb, fp, s, v, 0.0)
+        middle[t] = mid
+        upper[t] = NAN
+        lower[t] = NAN
+    if n <= lb:
+        return bad
+    v = x[lb]
+    bad += (v - v) != 0.0
+    s, mid = sma_step(lb, lb, fp, s, v, x[0])
+    shift = v
+    s1, s2 = window_shifted_sums(x, 0, period, n, shift)
+    left = period - 1
+    w = sd_value(var_value(s1, s2, inv)) * nbdev
+    middle[lb] = mid
+    upper[lb] = mid + w
+    lower[lb] = mid - w
+    xs = x[period:]
+    xf = x[1:]
+    us = upper[period:]
+    ms = middle[period:]
+    ls = lower[period:]
+    for j in range(n - period):
+        v = xs[j]
+        bad += (v - v) != 0.0
+        s, mid = sma_step(j + period, lb, fp, s, v, xf[j])
+        if left == 0:
+            shift = v
+            s1, s2 = window_shifted_sums(x, j + 1, period, n, shift)
+            left = period
+        else:
+            s1, s2 = var_update(s1, s2, shift, v, x[j])
+        left -= 1
+        w = sd_value(var_value(s1, s2, inv)) * nbdev
+        ms[j] = mid
+        us[j] = mid + w
+        ls[j] = mid - w
     return bad
 
 
