@@ -1,0 +1,588 @@
+"""Batch indicator kernels: ``<name>_1d_nb(inputs..., params..., out...)``.
+
+Contract: inputs are C-contiguous float64 1-D arrays of one length ``n``; outputs are float64 arrays of
+length ``n`` passed in by the caller (allocating inside ``@njit`` is slow here), written
+completely: NaN over the warm-up (TA-Lib's lookback), values after. Parameters are
+already validated. Every kernel returns the number of input elements that are not
+finite (and, for log returns / VWAP, not > 0 / not >= 0) as a code: the check rides
+along in the loop instead of costing a second pass over memory, and the wrapper raises
+(naming the first bad index) when it is not 0; the outputs are then meaningless. Each kernel loops once and advances the indicator with its
+``*_step`` function from :mod:`tradejet.kernels.steps`, so it equals the streaming
+and fused forms exactly. Oracle: TA-Lib (tests/kernels/test_vs_talib.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels.steps import (
+    adx_step,
+    atr_step,
+    dmi_step,
+    ema_step,
+    macd_step,
+    natr_value,
+    obv_step,
+    ring_sma_step,
+    roc_value,
+    rsi_step,
+    sd_value,
+    sma_step,
+    stoch_k_value,
+    tr_value,
+    max_step,
+    min_step,
+    var_update,
+    var_value,
+    vwap_update,
+    vwap_value,
+    wma_emit,
+    wma_slide,
+    zscore_value,
+)
+
+
+BLOCK = 512  # bars per block of the multi-pass kernels (fits L1 with their outputs)
+
+
+@jit
+def sma_1d_nb(x, period, out):
+    """Simple moving average (TA-Lib SMA); lookback ``period - 1``.
+
+    The main loop reads through offset views with a counter from 0: an index like
+    ``x[t - lb]`` makes Numba emit a negative-index fix-up on every read."""
+    n = x.shape[0]
+    lb = period - 1
+    fp = float(period)
+    s = 0.0
+    bad = 0
+    m = min(lb, n)
+    for t in range(m):
+        v = x[t]
+        bad += (v - v) != 0.0
+        s, out[t] = sma_step(t, lb, fp, s, v, 0.0)
+    xs = x[m:]
+    os_ = out[m:]
+    for i in range(n - m):
+        v = xs[i]
+        bad += (v - v) != 0.0
+        s, os_[i] = sma_step(i + lb, lb, fp, s, v, x[i])
+    return bad
+
+
+@jit
+def ema_1d_nb(x, period, out):
+    """Exponential moving average, k = 2/(period+1), SMA seed (TA-Lib EMA); lookback ``period - 1``."""
+    fp = float(period)
+    k = 2.0 / (fp + 1.0)
+    a = 1.0 - k
+    prev = 0.0
+    bad = 0
+    for t in range(x.shape[0]):
+        v = x[t]
+        bad += (v - v) != 0.0
+        prev, out[t] = ema_step(t, period, fp, a, k, prev, v)
+    return bad
+
+
+@jit
+def wma_1d_nb(x, period, out):
+    """Linearly weighted moving average (TA-Lib WMA); lookback ``period - 1``."""
+    n = x.shape[0]
+    fp = float(period)
+    divider = float((period * (period + 1)) >> 1)
+    psum = 0.0
+    psub = 0.0
+    trailing = 0.0
+    left = 0
+    lb = period - 1
+    bad = 0
+    m = min(lb, n)
+    for t in range(m):
+        bad += (x[t] - x[t]) != 0.0
+        out[t] = NAN
+    xs = x[m:]
+    os_ = out[m:]
+    for i in range(n - m):
+        v = xs[i]
+        bad += (v - v) != 0.0
+        if left == 0:
+            psub, psum = window_wsums(x, i, period, n)
+            left = period
+        else:
+            psum, psub = wma_slide(psum, psub, trailing, v, fp)
+        left -= 1
+        psum, os_[i] = wma_emit(psum, psub, divider)
+        trailing = x[i]
+    return bad
+
+
+@jit
+def var_1d_nb(x, period, out):
+    """Population variance over ``period`` values (non-drifting, see steps.var_step)."""
+    n = x.shape[0]
+    inv = 1.0 / period
+    left = 0
+    shift = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    bad = 0
+    for t in range(n):
+        bad += (x[t] - x[t]) != 0.0
+        var = NAN
+        if t >= period - 1:
+            if left == 0:
+                shift = x[t]
+                s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
+                left = period
+            else:
+                s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
+            left -= 1
+            var = var_value(s1, s2, inv)
+        out[t] = var
+    return bad
+
+
+@jit
+def stddev_1d_nb(x, period, nbdev, out):
+    """Population standard deviation times ``nbdev`` (TA-Lib STDDEV); lookback ``period - 1``."""
+    n = x.shape[0]
+    inv = 1.0 / period
+    lb = period - 1
+    bad = 0
+    m = min(lb, n)
+    for t in range(m):
+        bad += (x[t] - x[t]) != 0.0
+        out[t] = NAN
+    if n <= lb:
+        return bad
+    # first output: exact sum of the first window
+    v = x[lb]
+    bad += (v - v) != 0.0
+    shift = v
+    s1, s2 = window_shifted_sums(x, 0, period, n, shift)
+    left = period - 1
+    out[lb] = sd_value(var_value(s1, s2, inv)) * nbdev
+    xs = x[period:]
+    os_ = out[period:]
+    for j in range(n - period):
+        v = xs[j]
+        bad += (v - v) != 0.0
+        if left == 0:
+            shift = v
+            s1, s2 = window_shifted_sums(x, j + 1, period, n, shift)
+            left = period
+        else:
+            s1, s2 = var_update(s1, s2, shift, v, x[j])
+        left -= 1
+        os_[j] = sd_value(var_value(s1, s2, inv)) * nbdev
+    return bad
+
+
+@jit
+def zscore_1d_nb(x, period, out):
+    """(x - rolling mean) / rolling population stdev over ``period`` values; 0 for a flat window."""
+    n = x.shape[0]
+    inv = 1.0 / period
+    left = 0
+    shift = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    bad = 0
+    for t in range(n):
+        bad += (x[t] - x[t]) != 0.0
+        var = NAN
+        if t >= period - 1:
+            if left == 0:
+                shift = x[t]
+                s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
+                left = period
+            else:
+                s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
+            left -= 1
+            var = var_value(s1, s2, inv)
+        out[t] = zscore_value(x[t], shift, s1, inv, var) if t >= period - 1 else NAN
+    return bad
+
+
+@jit
+def bbands_1d_nb(x, period, nbdev, upper, middle, lower):
+    """Bollinger bands: SMA +- nbdev * population stdev (TA-Lib BBANDS, SMA, up == down)."""
+    n = x.shape[0]
+    lb = period - 1
+    fp = float(period)
+    inv = 1.0 / period
+    s = 0.0
+    bad = 0
+    m = min(lb, n)
+    for t in range(m):
+        v = x[t]
+        bad += (v - v) != 0.0
+        s, mid = sma_step(t, lb, fp, s, v, 0.0)
+        middle[t] = mid
+        upper[t] = NAN
+        lower[t] = NAN
+    if n <= lb:
+        return bad
+    v = x[lb]
+    bad += (v - v) != 0.0
+    s, mid = sma_step(lb, lb, fp, s, v, x[0])
+    shift = v
+    s1, s2 = window_shifted_sums(x, 0, period, n, shift)
+    left = period - 1
+    w = sd_value(var_value(s1, s2, inv)) * nbdev
+    middle[lb] = mid
+    upper[lb] = mid + w
+    lower[lb] = mid - w
+    xs = x[period:]
+    xf = x[1:]
+    us = upper[period:]
+    ms = middle[period:]
+    ls = lower[period:]
+    for j in range(n - period):
+        v = xs[j]
+        bad += (v - v) != 0.0
+        s, mid = sma_step(j + period, lb, fp, s, v, xf[j])
+        if left == 0:
+            shift = v
+            s1, s2 = window_shifted_sums(x, j + 1, period, n, shift)
+            left = period
+        else:
+            s1, s2 = var_update(s1, s2, shift, v, x[j])
+        left -= 1
+        w = sd_value(var_value(s1, s2, inv)) * nbdev
+        ms[j] = mid
+        us[j] = mid + w
+        ls[j] = mid - w
+    return bad
+
+
+@jit
+def rsi_1d_nb(x, period, out):
+    """Wilder's relative strength index (TA-Lib RSI); lookback ``period``."""
+    fp = float(period)
+    inv = 1.0 / period
+    a = (period - 1) * inv
+    prevx = 0.0
+    gain = 0.0
+    loss = 0.0
+    bad = 0
+    for t in range(x.shape[0]):
+        v = x[t]
+        bad += (v - v) != 0.0
+        prevx, gain, loss, out[t] = rsi_step(t, period, fp, a, inv, prevx, gain, loss, v)
+    return bad
+
+
+@jit
+def trange_1d_nb(high, low, close, out):
+    """True range (TA-Lib TRANGE); lookback 1."""
+    n = high.shape[0]
+    if n == 0:
+        return 0
+    out[0] = NAN
+    bad = int(((high[0] - high[0]) + (low[0] - low[0])) != 0.0)
+    hs = high[1:]
+    ls = low[1:]
+    os_ = out[1:]
+    for i in range(n - 1):
+        h = hs[i]
+        lo = ls[i]
+        pc = close[i]
+        bad += ((h - h) + (lo - lo) + (pc - pc)) != 0.0
+        os_[i] = tr_value(h, lo, pc)
+    return bad + ((close[n - 1] - close[n - 1]) != 0.0)
+
+
+@jit
+def atr_1d_nb(high, low, close, period, out):
+    """Wilder's average true range (TA-Lib ATR); lookback ``period``."""
+    fp = float(period)
+    inv = 1.0 / period
+    a = (period - 1) * inv
+    pc = 0.0
+    acc = 0.0
+    bad = 0
+    for t in range(high.shape[0]):
+        h = high[t]
+        lo = low[t]
+        c = close[t]
+        bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
+        pc, acc, out[t] = atr_step(t, period, fp, a, inv, pc, acc, h, lo, c)
+    return bad
+
+
+@jit
+def natr_1d_nb(high, low, close, period, out):
+    """ATR as a percentage of the close (TA-Lib NATR); lookback ``period``."""
+    fp = float(period)
+    inv = 1.0 / period
+    a = (period - 1) * inv
+    pc = 0.0
+    acc = 0.0
+    bad = 0
+    for t in range(high.shape[0]):
+        h = high[t]
+        lo = low[t]
+        c = close[t]
+        bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
+        pc, acc, v = atr_step(t, period, fp, a, inv, pc, acc, h, lo, c)
+        out[t] = natr_value(v, c) if t >= period else NAN
+    return bad
+
+
+@jit
+def macd_1d_nb(x, fast, slow, signal, macd, sig, hist):
+    """TA-Lib MACD (EMA fast/slow, EMA signal); lookback ``slow + signal - 2``; needs fast <= slow."""
+    kf = 2.0 / (fast + 1.0)
+    ks = 2.0 / (slow + 1.0)
+    kg = 2.0 / (signal + 1.0)
+    af = 1.0 - kf
+    as_ = 1.0 - ks
+    ag = 1.0 - kg
+    fema = 0.0
+    sema = 0.0
+    gema = 0.0
+    bad = 0
+    for t in range(x.shape[0]):
+        v = x[t]
+        bad += (v - v) != 0.0
+        fema, sema, gema, macd[t], sig[t], hist[t] = macd_step(t, fast, slow, signal, kf, af, ks, as_, kg, ag,
+                                                               fema, sema, gema, v)
+    return bad
+
+
+@jit
+def dmi_1d_nb(high, low, close, period, plus_di, minus_di, adx):
+    """+DI, -DI and ADX in one pass (TA-Lib PLUS_DI, MINUS_DI, ADX).
+
+    Lookbacks: DIs ``period``, ADX ``2*period - 1``. Any of the outputs may be a length-0
+    array to skip writing it."""
+    fp = float(period)
+    inv = 1.0 / period
+    a = (period - 1) * inv
+    ph = 0.0
+    pl = 0.0
+    pc = 0.0
+    pdm = 0.0
+    mdm = 0.0
+    tr = 0.0
+    acc = 0.0
+    wp = plus_di.shape[0] > 0
+    wm = minus_di.shape[0] > 0
+    wa = adx.shape[0] > 0
+    bad = 0
+    for t in range(high.shape[0]):
+        h = high[t]
+        lo = low[t]
+        c = close[t]
+        bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
+        ph, pl, pc, pdm, mdm, tr, pdi, mdi = dmi_step(t, period, a, ph, pl, pc, pdm, mdm, tr, h, lo, c)
+        if wp:
+            plus_di[t] = pdi
+        if wm:
+            minus_di[t] = mdi
+        if wa:
+            acc, adx[t] = adx_step(t, period, fp, a, inv, acc, pdi, mdi)
+    return bad
+
+
+@jit
+def stoch_1d_nb(high, low, close, fastk, slowk, slowd, out_k, out_d, ring_k, ring_d):
+    """TA-Lib STOCH with SMA smoothing; lookback ``fastk + slowk + slowd - 3``.
+
+    ``ring_k``/``ring_d`` are scratch arrays of length ``slowk``/``slowd``."""
+    n = high.shape[0]
+    fsk = float(slowk)
+    fsd = float(slowd)
+    lb = fastk + slowk + slowd - 3
+    hc = np.empty(fastk)
+    hs = np.full(fastk, -np.inf)
+    lc = np.empty(fastk)
+    ls = np.full(fastk, np.inf)
+    hpos = 0
+    hpre = 0.0
+    lpos = 0
+    lpre = 0.0
+    s_k = 0.0
+    s_d = 0.0
+    pos_k = 0
+    pos_d = 0
+    sk = NAN
+    sd = NAN
+    bad = 0
+    for t in range(n):
+        h = high[t]
+        lo = low[t]
+        c = close[t]
+        bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
+        hpos, hpre, hh = max_step(fastk, hpos, hpre, h, hc, hs)
+        lpos, lpre, ll = min_step(fastk, lpos, lpre, lo, lc, ls)
+        j = t - (fastk - 1)
+        if j >= 0:
+            fk = stoch_k_value(close[t], hh, ll)
+            s_k, pos_k, sk = ring_sma_step(j, slowk, fsk, s_k, fk, ring_k, pos_k)
+            m = j - (slowk - 1)
+            if m >= 0:
+                s_d, pos_d, sd = ring_sma_step(m, slowd, fsd, s_d, sk, ring_d, pos_d)
+        if t >= lb:
+            out_k[t] = sk
+            out_d[t] = sd
+        else:
+            out_k[t] = NAN
+            out_d[t] = NAN
+    return bad
+
+
+@jit
+def roc_1d_nb(x, period, out):
+    """Rate of change in percent (TA-Lib ROC); lookback ``period``."""
+    n = x.shape[0]
+    bad = 0
+    m = min(period, n)
+    for t in range(m):
+        out[t] = NAN
+        bad += (x[t] - x[t]) != 0.0
+    xs = x[m:]
+    os_ = out[m:]
+    for i in range(n - m):
+        v = xs[i]
+        bad += (v - v) != 0.0
+        os_[i] = roc_value(v, x[i])
+    return bad
+
+
+@jit
+def obv_1d_nb(close, volume, out):
+    """On-balance volume (TA-Lib OBV); lookback 0."""
+    prevx = 0.0
+    obv = 0.0
+    bad = 0
+    for t in range(close.shape[0]):
+        c = close[t]
+        v = volume[t]
+        bad += ((c - c) + (v - v)) != 0.0
+        prevx, obv = obv_step(t, prevx, obv, c, v)
+        out[t] = obv
+    return bad
+
+
+@jit
+def max_1d_nb(x, period, out):
+    """Rolling maximum (TA-Lib MAX); lookback ``period - 1``."""
+    cur = np.empty(period)
+    suf = np.full(period, -np.inf)
+    pos = 0
+    pre = 0.0
+    lb = period - 1
+    bad = 0
+    for t in range(x.shape[0]):
+        v = x[t]
+        bad += (v - v) != 0.0
+        pos, pre, hi = max_step(period, pos, pre, v, cur, suf)
+        out[t] = hi if t >= lb else NAN
+    return bad
+
+
+@jit
+def min_1d_nb(x, period, out):
+    """Rolling minimum (TA-Lib MIN); lookback ``period - 1``."""
+    cur = np.empty(period)
+    suf = np.full(period, np.inf)
+    pos = 0
+    pre = 0.0
+    lb = period - 1
+    bad = 0
+    for t in range(x.shape[0]):
+        v = x[t]
+        bad += (v - v) != 0.0
+        pos, pre, lo = min_step(period, pos, pre, v, cur, suf)
+        out[t] = lo if t >= lb else NAN
+    return bad
+
+
+@jit
+def log_return_value(x, prevx):
+    return math.log(x / prevx)
+
+
+@jit
+def log_returns_1d_nb(x, out):
+    """r[t] = ln(x[t] / x[t-1]); r[0] = NaN. Counts values that are not finite and > 0."""
+    n = x.shape[0]
+    if n == 0:
+        return 0
+    out[0] = NAN
+    bad = int(not ((x[0] - x[0]) == 0.0 and x[0] > 0.0))
+    xs = x[1:]
+    os_ = out[1:]
+    for i in range(n - 1):
+        v = xs[i]
+        bad += not ((v - v) == 0.0 and v > 0.0)
+        os_[i] = log_return_value(v, x[i])
+    return bad
+
+
+@jit
+def realized_vol_1d_nb(r, period, scale, out):
+    """Population stdev of the last ``period`` log returns times ``scale``; lookback ``period``.
+
+    ``r`` is the output of :func:`log_returns_1d_nb` (r[0] is NaN and never read)."""
+    n = r.shape[0]
+    inv = 1.0 / period
+    left = 0
+    shift = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    if n > 0:
+        out[0] = NAN
+    for t in range(1, n):
+        if t >= period:
+            if left == 0:
+                shift = r[t]
+                s1, s2 = window_shifted_sums(r, t - period + 1, period, n, shift)
+                left = period
+            else:
+                s1, s2 = var_update(s1, s2, shift, r[t], r[t - period])
+            left -= 1
+            out[t] = sd_value(var_value(s1, s2, inv)) * scale
+        else:
+            out[t] = NAN
+
+
+@jit
+def typical_price(h, l, c):
+    return (h + l + c) / 3.0
+
+
+@jit
+def vwap_1d_nb(high, low, close, volume, period, out, pv):
+    """Rolling VWAP of the typical price over ``period`` bars; ``pv`` is scratch of length n."""
+    n = high.shape[0]
+    left = 0
+    spv = 0.0
+    sv = 0.0
+    nz = 0
+    bad = 0
+    for t in range(n):
+        h = high[t]
+        lo = low[t]
+        c = close[t]
+        v = volume[t]
+        bad += not (((h - h) + (lo - lo) + (c - c) + (v - v)) == 0.0 and v >= 0.0)
+        tp = typical_price(h, lo, c)
+        pv[t] = tp * v
+        if t >= period - 1:
+            if left == 0:
+                spv, sv, nz = window_sum2(pv, volume, t - period + 1, period, n)
+                left = period
+            else:
+                spv, sv, nz = vwap_update(spv, sv, nz, pv[t], v, pv[t - period], volume[t - period])
+            left -= 1
+            out[t] = vwap_value(spv, sv, nz, tp)
+        else:
+            out[t] = NAN
+    return bad
