@@ -117,6 +117,8 @@ def _flags(cols: dict[str, np.ndarray], timeframe_ns: int | None, pre: np.ndarra
         r[neg] |= NEG_VOLUME
     if timeframe_ns:
         r[ts % timeframe_ns != 0] |= OFF_GRID
+    if pre is not None:
+        r[(pre & UNPARSEABLE) != 0] = UNPARSEABLE  # its values are placeholders: no other reason applies
     # order checks over rows whose values are good
     idx = np.flatnonzero((r & _VALUE_BITS) == 0)
     if idx.size > 1:
