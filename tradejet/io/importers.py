@@ -135,12 +135,11 @@ def _open_bytes(path: str, member: str | None) -> io.BufferedIOBase | io.BytesIO
             data = gzip.decompress(data)
         return io.BytesIO(data)
     try:
-        f = open(path, "rb")
+        if path.lower().endswith(".gz"):
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return open(path, "rb")
     except OSError as e:
         raise DataError(f"cannot read file: {e.strerror}", source=path) from None
-    if path.lower().endswith(".gz"):
-        return gzip.GzipFile(fileobj=f)  # type: ignore[return-value]
-    return f
 
 
 def _first_line(path: str, member: str | None) -> str:
@@ -603,6 +602,8 @@ def _trade_flags(p: Parsed) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         r[price <= 0] |= NON_POSITIVE
         r[qty < 0] |= NEG_VOLUME
+    if p.pre is not None:
+        r[(p.pre & UNPARSEABLE) != 0] = UNPARSEABLE  # placeholders, not values: no other reason applies
     idx = np.flatnonzero(r == 0)
     if idx.size > 1:
         tv = ts[idx]
