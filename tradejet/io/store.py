@@ -305,7 +305,11 @@ class BarStore:
     def _write_parquet(path: Path, table) -> None:
         import pyarrow.parquet as pq
 
-        _atomic_write(path, lambda f: pq.write_table(table, f, compression="zstd", row_group_size=ROW_GROUP))
+        # floats: byte-stream-split + zstd (no dictionaries: prices rarely repeat); statistics on
+        # ts only, which is what range filters use
+        _atomic_write(path, lambda f: pq.write_table(
+            table, f, compression="zstd", row_group_size=ROW_GROUP, use_dictionary=False,
+            column_encoding={c: "BYTE_STREAM_SPLIT" for c in FLOAT_COLUMNS}, write_statistics=["ts"]))
 
     @staticmethod
     def _write_ipc(path: Path, table) -> None:
