@@ -286,3 +286,11 @@ def test_import_twice_is_idempotent_and_several_files_merge(tmp_path):
     r = import_files([c], store, symbol="A/B", timeframe="1m")
     assert (r.write.added, r.write.replaced, r.write.total) == (0, 1, 8)
     assert store.read("kraken", "A/B", "1m")["close"][1] == 7.5
+
+
+def test_a_wrong_timeframe_gets_a_warning(tmp_path):
+    f = write(tmp_path / "h.csv", kraken_rows(12, step=3600))
+    r = import_files([f], BarStore(tmp_path / "s"), symbol="A/B", timeframe="1m")
+    assert r.files[0].warning == "no two bars are 1m apart (smallest step 1h): check --timeframe"
+    assert "warning: no two bars are 1m apart" in r.files[0].summary()
+    assert import_files([f], BarStore(tmp_path / "t"), symbol="A/B", timeframe="1h").files[0].warning is None

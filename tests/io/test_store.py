@@ -32,7 +32,7 @@ def test_layout_schema_and_zstd(tmp_path):
     r = store.write("Kraken", "xbt/usd", "60m", bars(np.arange(5) * 60 * M))
     assert (r.added, r.replaced, r.total) == (5, 0, 5)
     d = tmp_path / "kraken" / "XBT%2FUSD" / "1h"
-    assert sorted(p.name for p in d.iterdir()) == [ARROW, PARQUET]
+    assert sorted(p.name for p in d.iterdir()) == [".lock", ARROW, PARQUET]
     meta = pq.ParquetFile(d / PARQUET).metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
     schema = pq.read_schema(d / PARQUET)
@@ -189,3 +189,21 @@ def test_kill_9_mid_write_leaves_old_or_new_never_torn(tmp_path, delay):
     # and the store takes the next write, clearing the temp file the crash left behind
     store.write("kraken", "A/B", "1m", {c: v[:1] for c, v in got.items()} | {"ts": np.array([10**6 * M])})
     assert not any(p.name.startswith(".bars.") for p in d.iterdir())
+
+
+def test_concurrent_writers_do_not_lose_bars(tmp_path):
+    code = textwrap.dedent("""
+        import sys, numpy as np
+        from tradejet.io.store import BarStore
+        M = 60_000_000_000
+        k = int(sys.argv[2])
+        store = BarStore(sys.argv[1])
+        for j in range(15):
+            t = np.array([(k * 1000 + j) * M])
+            store.write("kraken", "A/B", "1m", {"ts": t, "open": [1.0], "high": [1.0], "low": [1.0],
+                                                "close": [1.0], "volume": [1.0]})
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(k)], env=env) for k in range(3)]
+    assert [p.wait(120) for p in procs] == [0, 0, 0]
+    assert BarStore(tmp_path).read("kraken", "A/B", "1m")["ts"].size == 45

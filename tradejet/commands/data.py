@@ -83,12 +83,13 @@ def cmd_import(args) -> int:
         task = progress.add_task("import", total=steps)
 
         def on_step(source: str, what: str) -> None:
-            progress.update(task, description=f"{what} {Path(source).name}", advance=1)
+            name = source if what == "write" else Path(source).name
+            progress.update(task, description=f"{what} {name}", advance=1)
 
         report = import_files(args.paths, store, symbol=args.symbol, timeframe=args.timeframe, venue=args.venue,
                               fmt=args.format, strict=args.strict, on_step=on_step)
     for f in report.files:
-        if len(report.files) > 1 or f.rejected:
+        if len(report.files) > 1 or f.rejected or f.warning:
             line = f"{f.source}: {f.summary()}"
             if f.rejected_path:
                 line += f"; rejected rows in {f.rejected_path}"

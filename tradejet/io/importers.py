@@ -666,6 +666,7 @@ class FileReport:
     gaps: int
     bars: int          # bars handed to the store
     rejected_path: str | None = None
+    warning: str | None = None
 
     def summary(self) -> str:
         reasons = ", ".join(f"{k}: {v}" for k, v in self.counts.items() if v)
@@ -675,7 +676,8 @@ class FileReport:
             text += f" ({reasons})"
         if unit == "trades":
             text += f" -> {self.bars} bars"
-        return text + f"; {self.gaps} missing bars"
+        text += f"; {self.gaps} missing bars"
+        return text + (f"; warning: {self.warning}" if self.warning else "")
 
 
 @dataclass
@@ -749,6 +751,7 @@ def import_files(paths: Sequence[str | os.PathLike[str]], store: BarStore, *, sy
                             rep.gaps, n_ok)
             pending_rejects.append((p, rep, fr))
             good.append({k: v[ok] for k, v in p.cols.items()} if rep.rejected else p.cols)
+            fr.warning = _timeframe_warning(good[-1]["ts"], tf_ns, tf)
         reports.append(fr)
     for p, rep, fr in pending_rejects:
         rpath = store.rejected_path(Path(p.source.split(":")[-1]).name)
@@ -768,6 +771,16 @@ def import_files(paths: Sequence[str | os.PathLike[str]], store: BarStore, *, sy
             total = 0
         result = WriteResult(0, 0, total)
     return ImportReport(reports, result, venue.lower(), sym, tf)
+
+
+def _timeframe_warning(ts: np.ndarray, tf_ns: int, tf: str) -> str | None:
+    """A hint when no two bars are one timeframe apart (an hourly file imported as 1m, say)."""
+    if ts.size < 10:
+        return None
+    step = int(np.min(np.diff(ts)))
+    if step >= 2 * tf_ns:
+        return f"no two bars are {tf} apart (smallest step {timeframe_name(f'{step // NS}s')}): check --timeframe"
+    return None
 
 
 def _trade_cols(p: Parsed) -> dict[str, np.ndarray]:

@@ -23,6 +23,8 @@ pages of the requested range are touched.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import uuid
 from dataclasses import dataclass
@@ -125,6 +127,17 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def _series_lock(d: Path):
+    """An exclusive advisory lock on a series folder (released when the process dies)."""
+    with open(d / ".lock", "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -286,19 +299,20 @@ class BarStore:
             keep = np.r_[new_ts[1:] != new_ts[:-1], True]
             new = {c: a[keep] for c, a in new.items()}
             new_ts = new["ts"]
-        old = self.read(venue, sym, tf) if (d / PARQUET).exists() else None
-        merged, added, replaced = _merge(old, new)
-        total = merged["ts"].size
-        if old is not None and not added and not replaced:
-            return WriteResult(0, 0, total)
         d.mkdir(parents=True, exist_ok=True)
-        for stale in d.glob(".bars.*.tmp-*"):
-            stale.unlink(missing_ok=True)
-        meta = {"tradejet.token": uuid.uuid4().hex, "tradejet.symbol": sym, "tradejet.timeframe": tf,
-                "tradejet.venue": venue.lower()}
-        table = bars_table(merged, meta)
-        self._write_parquet(d / PARQUET, table)
-        self._write_ipc(d / ARROW, table)
+        with _series_lock(d):  # one writer per series at a time (another process may be importing)
+            old = self.read(venue, sym, tf) if (d / PARQUET).exists() else None
+            merged, added, replaced = _merge(old, new)
+            total = merged["ts"].size
+            if old is not None and not added and not replaced:
+                return WriteResult(0, 0, total)
+            for stale in d.glob(".bars.*.tmp-*"):
+                stale.unlink(missing_ok=True)
+            meta = {"tradejet.token": uuid.uuid4().hex, "tradejet.symbol": sym, "tradejet.timeframe": tf,
+                    "tradejet.venue": venue.lower()}
+            table = bars_table(merged, meta)
+            self._write_parquet(d / PARQUET, table)
+            self._write_ipc(d / ARROW, table)
         return WriteResult(added, replaced, total)
 
     @staticmethod
