@@ -48,15 +48,21 @@ def test_window_aliases_the_ring():
     assert ring.window(0)["ts"].size == 0
 
 
-@given(cap=st.integers(1, 12), steps=st.lists(st.integers(1, 1000), min_size=0, max_size=60))
+@given(cap=st.integers(1, 12), steps=st.lists(st.integers(0, 1000), min_size=0, max_size=60))
 def test_ring_matches_a_list_model(cap, steps):
+    """Appends (step > 0) and upserts of the forming bar (step 0) against a plain list."""
     ring = BarRing(cap)
     model: list[tuple] = []
     t = 0
-    for dt in steps:
-        t += dt
-        ring.append(t, *bar(t))
-        model.append((t, *bar(t)))
+    for k, dt in enumerate(steps):
+        if dt == 0 and model:
+            row = tuple(x + k for x in bar(t))
+            ring.upsert_last(t, *row)
+            model[-1] = (t, *row)
+        else:
+            t += max(dt, 1)
+            ring.append(t, *bar(t))
+            model.append((t, *bar(t)))
         assert len(ring) == min(len(model), cap)
         assert ring.last_ts == t
         for n in {0, 1, len(ring) // 2, len(ring)}:

@@ -141,13 +141,15 @@ def _series_lock(d: Path):
 
 
 def _atomic_write(path: Path, write) -> None:
-    """Write via ``write(fileobj)`` to a temp file beside ``path``, fsync, rename, fsync the folder."""
+    """Run ``write(tmp_path)`` for a temp file beside ``path``, fsync it, rename, fsync the folder."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        write(str(tmp))
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -329,8 +331,8 @@ class BarStore:
     def _write_ipc(path: Path, table) -> None:
         import pyarrow as pa
 
-        def write(f):
-            with pa.ipc.new_file(f, table.schema) as w:
+        def write(tmp: str):
+            with pa.OSFile(tmp, "wb") as f, pa.ipc.new_file(f, table.schema) as w:
                 w.write_table(table.combine_chunks(), max_chunksize=max(table.num_rows, 1))
 
         _atomic_write(path, write)

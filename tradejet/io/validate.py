@@ -121,7 +121,7 @@ def _flags(cols: dict[str, np.ndarray], timeframe_ns: int | None, pre: np.ndarra
         r[(pre & UNPARSEABLE) != 0] = UNPARSEABLE  # its values are placeholders: no other reason applies
     # order checks over rows whose values are good
     idx = np.flatnonzero((r & _VALUE_BITS) == 0)
-    if idx.size > 1:
+    if idx.size > 1 and not np.all(np.diff(ts[idx]) > 0):  # the common, ordered case skips the scan
         tv = ts[idx]
         prev_max = np.maximum.accumulate(tv)[:-1]
         later = tv[1:]
