@@ -27,14 +27,11 @@ import numpy as np
 from tradejet.errors import DataError
 from tradejet.io.symbols import canonical_symbol
 from tradejet.kernels.ringbuf import (
-    CAPACITY,
     COUNT,
     HEAD,
     LAST_TS,
     RING_BAD_ROW,
     RING_OK,
-    RING_TS_BEFORE,
-    RING_TS_EQUAL,
     ring_append_bar_nb,
     ring_extend_nb,
     ring_upsert_last_nb,

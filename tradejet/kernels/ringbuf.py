@@ -21,7 +21,6 @@ match the number of columns). A rejected write changes nothing.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 __all__ = [
