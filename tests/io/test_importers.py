@@ -294,3 +294,24 @@ def test_a_wrong_timeframe_gets_a_warning(tmp_path):
     assert r.files[0].warning == "no two bars are 1m apart (smallest step 1h): check --timeframe"
     assert "warning: no two bars are 1m apart" in r.files[0].summary()
     assert import_files([f], BarStore(tmp_path / "t"), symbol="A/B", timeframe="1h").files[0].warning is None
+
+
+def test_kraken_rest_trades_page_rebuilds_the_rest_ohlc_page(shared_data):
+    """One REST Trades page (1,000 prints) vs one REST OHLC page of the same evening.
+
+    Every minute the trades cover completely matches Kraken's own 1m candle (OHLC exactly,
+    volume to float summation); only the first minute, which the page starts inside, differs.
+    """
+    from tradejet.io.importers import aggregate_trades
+
+    p = read_file(shared_data / "crypto" / "kraken_trades" / "XBTUSD_trades_2022-01-25.csv")
+    assert p.cols["ts"][0] == 1_643_147_229_293_500_000  # fractional seconds kept to the microsecond
+    bars, rep = aggregate_trades(p, M)
+    assert rep.rejected == 0 and int(bars.cols["trades"].sum()) == 1_000
+    ref = read_file(shared_data / "crypto" / "kraken" / "XBTUSD_1m_2022-01-25.csv").cols
+    common, i, j = np.intersect1d(bars.cols["ts"], ref["ts"], return_indices=True)
+    assert common.size == 76 and common[0] == bars.cols["ts"][0]
+    for c in ("open", "high", "low", "close"):
+        np.testing.assert_array_equal(bars.cols[c][i][1:], ref[c][j][1:], err_msg=c)
+    np.testing.assert_allclose(bars.cols["volume"][i][1:], ref["volume"][j][1:], rtol=1e-12)
+    assert bars.cols["volume"][i][0] < ref["volume"][j][0]  # the partial first minute

@@ -278,6 +278,10 @@ def _numeric_ts(values: np.ndarray) -> np.ndarray:
     f = _ts_factor(values)
     if values.dtype.kind in "iu":
         return values.astype(np.int64) * f
+    if f >= 1_000:
+        # fractional seconds/ms (Kraken trade times: 1643147229.2935): a float64 holds ~16
+        # digits, so round to whole microseconds instead of inventing nanoseconds
+        return np.round(values * (f // 1_000)).astype(np.int64) * 1_000
     return np.round(values * f).astype(np.int64)
 
 
