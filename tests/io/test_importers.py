@@ -9,6 +9,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tradejet.errors import DataError
 from tradejet.io.importers import detect_format, import_files, read_file
@@ -315,3 +317,33 @@ def test_kraken_rest_trades_page_rebuilds_the_rest_ohlc_page(shared_data):
         np.testing.assert_array_equal(bars.cols[c][i][1:], ref[c][j][1:], err_msg=c)
     np.testing.assert_allclose(bars.cols["volume"][i][1:], ref["volume"][j][1:], rtol=1e-12)
     assert bars.cols["volume"][i][0] < ref["volume"][j][0]  # the partial first minute
+
+_floats = st.floats(1e-9, 1e9, allow_nan=False, allow_infinity=False)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(st.integers(1, 10_000), _floats, _floats, _floats, _floats, _floats,
+                               st.integers(0, 10**6)), min_size=1, max_size=40),
+       unit=st.sampled_from(["s", "ms", "iso"]), style=st.sampled_from(["repr", "exp", "fixed"]),
+       header=st.sampled_from(["timestamp,open,high,low,close,volume,trades", "TIME,O,H,L,C,Vol,Count"]))
+def test_any_written_csv_reads_back_exactly(tmp_path, rows, unit, style, header):
+    import datetime as dt
+
+    fmt = {"repr": repr, "exp": lambda x: f"{x:.17e}", "fixed": lambda x: f"{x:.6f}"}[style]
+    ts = T0 + np.cumsum([r[0] for r in rows]) * 60
+    lines = []
+    for t, r in zip(ts.tolist(), rows):
+        stamp = {"s": str(t), "ms": str(t * 1000),
+                 "iso": dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}[unit]
+        lines.append(",".join([stamp, *(fmt(x) for x in r[1:6]), str(r[6])]))
+    f = write(tmp_path / "h.csv", lines, header=header)
+    p = read_file(f)
+    assert p.cols["ts"].tolist() == (ts * S).tolist()
+    for k, c in enumerate(("open", "high", "low", "close", "volume"), start=1):
+        assert p.cols[c].tolist() == [float(fmt(r[k])) for r in rows]
+    assert p.cols["trades"].tolist() == [float(r[6]) for r in rows]
+    kr = write(tmp_path / "k.csv", [ln if unit != "iso" else ",".join([str(t)] + ln.split(",")[1:])
+                                    for t, ln in zip(ts.tolist(), lines)] if unit != "ms" else
+               [",".join([str(t)] + ln.split(",")[1:]) for t, ln in zip(ts.tolist(), lines)])
+    q = read_file(kr, "kraken")
+    assert q.cols["ts"].tolist() == (ts * S).tolist() and q.cols["close"].tolist() == p.cols["close"].tolist()
