@@ -131,6 +131,9 @@ def test_bad_trades_are_quarantined_or_stop_strict(tmp_path):
                                                                       ("4", "ts backwards")]
     with pytest.raises(DataError, match=r"T.csv: line 2: price must be > 0: price = -1.0"):
         import_files([f], BarStore(tmp_path / "s2"), symbol="A/B", timeframe="1m", fmt="kraken-trades", strict=True)
+    g = write(tmp_path / "U.csv", [f"{T0},10.0,1.0", f"{T0 - 1},9.0,1.0"])
+    with pytest.raises(DataError, match=r"U.csv: line 2: ts backwards: ts = 2023-11-16T23:59:59Z"):
+        import_files([g], BarStore(tmp_path / "s3"), symbol="A/B", timeframe="1m", fmt="kraken-trades", strict=True)
 
 
 # -- generic CSV ------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ import numpy as np
 from tradejet.errors import DataError
 from tradejet.io.store import BarStore, WriteResult
 from tradejet.io.symbols import canonical_symbol
-from tradejet.io.timeframes import FLOAT_COLUMNS, parse_timeframe, timeframe_name
+from tradejet.io.timeframes import FLOAT_COLUMNS, fmt_ts, parse_timeframe, timeframe_name
 from tradejet.io.validate import NEG_VOLUME, NON_FINITE, NON_POSITIVE, TS_BACKWARDS, UNPARSEABLE, \
     ValidationReport, validate_bars, write_rejected
 
@@ -643,7 +643,7 @@ def aggregate_trades(p: Parsed, timeframe_ns: int, *, strict: bool = False) -> t
             msg = f"volume must be >= 0: volume = {val}"
         else:
             col, val = "ts", int(p.cols["ts"][i])
-            msg = f"ts backwards: ts = {val} after a later trade"
+            msg = f"ts backwards: ts = {fmt_ts(val)} after a later trade"
         raise DataError(msg, source=p.source, row=int(p.lines[i]), column=col, value=val)
     counts = {text: int(np.count_nonzero(r & bit)) for bit, text in TRADE_REASONS.items()}
     report = ValidationReport(r, 0, counts, p.notes)
