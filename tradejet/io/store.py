@@ -248,7 +248,7 @@ class BarStore:
             if not pq_path.exists():
                 raise DataError(f"no {timeframe_name(timeframe)} bars for {canonical_symbol(symbol)} "
                                 f"at venue {venue} in the store {self.root}")
-        if self._token(ipc_path, "arrow") != token:
+        if token is None or self._token(ipc_path, "arrow") != token:
             # crash between the two renames (or a lost cache file): Parquet is the truth
             table = pq.read_table(pq_path)
             try:

@@ -21,6 +21,7 @@ match the number of columns). A rejected write changes nothing.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 __all__ = [
@@ -50,32 +51,31 @@ def _check_ts_nb(state, ts):
     return RING_OK
 
 
-@njit(cache=True)
-def _advance_nb(state, ts):
-    cap = state[CAPACITY]
-    h = state[HEAD] + 1
-    state[HEAD] = 0 if h == cap else h
-    if state[COUNT] < cap:
-        state[COUNT] += 1
-    state[LAST_TS] = ts
-
+# The append kernels are written out flat: a call to another cached kernel is not inlined
+# and doubled the cost per bar. Indices are uint64, so Numba skips its negative-index
+# wraparound branch on each store.
 
 @njit(cache=True)
 def ring_append_nb(ts_buf, values, state, ts, row):
     """Append one bar (``row``: float64, one value per column); return a status code."""
     if row.shape[0] != values.shape[0]:
         return RING_BAD_ROW
-    code = _check_ts_nb(state, ts)
-    if code != RING_OK:
-        return code
-    i = state[HEAD]
-    j = i + state[CAPACITY]
+    if state[COUNT] > 0 and ts <= state[LAST_TS]:
+        return RING_TS_EQUAL if ts == state[LAST_TS] else RING_TS_BEFORE
+    i = np.uint64(state[HEAD])
+    j = np.uint64(state[HEAD] + state[CAPACITY])
     ts_buf[i] = ts
     ts_buf[j] = ts
     for k in range(values.shape[0]):
-        values[k, i] = row[k]
-        values[k, j] = row[k]
-    _advance_nb(state, ts)
+        x = row[k]
+        values[k, i] = x
+        values[k, j] = x
+    cap = state[CAPACITY]
+    h = state[HEAD] + 1
+    state[HEAD] = 0 if h == cap else h
+    n = state[COUNT]
+    state[COUNT] = n + 1 if n < cap else n
+    state[LAST_TS] = ts
     return RING_OK
 
 
@@ -84,11 +84,10 @@ def ring_append_bar_nb(ts_buf, values, state, ts, open_, high, low, close, volum
     """Append one OHLCVT bar to a ring with the 6 default value columns; return a status code."""
     if values.shape[0] != 6:
         return RING_BAD_ROW
-    code = _check_ts_nb(state, ts)
-    if code != RING_OK:
-        return code
-    i = state[HEAD]
-    j = i + state[CAPACITY]
+    if state[COUNT] > 0 and ts <= state[LAST_TS]:
+        return RING_TS_EQUAL if ts == state[LAST_TS] else RING_TS_BEFORE
+    i = np.uint64(state[HEAD])
+    j = np.uint64(state[HEAD] + state[CAPACITY])
     ts_buf[i] = ts
     ts_buf[j] = ts
     values[0, i] = open_
@@ -103,7 +102,12 @@ def ring_append_bar_nb(ts_buf, values, state, ts, open_, high, low, close, volum
     values[4, j] = volume
     values[5, i] = trades
     values[5, j] = trades
-    _advance_nb(state, ts)
+    cap = state[CAPACITY]
+    h = state[HEAD] + 1
+    state[HEAD] = 0 if h == cap else h
+    n = state[COUNT]
+    state[COUNT] = n + 1 if n < cap else n
+    state[LAST_TS] = ts
     return RING_OK
 
 
