@@ -194,3 +194,21 @@ def test_ringset_addresses_by_canonical_symbol_and_aligns_cross_sections():
     with pytest.raises(ValueError, match="column must be one of"):
         rs.cross_section("price")
     assert RingSet(4, ["A/B"]).cross_section()[0] is None
+
+
+def test_upsert_on_custom_columns_and_the_numba_upsert():
+    from tradejet.kernels.ringbuf import ring_upsert_last_bar_nb
+
+    ring = BarRing(3, ("ts", "close"))
+    ring.upsert_last(5, 1.0)
+    ring.upsert_last(5, 2.0)
+    ring.upsert_last(6, 3.0)
+    assert ring.window()["close"].tolist() == [2.0, 3.0]
+    with pytest.raises(ValueError, match="upsert_last needs 1 values"):
+        ring.upsert_last(7, 1.0, 2.0)
+    r = BarRing(2)
+    args = (r.ts_buf, r.values, r.state)
+    assert ring_upsert_last_bar_nb(*args, 10, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0) == RING_OK
+    assert ring_upsert_last_bar_nb(*args, 10, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0) == RING_OK
+    assert ring_upsert_last_bar_nb(*args, 9, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0) == RING_TS_BEFORE
+    assert r.window()["close"].tolist() == [2.0] and len(r) == 1

@@ -34,6 +34,7 @@ from tradejet.kernels.ringbuf import (
     RING_OK,
     ring_append_bar_nb,
     ring_extend_nb,
+    ring_upsert_last_bar_nb,
     ring_upsert_last_nb,
 )
 
@@ -120,6 +121,10 @@ class BarRing:
         DataError
             If ``ts`` is earlier than the last bar's.
         """
+        if self._ncols == 6 and len(values) == 6:
+            if ring_upsert_last_bar_nb(self.ts_buf, self.values, self.state, ts, *values):
+                self._refuse(ts)
+            return
         row = np.asarray(values, dtype=np.float64)
         code = ring_upsert_last_nb(self.ts_buf, self.values, self.state, np.int64(ts), row)
         if code == RING_BAD_ROW:

@@ -27,7 +27,7 @@ from numba import njit
 __all__ = [
     "RING_OK", "RING_TS_EQUAL", "RING_TS_BEFORE", "RING_BAD_ROW",
     "HEAD", "COUNT", "CAPACITY", "LAST_TS",
-    "ring_append_nb", "ring_append_bar_nb", "ring_upsert_last_nb", "ring_extend_nb", "ring_start_nb",
+    "ring_append_nb", "ring_append_bar_nb", "ring_upsert_last_nb", "ring_upsert_last_bar_nb", "ring_extend_nb", "ring_start_nb",
 ]
 
 RING_OK = 0
@@ -128,6 +128,45 @@ def ring_upsert_last_nb(ts_buf, values, state, ts, row):
     for k in range(values.shape[0]):
         values[k, i] = row[k]
         values[k, i + cap] = row[k]
+    return RING_OK
+
+
+@njit(cache=True)
+def ring_upsert_last_bar_nb(ts_buf, values, state, ts, open_, high, low, close, volume, trades):
+    """:func:`ring_upsert_last_nb` for the 6 default value columns (no row array to allocate)."""
+    if values.shape[0] != 6:
+        return RING_BAD_ROW
+    cap = state[CAPACITY]
+    if state[COUNT] > 0 and ts <= state[LAST_TS]:
+        if ts < state[LAST_TS]:
+            return RING_TS_BEFORE
+        h = state[HEAD] - 1
+        if h < 0:
+            h += cap
+        i = np.uint64(h)
+        j = np.uint64(h + cap)
+    else:
+        i = np.uint64(state[HEAD])
+        j = np.uint64(state[HEAD] + cap)
+        h = state[HEAD] + 1
+        state[HEAD] = 0 if h == cap else h
+        n = state[COUNT]
+        state[COUNT] = n + 1 if n < cap else n
+        state[LAST_TS] = ts
+    ts_buf[i] = ts
+    ts_buf[j] = ts
+    values[0, i] = open_
+    values[0, j] = open_
+    values[1, i] = high
+    values[1, j] = high
+    values[2, i] = low
+    values[2, j] = low
+    values[3, i] = close
+    values[3, j] = close
+    values[4, i] = volume
+    values[4, j] = volume
+    values[5, i] = trades
+    values[5, j] = trades
     return RING_OK
 
 
