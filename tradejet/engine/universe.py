@@ -264,6 +264,11 @@ def parse_trade_volume(source: str | Path | bytes | Mapping[str, Any]) -> _Trade
     return resp.result
 
 
+def _pct(percent: float) -> float:
+    # 0.14 / 100 is 0.0014000000000000002 in binary; go through the decimal text instead.
+    return float(Decimal(repr(float(percent))) / 100)
+
+
 def _to_float(value: str | float | None, what: str, key: str, default: float | None = None) -> float:
     if value is None:
         if default is None:
@@ -294,7 +299,7 @@ class Universe:
         for i, p in enumerate(self._pairs):
             if p.index != i:
                 raise DataError(f"pair {p.symbol} has index {p.index}, expected {i}")
-            for name in {p.symbol, p.pair_key, p.altname, p.wsname}:
+            for name in dict.fromkeys((p.symbol, p.pair_key, p.altname, p.wsname)):
                 other = self._by_name.get(name)
                 if other is not None and other.symbol != p.symbol:
                     raise DataError(f"duplicate mapping: {name!r} names both {other.symbol} and {p.symbol}")
@@ -370,7 +375,7 @@ class Universe:
         index: dict[str, str] = {}
         for key, e in entries.items():
             canon = canonical_symbol(e.wsname)
-            for name in {key, e.altname, e.wsname, canon}:
+            for name in dict.fromkeys((key, e.altname, e.wsname, canon)):
                 prev = index.get(name)
                 if prev is not None and prev != key:
                     raise DataError(f"duplicate mapping: {name!r} names both pairs {prev} and {key}")
@@ -418,7 +423,7 @@ class Universe:
                 pair_decimals=e.pair_decimals, lot_decimals=e.lot_decimals, cost_decimals=e.cost_decimals,
                 tick_size=tick, ordermin=_to_float(e.ordermin, "ordermin", key),
                 costmin=_to_float(e.costmin, "costmin", key, default=0.0), status=e.status,
-                taker_fee=taker / 100.0, maker_fee=maker / 100.0))
+                taker_fee=_pct(taker), maker_fee=_pct(maker)))
         return cls(out)
 
     def with_pairs(self, add: Iterable[str] = (), remove: Iterable[str] = (), *,
