@@ -153,6 +153,8 @@ def test_vector_kernel_matches_scalar(cfg, dts):
 
 @given(configs(), TS_RANGE)
 def test_next_change_is_the_first_different_state(cfg, dt):
+    if not cfg.enabled:
+        cfg = msgspec.structs.replace(cfg, enabled=True)
     s = Schedule(cfg)
     t0 = to_ns(dt)
     state, t1 = s.next_change(t0)
