@@ -3,7 +3,7 @@ and hypothesis against a brute-force datetime implementation."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import msgspec

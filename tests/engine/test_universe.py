@@ -6,7 +6,6 @@ import gzip
 import json
 from decimal import ROUND_DOWN, Decimal
 
-import msgspec
 import numpy as np
 import pytest
 from hypothesis import given
