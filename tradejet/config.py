@@ -14,30 +14,21 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from tradejet.errors import ConfigError
 
-__all__ = [
-    "Config",
-    "load_config",
-    "tradejet_home",
-    "default_store_dir",
-    "UniverseConfig",
-    "ScheduleConfig",
-    "StrategyShare",
-    "SelectorConfig",
-    "RiskConfig",
-    "DEFAULT_SYMBOLS",
-    "STRATEGY_NAMES",
-]
+__all__ = ["Config", "load_config", "tradejet_home", "default_store_dir"]
 
 _ENV_KEYS = {"DEPLOYMENT_ENV": "deployment_env", "LOG_LEVEL": "log_level", "TRADEJET_HOME": "home"}
 
 
 # ---------------------------------------------------------------- crypto decision core (issue 4)
+
+__all__ += ["UniverseConfig", "ScheduleConfig", "StrategyShare", "SelectorConfig", "RiskConfig",
+            "DEFAULT_SYMBOLS", "STRATEGY_NAMES"]
 
 DEFAULT_SYMBOLS = ("BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD", "ADA/USD",
                    "DOT/USD", "LINK/USD", "LTC/USD", "DOGE/USD", "AVAX/USD")
@@ -45,6 +36,12 @@ DEFAULT_SYMBOLS = ("BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD", "ADA/USD",
 # config may not import kernels, a test keeps the two equal).
 STRATEGY_NAMES = ("trend_following", "mean_reversion", "breakout", "momentum_rotation", "ml_signal", "defensive")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+# Field constraints checked while decoding (so the error names the exact key); the
+# __post_init__ checks repeat them for structs built in Python and add cross-field rules.
+_NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+_NonNegFloat = Annotated[float, msgspec.Meta(ge=0.0)]
+_Share = Annotated[float, msgspec.Meta(gt=0.0, le=1.0)]
+_Limit = Annotated[float, msgspec.Meta(gt=0.0, le=10.0)]
 
 
 def _hhmm_seconds(value: str, key: str) -> int:
@@ -70,7 +67,7 @@ class UniverseConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     remove: list[str] = msgspec.field(default_factory=list)
     asset_pairs_file: str | None = None
     trade_volume_file: str | None = None
-    fee_volume_usd: float = 0.0
+    fee_volume_usd: _NonNegFloat = 0.0
 
     def __post_init__(self) -> None:
         for key in ("symbols", "add", "remove"):
@@ -107,8 +104,8 @@ class ScheduleConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
     window_start: str = "03:00"
     window_end: str = "05:00"
-    drain_lead_minutes: int = 30
-    resume_minutes: int = 30
+    drain_lead_minutes: _NonNegInt = 30
+    resume_minutes: _NonNegInt = 30
 
     def __post_init__(self) -> None:
         start = _hhmm_seconds(self.window_start, "window_start")
@@ -138,7 +135,7 @@ class StrategyShare(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """One strategy and its share of capital (0..1) in a regime."""
 
     strategy: str
-    share: float
+    share: _Share
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGY_NAMES:
@@ -181,7 +178,7 @@ class SelectorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     risk_off: list[StrategyShare] = msgspec.field(
         default_factory=lambda: _shares(("mean_reversion", 0.3), ("defensive", 0.7)))
     panic: list[StrategyShare] = msgspec.field(default_factory=lambda: _shares(("defensive", 1.0)))
-    wind_down_minutes: int = 1440
+    wind_down_minutes: _NonNegInt = 1440
 
     def __post_init__(self) -> None:
         for key in ("risk_on", "neutral", "risk_off", "panic"):
@@ -204,13 +201,13 @@ class RiskConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """
 
     leverage_enabled: bool = False
-    max_leverage: float = 1.0
+    max_leverage: Annotated[float, msgspec.Meta(ge=1.0, le=10.0)] = 1.0
     allow_short: bool = False
-    max_pair_share: float = 0.35
-    max_top3_share: float = 0.80
-    max_strategy_pair_share: float = 0.25
-    max_pair_notional: float | None = None
-    max_drawdown: float = 0.15
+    max_pair_share: _Limit = 0.35
+    max_top3_share: _Limit = 0.80
+    max_strategy_pair_share: _Limit = 0.25
+    max_pair_notional: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
+    max_drawdown: _Share = 0.15
 
     def __post_init__(self) -> None:
         for key in ("max_pair_share", "max_top3_share", "max_strategy_pair_share", "max_drawdown"):

@@ -27,7 +27,6 @@ __all__ = [
     "Balance",
     "RegimeChanged",
     "TradingStateChanged",
-    "AllocationChanged",
 ]
 
 
@@ -169,6 +168,9 @@ class TradingStateChanged(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     ts_event: int
     previous: int
     state: int
+
+
+__all__ += ["AllocationChanged"]
 
 
 class AllocationChanged(msgspec.Struct, frozen=True, kw_only=True, tag=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -98,21 +99,35 @@ def test_gate_refuses_bad_arguments(setup):
 
 
 @pytest.mark.parametrize(
-    ("toml", "fragment"),
+    ("toml", "fragment", "key"),
     [
-        ("max_leverage = 2.0", "max_leverage is 2.0 but leverage_enabled is false"),
-        ("leverage_enabled = true\nmax_leverage = 20.0", "max_leverage must be in [1, 10]"),
-        ("allow_short = true", "allow_short needs leverage_enabled"),
-        ("max_pair_share = 0", "max_pair_share must be in (0, 10]"),
-        ("max_drawdown = 1.5", "max_drawdown must be in (0, 1]"),
-        ("max_pair_notional = -5.0", "max_pair_notional must be > 0"),
-        ('max_top3_share = "lots"', "Expected `float`, got `str`"),
+        ("max_leverage = 2.0", "max_leverage is 2.0 but leverage_enabled is false", "risk"),
+        ("leverage_enabled = true\nmax_leverage = 20.0", "Expected `float` <= 10.0", "risk.max_leverage"),
+        ("allow_short = true", "allow_short needs leverage_enabled", "risk"),
+        ("max_pair_share = 0", "Expected `float` > 0.0", "risk.max_pair_share"),
+        ("max_drawdown = 1.5", "Expected `float` <= 1.0", "risk.max_drawdown"),
+        ("max_pair_notional = -5.0", "Expected `float` > 0.0", "risk.max_pair_notional"),
+        ('max_top3_share = "lots"', "Expected `float`, got `str`", "risk.max_top3_share"),
     ],
 )
-def test_bad_risk_config_names_the_key(tmp_path, toml, fragment):
+def test_bad_risk_config_names_the_key(tmp_path, toml, fragment, key):
     f = tmp_path / "c.toml"
     f.write_text(f"[risk]\n{toml}\n")
     with pytest.raises(ConfigError) as ei:
         load_config(f, env={})
     assert fragment in str(ei.value)
-    assert ei.value.key.startswith("risk")
+    assert ei.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        (dict(max_pair_share=0.0), "max_pair_share must be in (0, 10]"),
+        (dict(max_drawdown=1.5), "max_drawdown must be in (0, 1]"),
+        (dict(leverage_enabled=True, max_leverage=20.0), "max_leverage must be in [1, 10]"),
+        (dict(max_pair_notional=-1.0), "max_pair_notional must be > 0"),
+    ],
+)
+def test_structs_built_in_python_are_checked_too(kwargs, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        RiskConfig(**kwargs)

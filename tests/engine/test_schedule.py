@@ -203,23 +203,30 @@ def test_permissions_per_state():
 
 
 @pytest.mark.parametrize(
-    ("section", "fragment"),
+    ("section", "fragment", "key"),
     [
-        ('window_start = "3:00"', "window_start must be a UTC time 'HH:MM'"),
-        ('window_end = "24:00"', "window_end must be a UTC time 'HH:MM'"),
-        ('window_start = "05:00"', "window_end must differ from window_start"),
-        ("drain_lead_minutes = -5", "must be >= 0"),
-        ("resume_minutes = 1400", "shorter than a day"),
-        ("window = 3", "unknown field `window`"),
+        ('window_start = "3:00"', "window_start must be a UTC time 'HH:MM' (00:00..23:59), was '3:00'", "schedule"),
+        ('window_end = "24:00"', "window_end must be a UTC time 'HH:MM'", "schedule"),
+        ('window_start = "05:00"', "window_end must differ from window_start", "schedule"),
+        ("drain_lead_minutes = -5", "Expected `int` >= 0", "schedule.drain_lead_minutes"),
+        ("resume_minutes = 1400", "shorter than a day", "schedule"),
+        ("resume_minutes = 1.5", "Expected `int`, got `float`", "schedule.resume_minutes"),
+        ("window = 3", "unknown field `window`", "schedule"),
     ],
 )
-def test_bad_schedule_config_names_the_key(tmp_path, section, fragment):
+def test_bad_schedule_config_names_the_key(tmp_path, section, fragment, key):
     f = tmp_path / "c.toml"
     f.write_text(f"[schedule]\n{section}\n")
     with pytest.raises(ConfigError) as ei:
         load_config(f, env={})
     assert fragment in str(ei.value)
-    assert ei.value.key.startswith("schedule")
+    assert ei.value.key == key
+    assert str(f) in str(ei.value)
+
+
+def test_schedule_structs_built_in_python_are_checked():
+    with pytest.raises(ValueError, match="drain_lead_minutes and resume_minutes must be >= 0"):
+        ScheduleConfig(drain_lead_minutes=-1)
 
 
 def test_schedule_from_toml(tmp_path):

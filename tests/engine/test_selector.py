@@ -71,10 +71,10 @@ def test_panic_entry_flattens_holders_at_once():
         ('neutral = [{strategy = "mean_reversion", share = 0.7}, {strategy = "ml_signal", share = 0.5}]',
          "shares must sum to <= 1, was 1.2", "selector"),
         ('risk_on = [{strategy = "trend", share = 0.5}]', "unknown strategy 'trend'", "selector.risk_on[0]"),
-        ('risk_on = [{strategy = "breakout", share = 0}]', "share of breakout must be in (0, 1]", "selector.risk_on[0]"),
+        ('risk_on = [{strategy = "breakout", share = 0}]', "Expected `float` > 0.0", "selector.risk_on[0].share"),
         ('risk_on = [{strategy = "breakout", share = 0.3}, {strategy = "breakout", share = 0.3}]',
          "strategy listed twice", "selector"),
-        ("wind_down_minutes = -1", "wind_down_minutes must be >= 0", "selector"),
+        ("wind_down_minutes = -1", "Expected `int` >= 0", "selector.wind_down_minutes"),
         ("calm = []", "unknown field `calm`", "selector"),
     ],
 )
@@ -94,6 +94,13 @@ def test_custom_table_from_toml(tmp_path):
     assert sel.select(Regime.RISK_ON) == {"momentum_rotation": 0.8}
     assert sel.select(Regime.PANIC) == {}
     assert sel.table_strategy[Regime.PANIC].tolist() == [-1, -1]
+
+
+def test_structs_built_in_python_are_checked():
+    with pytest.raises(ValueError, match=r"share of breakout must be in \(0, 1\], was 1.5"):
+        StrategyShare(strategy="breakout", share=1.5)
+    with pytest.raises(ValueError, match="risk_on: at most 2 strategies"):
+        SelectorConfig(risk_on=[StrategyShare(strategy=n, share=0.1) for n in STRATEGY_NAMES[:3]])
 
 
 def test_unvalidated_structs_are_still_refused():

@@ -312,3 +312,14 @@ def test_round_price_lands_on_the_tick_on_the_right_side(price, tick_dec, mode):
         assert got >= price and got - price < tick * (1 + 1e-9)
     else:
         assert abs(got - price) <= tick / 2 * (1 + 1e-9)
+
+
+@pytest.mark.parametrize(("qty", "decimals"), [(1e9, 10), (123456789.123456, 10), (2.0**60, 8), (1e300, 18)])
+def test_round_qty_down_beyond_float_resolution_returns_qty(qty, decimals):
+    # Regression: k - 1 == k above 2**53 once made the correction loop spin forever.
+    assert kp.round_qty_down_nb(qty, float(decimals)) == qty
+
+
+def test_round_price_beyond_float_resolution_returns_price():
+    assert kp.round_price_nb(1e12, 1e-7, 7.0, kp.ROUND_DOWN) == 1e12
+    assert kp.round_price_nb(2.0**60, 0.01, 2.0, kp.ROUND_UP) == 2.0**60

@@ -25,6 +25,8 @@ META_TAKER_FEE = 6  # fraction of notional
 META_MAKER_FEE = 7  # fraction of notional
 N_META = 8
 
+_EXACT = 2.0 ** 52  # above this, consecutive integers are no longer all representable
+
 ROUND_NEAREST = 0
 ROUND_DOWN = 1
 ROUND_UP = 2
@@ -40,12 +42,17 @@ def round_qty_down_nb(qty: float, lot_decimals: float) -> float:
     if not (qty > 0.0) or not math.isfinite(qty):
         return 0.0
     scale = 10.0 ** lot_decimals
+    if qty * scale >= _EXACT:
+        # Float spacing at qty is coarser than 10**-lot_decimals: qty has no digits to drop
+        # (and k - 1 == k here, so stepping k would never end).
+        return qty
     k = math.floor(qty * scale)
     # qty * scale may land just below an integer (0.29 * 100 = 28.999...): try one up.
     if (k + 1.0) / scale <= qty:
         k += 1.0
-    while k > 0.0 and k / scale > qty:
-        k -= 1.0
+    for _ in range(4):  # float error is at most one step; bounded on purpose
+        if k > 0.0 and k / scale > qty:
+            k -= 1.0
     return k / scale
 
 
@@ -60,17 +67,22 @@ def round_price_nb(price: float, tick_size: float, pair_decimals: float, mode: i
     if not (price > 0.0) or not math.isfinite(price) or not (tick_size > 0.0):
         return math.nan
     d = int(pair_decimals)
+    if price / tick_size >= _EXACT:
+        return price  # beyond float resolution of the tick: nothing to round
     k = math.floor(price / tick_size)
     lo = round(k * tick_size, d)
-    # Correct float error at tick boundaries so that lo <= price < next tick.
-    while lo > price:
-        k -= 1.0
-        lo = round(k * tick_size, d)
+    # Correct float error at tick boundaries so that lo <= price < next tick (at most a
+    # step or two; the loops are bounded so that no input can spin them).
+    for _ in range(4):
+        if lo > price:
+            k -= 1.0
+            lo = round(k * tick_size, d)
     hi = round((k + 1.0) * tick_size, d)
-    while hi <= price:
-        k += 1.0
-        lo = hi
-        hi = round((k + 1.0) * tick_size, d)
+    for _ in range(4):
+        if hi <= price:
+            k += 1.0
+            lo = hi
+            hi = round((k + 1.0) * tick_size, d)
     if lo == price:
         return lo
     if mode == ROUND_DOWN:
