@@ -168,3 +168,23 @@ class TradingStateChanged(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     ts_event: int
     previous: int
     state: int
+
+
+__all__ += ["AllocationChanged"]
+
+
+class AllocationChanged(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """The selector changed which strategies run or how they stand (one event per switch).
+
+    Lists are indexed by strategy code (``codes.Strategy``): ``shares`` capital share,
+    ``status`` ``codes.StrategyStatus``, ``deadlines`` ns UTC by which a winding-down
+    strategy must be flat (0: none). ``reason`` says why, in words.
+    """
+
+    ts_event: int
+    previous_regime: int
+    regime: int
+    shares: list[float]
+    status: list[int]
+    deadlines: list[int]
+    reason: str
