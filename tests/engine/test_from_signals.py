@@ -46,15 +46,15 @@ def crossover(close: np.ndarray, fast: int = 10, slow: int = 50) -> tuple[np.nda
     return above & ~prev & valid, ~above & prev & valid & ~np.isnan(s)
 
 
-def python_loop(close, entries, exits, fee, init_cash):
+def python_loop(close, entries, exits, fee, init_cash, min_size=1e-8):
     """Brute-force oracle: the rules in the kernel docstring, one bar at a time."""
     cash, pos, value, orders = init_cash, 0.0, [], []
     for i, p in enumerate(close):
-        if entries[i] and not exits[i] and pos == 0 and cash > 0:
+        if entries[i] and not exits[i] and pos == 0 and cash > 0 and cash / (1 + fee) / p >= min_size:
             spend = cash / (1 + fee)
             orders.append((i, 1, spend / p, p, cash - spend))
             pos, cash = spend / p, 0.0
-        elif exits[i] and not entries[i] and pos > 0:
+        elif exits[i] and not entries[i] and pos >= min_size:
             orders.append((i, -1, pos, p, pos * p * fee))
             cash, pos = cash + pos * p * (1 - fee), 0.0
         value.append(cash + pos * p)
@@ -98,6 +98,21 @@ def test_matches_vectorbt_on_random_signals_with_conflicts(vbt):
     pf = vbt.Portfolio.from_signals(close, entries, exits, fees=0.001, init_cash=1000.0)
     np.testing.assert_array_equal(ours.orders.idx, pf.orders.values["idx"])
     np.testing.assert_allclose(ours.value, pf.value().to_numpy(), rtol=1e-9)
+
+
+def test_matches_vectorbt_when_orders_fall_below_min_size(vbt):
+    """Equity so small that orders cross vectorbt's min_size=1e-8: both skip the same ones."""
+    rng = np.random.default_rng(11)
+    n = 4000
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    entries, exits = rng.random(n) < 0.05, rng.random(n) < 0.05
+    ours = from_signals(close, entries, exits, fee=0.01, init_cash=5e-6)
+    pf = vbt.Portfolio.from_signals(close, entries, exits, fees=0.01, init_cash=5e-6)
+    assert ours.orders.size.min() < 2e-8  # the rule was exercised near the limit
+    np.testing.assert_array_equal(ours.orders.idx, pf.orders.values["idx"])
+    np.testing.assert_allclose(ours.value, pf.value().to_numpy(), rtol=1e-9)
+    no_min = from_signals(close, entries, exits, fee=0.01, init_cash=5e-6, min_size=0.0)
+    assert no_min.orders.idx.size > ours.orders.idx.size
 
 
 @given(
@@ -149,6 +164,7 @@ def test_same_bar_entry_and_exit_cancel():
         (dict(fee=-0.1), ValueError, "fee must be in [0, 1), was -0.1"),
         (dict(init_cash=0.0), ValueError, "init_cash must be finite and > 0, was 0.0"),
         (dict(init_cash=np.inf), ValueError, "init_cash must be finite and > 0, was inf"),
+        (dict(min_size=-1.0), ValueError, "min_size must be finite and >= 0, was -1.0"),
     ],
 )
 def test_broken_input_gives_clear_error(kwargs, exc, fragment):

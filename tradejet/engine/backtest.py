@@ -79,7 +79,8 @@ def _as_bool(name: str, a: object, n: int) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def from_signals(close, entries, exits, fee: float = 0.0, init_cash: float = 1.0) -> SignalsResult:
+def from_signals(close, entries, exits, fee: float = 0.0, init_cash: float = 1.0,
+                 min_size: float = 1e-8) -> SignalsResult:
     """Backtest long-only, all-in entry/exit signals, filling at the signal bar's close.
 
     Same meaning as vectorbt's ``Portfolio.from_signals(close, entries, exits,
@@ -93,6 +94,8 @@ def from_signals(close, entries, exits, fee: float = 0.0, init_cash: float = 1.0
     entries, exits : array_like of bool, same length
     fee : fraction of notional per order, ``0 <= fee < 1``
     init_cash : starting cash, > 0
+    min_size : smallest order in base units, ``>= 0``; smaller orders are skipped
+        (vectorbt's default, 1e-8, so results stay equal when equity gets tiny)
 
     Raises
     ------
@@ -117,7 +120,10 @@ def from_signals(close, entries, exits, fee: float = 0.0, init_cash: float = 1.0
         raise ValueError(f"fee must be in [0, 1), was {fee}")
     if not (init_cash > 0.0 and math.isfinite(init_cash)):
         raise ValueError(f"init_cash must be finite and > 0, was {init_cash}")
-    value, k, oi, os_, osz, op, of, cash, pos, bad = from_signals_nb(c, e, x, fee, init_cash)
+    min_size = float(min_size)
+    if not (min_size >= 0.0 and math.isfinite(min_size)):
+        raise ValueError(f"min_size must be finite and >= 0, was {min_size}")
+    value, k, oi, os_, osz, op, of, cash, pos, bad = from_signals_nb(c, e, x, fee, init_cash, min_size)
     if bad >= 0:
         raise DataError(f"close[{bad}] must be finite and > 0, was {c[bad]}")
     orders = Orders(oi[:k].copy(), os_[:k].copy(), osz[:k].copy(), op[:k].copy(), of[:k].copy())

@@ -7,6 +7,8 @@ Contract
 - ``entries``, ``exits``: bool 1-D of ``close``'s length.
 - ``fee``: fraction of traded notional charged per order (0.001 = 0.1 %), ``0 <= fee < 1``.
 - ``init_cash``: finite, > 0.
+- ``min_size``: orders smaller than this (base units) are skipped, 1e-8 in vectorbt;
+  "smaller" with vectorbt's tolerance (relative 1e-9, absolute 1e-12).
 
 Meaning (identical to vectorbt 1.x ``Portfolio.from_signals(close, entries, exits,
 fees=fee, init_cash=init_cash)`` with its defaults: long-only signals, ``size=inf``,
@@ -16,6 +18,8 @@ fees=fee, init_cash=init_cash)`` with its defaults: long-only signals, ``size=in
   ``size = cash / (1 + fee) / close[i]``, ``fee_paid = cash - cash / (1 + fee)``.
 - long and ``exits[i]`` (and not ``entries[i]``): sell the whole position at
   ``close[i]``; ``fee_paid = size * close[i] * fee``.
+- an order below ``min_size`` does not happen (a tiny position then stays open, as
+  in vectorbt).
 - an entry and an exit on the same bar cancel out; an entry while long and an exit
   while flat do nothing.
 - ``value[i] = cash + position * close[i]`` after the bar's order.
@@ -32,7 +36,15 @@ __all__ = ["from_signals_nb", "trades_from_orders_nb"]
 
 
 @njit(cache=True)
-def from_signals_nb(close, entries, exits, fee, init_cash):
+def _is_less(a, b):
+    # vectorbt's is_less_nb: a < b unless a and b are close (rel 1e-9, abs 1e-12)
+    if a == b or abs(a - b) <= max(1e-9 * max(abs(a), abs(b)), 1e-12):
+        return False
+    return a < b
+
+
+@njit(cache=True)
+def from_signals_nb(close, entries, exits, fee, init_cash, min_size):
     """Run the all-in long-only signals backtest; return equity and order records.
 
     Returns ``(value, n_orders, order_idx, order_side, order_size, order_price,
@@ -61,7 +73,7 @@ def from_signals_nb(close, entries, exits, fee, init_cash):
         exit_ = exits[i]
         if entry != exit_:
             if entry:
-                if position == 0.0 and cash > 0.0:
+                if position == 0.0 and cash > 0.0 and not _is_less(cash / (1.0 + fee) / price, min_size):
                     spend = cash / (1.0 + fee)
                     order_idx[k] = i
                     order_side[k] = 1
@@ -71,7 +83,7 @@ def from_signals_nb(close, entries, exits, fee, init_cash):
                     position = spend / price
                     cash = 0.0
                     k += 1
-            elif position > 0.0:
+            elif position > 0.0 and position > 1e-12 and not _is_less(position, min_size):
                 proceeds = position * price
                 fee_paid = proceeds * fee
                 order_idx[k] = i
