@@ -17,7 +17,7 @@ from tradejet.config import FillConfig
 from tradejet.kernels.codes import FILL_TEXT, Fill, OrderType
 from tradejet.kernels.fills import (
     BAR, CFG, N_BAR, ORD, config_array, corwin_schultz_nb, fill_bar_nb, half_spread_nb, impact_nb,
-    market_context_nb, new_order, pair_row, prepare_order_nb, ready_bar, round_price_nb, round_qty_nb,
+    market_context, market_context_nb, new_order, pair_row, prepare_order_nb, ready_bar, round_price_nb, round_qty_nb,
 )
 
 BUY, SELL = 1, -1
@@ -469,7 +469,7 @@ def test_large_market_order_on_real_minute_bars(shared_data):
     """A 20 BTC buy on Kraken XBT/USDT 1m bars: spread over bars by the 10 % cap, every
     fill inside its bar, fees = taker rate x notional, total = the order."""
     b = _load(shared_data / "crypto/kraken/XBTUSDT_1m_2023-11-17_22.csv")
-    ctx = market_context_nb(b[:, 1], b[:, 2], b[:, 3], b[:, 4], b[:, 5], 60, 60)
+    ctx = market_context(b[:, 1], b[:, 2], b[:, 3], b[:, 4], b[:, 5], 60, 60)  # checks the bars too
     pair = pair_row(**BTC)
     conf = cfg()
     o = new_order(BUY, MKT, 20.0, ready=100)
@@ -489,3 +489,28 @@ def test_large_market_order_on_real_minute_bars(shared_data):
     assert o[ORD.STATUS] == Fill.FILLED and len(fills) > 10
     assert sum(f[1] for f in fills) == pytest.approx(20.0, rel=1e-12)
     assert o[ORD.AVG_PRICE] == pytest.approx(sum(f[1] * f[2] for f in fills) / 20.0, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (dict(close=[1.0, np.nan, 1.0]), "close[1] must be finite and > 0, was nan"),
+        (dict(open=[1.0, 0.0, 1.0]), "open[1] must be finite and > 0, was 0.0"),
+        (dict(volume=[1.0, 1.0, -2.0]), "volume[2] must be finite and >= 0, was -2.0"),
+        (dict(high=[0.95, 1.1, 1.1]), "bar 0 must have low <= open, close <= high, was open 1.0 high 0.95"),
+        (dict(low=[0.9, 0.9]), "low must be 1-D with the length of open (3), was shape (2,)"),
+        (dict(spread_window=0), "spread_window must be >= 1 and vol_window >= 2, was 0 and 2"),
+    ],
+)
+def test_market_context_rejects_broken_bars(change, fragment):
+    args = dict(open_=[1.0, 1.0, 1.0], high=[1.2, 1.1, 1.1], low=[0.9, 0.9, 0.9], close=[1.0, 1.0, 1.0],
+                volume=[1.0, 1.0, 1.0], spread_window=1, vol_window=2)
+    args.update({("open_" if k == "open" else k): v for k, v in change.items()})
+    with pytest.raises(ValueError) as ei:
+        market_context(**args)
+    assert fragment in str(ei.value)
+
+
+def test_market_context_wrapper_equals_kernel():
+    o, h, lo, c, v = random_bars(np.random.default_rng(9), 200)
+    np.testing.assert_array_equal(market_context(o, h, lo, c, v, 10, 20), market_context_nb(o, h, lo, c, v, 10, 20))

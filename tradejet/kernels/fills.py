@@ -68,7 +68,7 @@ from tradejet.kernels.codes import Fill, OrderType
 __all__ = [
     "PAIR", "CFG", "BAR", "ORD", "N_PAIR", "N_CFG", "N_BAR", "N_ORD",
     "pair_row", "config_array", "ready_bar", "new_order",
-    "round_qty_nb", "round_price_nb", "prepare_order_nb", "corwin_schultz_nb", "market_context_nb",
+    "round_qty_nb", "round_price_nb", "prepare_order_nb", "corwin_schultz_nb", "market_context_nb", "market_context",
     "half_spread_nb", "impact_nb", "fill_bar_nb",
 ]
 
@@ -344,6 +344,39 @@ def market_context_nb(open_, high, low, close, volume, spread_window, vol_window
                 v += volume[j]
             out[i, BAR.AVG_VOLUME] = v / vw
     return out
+
+
+def market_context(open_, high, low, close, volume, spread_window: int = 60, vol_window: int = 60) -> np.ndarray:
+    """Check the bars and return :func:`market_context_nb` of them.
+
+    Raises ValueError naming the column and the first bad index: prices must be finite
+    and > 0 with ``low <= open, close <= high``, volume finite and >= 0.
+
+    >>> ctx = market_context([1.0, 1.1], [1.2, 1.2], [0.9, 1.0], [1.1, 1.15], [5.0, 6.0], 1, 2)
+    >>> ctx.shape, float(ctx[1, BAR.AVG_VOLUME])
+    ((2, 8), nan)
+    """
+    cols = {}
+    n = None
+    for name, a in (("open", open_), ("high", high), ("low", low), ("close", close), ("volume", volume)):
+        arr = np.ascontiguousarray(a, dtype=np.float64)
+        if arr.ndim != 1 or (n is not None and arr.shape[0] != n):
+            raise ValueError(f"{name} must be 1-D with the length of open ({n}), was shape {arr.shape}")
+        n = arr.shape[0]
+        ok = np.isfinite(arr) & ((arr >= 0) if name == "volume" else (arr > 0))
+        if not ok.all():
+            i = int(np.argmin(ok))
+            raise ValueError(f"{name}[{i}] must be finite and {'>= 0' if name == 'volume' else '> 0'}, was {arr[i]}")
+        cols[name] = arr
+    o, h, lo, c = cols["open"], cols["high"], cols["low"], cols["close"]
+    bad = (lo > np.minimum(o, c)) | (h < np.maximum(o, c))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"bar {i} must have low <= open, close <= high, was open {o[i]} high {h[i]} "
+                         f"low {lo[i]} close {c[i]}")
+    if int(spread_window) < 1 or int(vol_window) < 2:
+        raise ValueError(f"spread_window must be >= 1 and vol_window >= 2, was {spread_window} and {vol_window}")
+    return market_context_nb(o, h, lo, c, cols["volume"], int(spread_window), int(vol_window))
 
 
 @njit(cache=True)
