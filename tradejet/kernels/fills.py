@@ -23,15 +23,17 @@ driver and the paper adapter pass plain arrays:
 Rules (each has a hand-computed test and a brute-force oracle in tests/kernels/fill_loop.py):
 
 1. An order works from bar ``order[READY_BAR]`` on (:func:`ready_bar` = the next bar
-   after the latency: with latency 0, the next bar's open). A bar with zero volume has
-   no trades: nothing fills in it.
+   after the latency: with latency 0, the next bar's open). A bar with zero (or NaN)
+   volume has no trades: nothing fills in it, so volume must be known.
 2. Market orders take liquidity at the bar's open: buy ``open * (1 + half_spread +
    impact)``, sell ``open * (1 - half_spread - impact)``, where ``impact =
    min(impact_coef * sigma * sqrt(qty / avg_volume), max_impact)`` (square-root law;
    per-bar sigma and per-bar volume give the same figure as daily ones).
 3. Every fill is capped by ``participation * volume`` of its bar, rounded down to
    ``lot_decimals``; the rest stays working and takes the next bars (market: their
-   opens; limit: while price trades through).
+   opens; limit: while price trades through). ``participation = inf`` disables the
+   cap. The cap is per order: a driver working several orders of one symbol in one bar
+   shares the volume itself.
 4. Limit orders: on arrival, a limit that crosses the touch (buy ``price >=
    open * (1 + half_spread)``, sell ``price <= open * (1 - half_spread)``) is rejected
    when post-only (``REJECT_POST_ONLY``), else fills as taker at the market price,
@@ -43,9 +45,11 @@ Rules (each has a hand-computed test and a brute-force oracle in tests/kernels/f
    stops when ``low <= stop`` and takes profit when ``high >= take_profit``; a buy
    mirrors it. A trigger at the open fills from the open (a gap); otherwise the trigger
    price is the reference. When both legs could trigger inside one bar, the stop wins
-   (the worse outcome). A triggered order is a market order from its trigger price:
+   (the worse outcome), unless the open is already beyond the take-profit (then it
+   fired first, at the open). A triggered order is a market order from its trigger price:
    half spread and impact against it; what the cap leaves fills at the next opens.
-6. Every fill price is kept inside the bar's ``[low, high]``.
+6. Every fill price is kept inside the bar's ``[low, high]`` (the bar's trades are all
+   we know printed), so spread and impact shrink at the bar's extremes.
 7. Fees: ``qty * price * rate``, maker rate for resting limits, taker for the rest.
 8. :func:`prepare_order_nb` rounds and checks an order exactly as the live adapter
    must: qty rounded down to ``lot_decimals``; limit prices to the tick on the passive
