@@ -196,7 +196,7 @@ def measure(args: argparse.Namespace) -> dict:
             out["ok"] &= ok
             rows.append({"engine": "vectorbt from_signals", "bars": n, "median_s": vbt_s, "bars_per_s": n / vbt_s,
                          "best_s": _median_time.last_best,
-                         "first_call_s": vbt_compile, "import_s": vbt_import, "orders": n_ref,
+                         "first_call_s": vbt_compile, "import_s": vbt_import, "orders": n_ref, "parity_ok": ok,
                          "speedup": vbt_s / tj_s, "target": TARGET_VS_VECTORBT})
 
     if not args.no_backtrader:
@@ -215,7 +215,7 @@ def measure(args: argparse.Namespace) -> dict:
             out["ok"] &= ok
             bps = m / bt_s
             rows.append({"engine": "backtrader (SMA+CrossOver, coc)", "bars": m, "median_s": bt_s, "bars_per_s": bps,
-                         "first_call_s": None, "orders": bt_orders,
+                         "first_call_s": None, "orders": bt_orders, "parity_ok": ok,
                          "speedup": (n / tj_s) / bps, "target": TARGET_VS_BACKTRADER})
     return out
 
@@ -230,6 +230,10 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(col, justify="left" if col == "engine" else "right")
     for r in res["rows"]:
         sp = r.get("speedup")
+        if sp is not None and not r["parity_ok"]:
+            table.add_row(r["engine"], f"{r['bars']:,}", f"{r['median_s'] * 1e3:.2f} ms", f"{r['bars_per_s']:,.0f}",
+                          "-", "parity FAILED", "not trusted")
+            continue
         table.add_row(
             r["engine"], f"{r['bars']:,}", f"{r['median_s'] * 1e3:.2f} ms", f"{r['bars_per_s']:,.0f}",
             "-" if r["first_call_s"] is None else f"{r['first_call_s']:.2f} s",
