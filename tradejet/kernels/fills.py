@@ -136,6 +136,7 @@ N_ORD = len(ORD)
 # qty arithmetic: a quantity within max(1e-9, 1e-14 relative) lot units below a whole number
 # of lots is that number (0.7 * 3 = 2.0999999999999996 is 21 lots of 0.1, not 20)
 _LOT_EPS = 1e-9
+_POW10 = np.array([10.0 ** k for k in range(19)])  # a table: pow() per fill is measurable
 
 
 def pair_row(tick_size: float = math.nan, lot_decimals: float = math.nan, ordermin: float = 0.0,
@@ -196,7 +197,8 @@ def round_qty_nb(qty, lot_decimals):
     """Round ``qty`` down to ``lot_decimals`` (NaN decimals: unchanged)."""
     if math.isnan(lot_decimals):
         return qty
-    scale = 10.0 ** lot_decimals
+    d = int(lot_decimals)
+    scale = _POW10[d] if 0 <= d < _POW10.shape[0] else 10.0 ** lot_decimals
     x = qty * scale
     return math.floor(x + max(_LOT_EPS, abs(x) * 1e-14)) / scale
 
@@ -312,41 +314,46 @@ def market_context_nb(open_, high, low, close, volume, spread_window, vol_window
     filled at bar ``i``'s open cannot know bar ``i``): ``spread`` = mean of the last
     ``spread_window`` Corwin-Schultz estimates, ``sigma`` = sample std of the last
     ``vol_window`` log close-to-close returns, ``avg_volume`` = mean of the last
-    ``vol_window`` volumes. NaN until enough bars exist.
+    ``vol_window`` volumes. NaN until enough bars exist. Rolling sums, O(1) per bar.
     """
     n = open_.shape[0]
-    out = np.full((n, N_BAR), np.nan)
+    out = np.empty((n, N_BAR))
     cs = corwin_schultz_nb(high, low, close)
     sw = int(spread_window)
     vw = int(vol_window)
+    cs_sum = 0.0  # sum of cs[i - sw .. i - 1]
+    r_sum = 0.0  # sums of log returns r[j] = log(close[j] / close[j-1]), j in [i - vw, i - 1]
+    r_ss = 0.0
+    v_sum = 0.0  # sum of volume[i - vw .. i - 1]
     for i in range(n):
         out[i, BAR.OPEN] = open_[i]
         out[i, BAR.HIGH] = high[i]
         out[i, BAR.LOW] = low[i]
         out[i, BAR.CLOSE] = close[i]
         out[i, BAR.VOLUME] = volume[i]
-        # cs[j] exists for j >= 1; window of cs ending at i-1
-        if i - sw >= 1:
-            s = 0.0
-            for j in range(i - sw, i):
-                s += cs[j]
-            out[i, BAR.SPREAD] = s / sw
-        # log returns r_j = log(c_j / c_{j-1}) for j in [i - vw, i - 1]
+        out[i, BAR.SPREAD] = cs_sum / sw if i - sw >= 1 else np.nan
         if i - vw >= 1 and vw >= 2:
-            m = 0.0
-            for j in range(i - vw, i):
-                m += math.log(close[j] / close[j - 1])
-            m /= vw
-            ss = 0.0
-            for j in range(i - vw, i):
-                d = math.log(close[j] / close[j - 1]) - m
-                ss += d * d
-            out[i, BAR.SIGMA] = math.sqrt(ss / (vw - 1))
-        if i >= vw:
-            v = 0.0
-            for j in range(i - vw, i):
-                v += volume[j]
-            out[i, BAR.AVG_VOLUME] = v / vw
+            mean = r_sum / vw
+            var = (r_ss - r_sum * mean) / (vw - 1)
+            out[i, BAR.SIGMA] = math.sqrt(var) if var > 0.0 else 0.0
+        else:
+            out[i, BAR.SIGMA] = np.nan
+        out[i, BAR.AVG_VOLUME] = v_sum / vw if i >= vw else np.nan
+        # slide the windows to end at bar i (used by row i + 1)
+        if i >= 1:
+            cs_sum += cs[i]
+            if i - sw >= 1:
+                cs_sum -= cs[i - sw]
+            r = math.log(close[i] / close[i - 1])
+            r_sum += r
+            r_ss += r * r
+            if i - vw >= 1:
+                r_old = math.log(close[i - vw] / close[i - vw - 1])
+                r_sum -= r_old
+                r_ss -= r_old * r_old
+        v_sum += volume[i]
+        if i - vw >= 0:
+            v_sum -= volume[i - vw]
     return out
 
 
