@@ -106,6 +106,7 @@ def one_bar(o: Order, i: int, bar: dict, c: Costs):
             if q <= 0:
                 return nothing
             p = o.price if arriving else (min(o.price, op) if o.side > 0 else max(o.price, op))
+            p = inside(p)  # never beyond the bar's prints (better than the limit if so)
             return take(q, p, c.maker_fee)
         return nothing
     stop, tp = (o.price, o.price2) if o.kind == STOP_LOSS else (o.price2, o.price)

@@ -16,7 +16,7 @@ from tests.kernels import fill_loop as oracle
 from tradejet.config import FillConfig
 from tradejet.kernels.codes import FILL_TEXT, Fill, OrderType
 from tradejet.kernels.fills import (
-    BAR, CFG, N_BAR, ORD, config_array, corwin_schultz_nb, fill_bar_nb, half_spread_nb, impact_nb,
+    BAR, CFG, N_BAR, ORD, config_array, corwin_schultz_nb, fill_at_nb, fill_bar_nb, half_spread_nb, impact_nb,
     market_context, market_context_nb, new_order, pair_row, prepare_order_nb, ready_bar, round_price_nb, round_qty_nb,
 )
 
@@ -165,6 +165,14 @@ def test_resting_limit_fills_at_the_open_on_a_gap_through():
     fill_bar_nb(o, 0, bar(100.0, 101.0, 99.0), pair_row(), cfg())
     q, p, _, code = fill_bar_nb(o, 1, bar(107.0, 108.0, 106.0), pair_row(), cfg())
     assert (p, code) == (107.0, Fill.FILLED)
+
+
+def test_limit_inside_the_spread_never_fills_beyond_the_bar():
+    """A sell limit at 100 arrives while bid ~99.97 (not marketable) and the bar prints
+    only 100.12: it fills, at the bar's low, which beats its limit."""
+    o = order(SELL, LMT, 1.0, 100.0)
+    q, p, fee, code = fill_bar_nb(o, 0, bar(100.12, 100.12, 100.12, spread=0.003), pair_row(), cfg())
+    assert (q, p, code) == (1.0, 100.12, Fill.FILLED) and fee == pytest.approx(100.12 * 0.0025)
 
 
 def test_post_only_limit_that_would_cross_is_rejected():
@@ -386,9 +394,12 @@ def test_kernel_equals_the_python_oracle_and_keeps_invariants(sc):
     if prepare_order_nb(o, pair, 100.0) != Fill.NONE:
         return
     ref = oracle.Order(side, kind, o[ORD.QTY], o[ORD.PRICE], o[ORD.PRICE2], post_only, ready)
+    o2, ctx = o.copy(), np.array(bars)
     total = 0.0
     for i, b in enumerate(bars):
         got = fill_bar_nb(o, i, b, pair, conf)
+        np.testing.assert_array_equal(fill_at_nb(o2, i, ctx, pair, conf), got)  # the driver's entry point
+        np.testing.assert_array_equal(o2, o)
         want = oracle.one_bar(ref, i, dict(open=b[0], high=b[1], low=b[2], volume=b[4], spread=b[5], sigma=b[6],
                                            avg_volume=b[7]), c)
         assert got[3] == want[3]

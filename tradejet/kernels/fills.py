@@ -39,7 +39,7 @@ Rules (each has a hand-computed test and a brute-force oracle in tests/kernels/f
    when post-only (``REJECT_POST_ONLY``), else fills as taker at the market price,
    never worse than its limit. A resting limit fills as maker only when the bar trades
    *through* it (buy: ``low < price``; sell: ``high > price``), at its price, or at the
-   open when a later bar opens through it (a gap).
+   open when a later bar opens through it (a gap), and never beyond the bar's prints.
 5. Stop-loss / take-profit: ``order[PRICE]`` is the order's own trigger and
    ``order[PRICE2]`` the other leg of a bracket (NaN for none). A sell (closing a long)
    stops when ``low <= stop`` and takes profit when ``high >= take_profit``; a buy
@@ -73,7 +73,7 @@ __all__ = [
     "PAIR", "CFG", "BAR", "ORD", "N_PAIR", "N_CFG", "N_BAR", "N_ORD",
     "pair_row", "config_array", "ready_bar", "new_order",
     "round_qty_nb", "round_price_nb", "prepare_order_nb", "corwin_schultz_nb", "market_context_nb", "market_context",
-    "half_spread_nb", "impact_nb", "fill_bar_nb",
+    "half_spread_nb", "impact_nb", "fill_bar_nb", "fill_at_nb",
 ]
 
 
@@ -390,44 +390,50 @@ def market_context(open_, high, low, close, volume, spread_window: int = 60, vol
     return market_context_nb(o, h, lo, c, cols["volume"], int(spread_window), int(vol_window))
 
 
+# The core works on scalars: a small njit helper that takes arrays pays reference
+# counting on every call (measured ~10-30 ns per array argument), so the array-taking
+# entry points read their fields once and call inlined scalar code.
+
+
+@njit(cache=True, inline="always")
+def _half_spread(pair_spread, bar_spread, min_spread):
+    s = pair_spread
+    if math.isnan(s):
+        s = bar_spread
+    if math.isnan(s) or s < min_spread:
+        s = min_spread
+    return 0.5 * s
+
+
+@njit(cache=True, inline="always")
+def _impact(qty, sigma, adv, coef, cap):
+    if coef == 0.0 or math.isnan(sigma) or not (adv > 0.0):
+        return 0.0
+    imp = coef * sigma * math.sqrt(qty / adv)
+    return imp if imp < cap else cap
+
+
 @njit(cache=True)
 def half_spread_nb(pair, bar, cfg):
     """Return half the relative spread: the pair's setting, else the bar's estimate, floored."""
-    s = pair[PAIR.SPREAD]
-    if math.isnan(s):
-        s = bar[BAR.SPREAD]
-    if math.isnan(s) or s < cfg[CFG.MIN_SPREAD]:
-        s = cfg[CFG.MIN_SPREAD]
-    return 0.5 * s
+    return _half_spread(pair[PAIR.SPREAD], bar[BAR.SPREAD], cfg[CFG.MIN_SPREAD])
 
 
 @njit(cache=True)
 def impact_nb(qty, bar, cfg):
     """Return the relative price impact ``min(coef * sigma * sqrt(qty / avg_volume), max)``."""
-    sigma = bar[BAR.SIGMA]
-    adv = bar[BAR.AVG_VOLUME]
-    coef = cfg[CFG.IMPACT_COEF]
-    if coef == 0.0 or math.isnan(sigma) or not (adv > 0.0):
-        return 0.0
-    imp = coef * sigma * math.sqrt(qty / adv)
-    cap = cfg[CFG.MAX_IMPACT]
-    return imp if imp < cap else cap
+    return _impact(qty, bar[BAR.SIGMA], bar[BAR.AVG_VOLUME], cfg[CFG.IMPACT_COEF], cfg[CFG.MAX_IMPACT])
 
 
-@njit(cache=True)
-def _cap_qty(remaining, bar, pair, cfg):
-    vol = bar[BAR.VOLUME]
-    cap = cfg[CFG.PARTICIPATION] * vol
+@njit(cache=True, inline="always")
+def _cap_qty(remaining, volume, participation, lot_decimals):
+    cap = participation * volume
     q = remaining if remaining < cap else cap
-    return round_qty_nb(q, pair[PAIR.LOT_DECIMALS])
+    return round_qty_nb(q, lot_decimals)
 
 
-@njit(cache=True)
-def _taker_price(side, ref, qty, bar, pair, cfg):
-    cost = half_spread_nb(pair, bar, cfg) + impact_nb(qty, bar, cfg)
-    p = ref * (1.0 + side * cost)
-    hi = bar[BAR.HIGH]
-    lo = bar[BAR.LOW]
+@njit(cache=True, inline="always")
+def _inside(p, hi, lo):
     if p > hi:
         p = hi
     if p < lo:
@@ -435,8 +441,8 @@ def _taker_price(side, ref, qty, bar, pair, cfg):
     return p
 
 
-@njit(cache=True)
-def _apply(order, q, price, rate, pair):
+@njit(cache=True, inline="always")
+def _apply(order, q, price, rate, lot_decimals):
     fee = q * price * rate
     filled = order[ORD.FILLED]
     new_filled = filled + q
@@ -446,7 +452,7 @@ def _apply(order, q, price, rate, pair):
         order[ORD.AVG_PRICE] = price
     order[ORD.FILLED] = new_filled
     order[ORD.FEES] += fee
-    left = round_qty_nb(order[ORD.QTY] - new_filled, pair[PAIR.LOT_DECIMALS])
+    left = round_qty_nb(order[ORD.QTY] - new_filled, lot_decimals)
     if left <= 0.0 or left <= order[ORD.QTY] * 1e-12:
         order[ORD.FILLED] = order[ORD.QTY]
         code = Fill.FILLED
@@ -456,58 +462,53 @@ def _apply(order, q, price, rate, pair):
     return q, price, fee, code
 
 
-@njit(cache=True)
-def fill_bar_nb(order, bar_index, bar, pair, cfg):
-    """Work one order against one bar; return ``(qty, price, fee, code)`` of this bar.
-
-    ``code`` is a ``Fill`` code: ``NONE`` (nothing happened), ``PARTIAL``, ``FILLED`` or
-    ``REJECT_POST_ONLY``; ``price`` is NaN when nothing filled. The order row is
-    updated in place (filled qty, average price, fees, status, trigger). Orders that
-    are complete, rejected or cancelled are left alone. Rules: module docstring.
-    """
+@njit(cache=True, inline="always")
+def _fill(order, bar_index, o, hi, lo, vol, bar_spread, sigma, adv, pair, cfg):
     status = order[ORD.STATUS]
     if not (status == Fill.NONE or status == Fill.PARTIAL):
         return 0.0, np.nan, 0.0, Fill.NONE
-    if bar_index < order[ORD.READY_BAR] or not (bar[BAR.VOLUME] > 0.0):
+    if bar_index < order[ORD.READY_BAR] or not (vol > 0.0):
         return 0.0, np.nan, 0.0, Fill.NONE
+    lot = pair[PAIR.LOT_DECIMALS]
+    taker = pair[PAIR.TAKER_FEE]
+    part = cfg[CFG.PARTICIPATION]
+    hs = _half_spread(pair[PAIR.SPREAD], bar_spread, cfg[CFG.MIN_SPREAD])
+    coef = cfg[CFG.IMPACT_COEF]
+    max_imp = cfg[CFG.MAX_IMPACT]
     side = order[ORD.SIDE]
     typ = order[ORD.TYPE]
-    remaining = round_qty_nb(order[ORD.QTY] - order[ORD.FILLED], pair[PAIR.LOT_DECIMALS])
-    o = bar[BAR.OPEN]
-    hi = bar[BAR.HIGH]
-    lo = bar[BAR.LOW]
-    taker = pair[PAIR.TAKER_FEE]
+    remaining = round_qty_nb(order[ORD.QTY] - order[ORD.FILLED], lot)
 
     if typ == OrderType.MARKET or order[ORD.TRIGGERED] != 0.0:
-        q = _cap_qty(remaining, bar, pair, cfg)
+        q = _cap_qty(remaining, vol, part, lot)
         if q <= 0.0:
             return 0.0, np.nan, 0.0, Fill.NONE
-        return _apply(order, q, _taker_price(side, o, q, bar, pair, cfg), taker, pair)
+        px = _inside(o * (1.0 + side * (hs + _impact(q, sigma, adv, coef, max_imp))), hi, lo)
+        return _apply(order, q, px, taker, lot)
 
     if typ == OrderType.LIMIT:
         p = order[ORD.PRICE]
         arriving = order[ORD.ARRIVED] == 0.0
         if arriving:
             order[ORD.ARRIVED] = 1.0
-            hs = half_spread_nb(pair, bar, cfg)
             crosses = p >= o * (1.0 + hs) if side > 0 else p <= o * (1.0 - hs)
             if crosses:
                 if order[ORD.POST_ONLY] != 0.0:
                     order[ORD.STATUS] = Fill.REJECT_POST_ONLY
                     return 0.0, np.nan, 0.0, Fill.REJECT_POST_ONLY
-                q = _cap_qty(remaining, bar, pair, cfg)
+                q = _cap_qty(remaining, vol, part, lot)
                 if q <= 0.0:
                     return 0.0, np.nan, 0.0, Fill.NONE
-                px = _taker_price(side, o, q, bar, pair, cfg)
+                px = _inside(o * (1.0 + side * (hs + _impact(q, sigma, adv, coef, max_imp))), hi, lo)
                 if side > 0 and px > p:
                     px = p
                 if side < 0 and px < p:
                     px = p
-                return _apply(order, q, px, taker, pair)
+                return _apply(order, q, px, taker, lot)
         through = lo < p if side > 0 else hi > p
         if not through:
             return 0.0, np.nan, 0.0, Fill.NONE
-        q = _cap_qty(remaining, bar, pair, cfg)
+        q = _cap_qty(remaining, vol, part, lot)
         if q <= 0.0:
             return 0.0, np.nan, 0.0, Fill.NONE
         px = p
@@ -516,7 +517,8 @@ def fill_bar_nb(order, bar_index, bar, pair, cfg):
                 px = o
             if side < 0 and o > p:
                 px = o
-        return _apply(order, q, px, pair[PAIR.MAKER_FEE], pair)
+        # a limit inside the spread on its arrival bar can lie beyond the bar's prints
+        return _apply(order, q, _inside(px, hi, lo), pair[PAIR.MAKER_FEE], lot)
 
     # stop-loss / take-profit, possibly a bracket (PRICE2 = the other leg)
     if typ == OrderType.STOP_LOSS:
@@ -548,7 +550,32 @@ def fill_bar_nb(order, bar_index, bar, pair, cfg):
     else:
         return 0.0, np.nan, 0.0, Fill.NONE
     order[ORD.TRIGGERED] = leg
-    q = _cap_qty(remaining, bar, pair, cfg)
+    q = _cap_qty(remaining, vol, part, lot)
     if q <= 0.0:
         return 0.0, np.nan, 0.0, Fill.NONE
-    return _apply(order, q, _taker_price(side, trig, q, bar, pair, cfg), taker, pair)
+    px = _inside(trig * (1.0 + side * (hs + _impact(q, sigma, adv, coef, max_imp))), hi, lo)
+    return _apply(order, q, px, taker, lot)
+
+
+@njit(cache=True)
+def fill_bar_nb(order, bar_index, bar, pair, cfg):
+    """Work one order against one bar; return ``(qty, price, fee, code)`` of this bar.
+
+    ``bar`` is one ``BAR`` row. ``code`` is a ``Fill`` code: ``NONE`` (nothing
+    happened), ``PARTIAL``, ``FILLED`` or ``REJECT_POST_ONLY``; ``price`` is NaN when
+    nothing filled. The order row is updated in place (filled qty, average price,
+    fees, status, trigger). Orders that are complete, rejected or cancelled are left
+    alone. Rules: module docstring.
+    """
+    return _fill(order, bar_index, bar[BAR.OPEN], bar[BAR.HIGH], bar[BAR.LOW], bar[BAR.VOLUME],
+                 bar[BAR.SPREAD], bar[BAR.SIGMA], bar[BAR.AVG_VOLUME], pair, cfg)
+
+
+@njit(cache=True)
+def fill_at_nb(order, i, bars, pair, cfg):
+    """:func:`fill_bar_nb` against row ``i`` of a ``(n, N_BAR)`` context, without a row view.
+
+    What the compiled driver calls in its loop (a row view costs reference counting).
+    """
+    return _fill(order, i, bars[i, BAR.OPEN], bars[i, BAR.HIGH], bars[i, BAR.LOW], bars[i, BAR.VOLUME],
+                 bars[i, BAR.SPREAD], bars[i, BAR.SIGMA], bars[i, BAR.AVG_VOLUME], pair, cfg)
