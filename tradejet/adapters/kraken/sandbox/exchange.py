@@ -582,17 +582,16 @@ class Exchange:
             m.advance(1)
             new_open = m.candle
             for o in sorted((o for o in self.orders.values() if o.status == "open"), key=lambda o: o.opentm):
-                if o.ordertype == "market":
-                    if m.index < o.placed_index:
-                        continue
-                    _, op, hi, lo, cl, *_ = new_open(o.pair, o.placed_index)
+                if m.index < o.placed_index:
+                    continue
+                if m.index == o.placed_index:
+                    # the first candle after the order opened: only its open is known yet. A
+                    # market order fills there; a marketable limit or a gapped trigger too.
+                    op = new_open(o.pair, m.index)[1]
+                    op, hi, lo, cl = op, op, op, op
                 else:
-                    # a resting order is checked against each candle that opened after it was
-                    # placed, once that candle has closed
-                    i = m.index - 1
-                    if i < o.placed_index:
-                        continue
-                    _, op, hi, lo, cl, *_ = new_open(o.pair, i)
+                    # later: checked against each candle that opened after placement, once closed
+                    _, op, hi, lo, cl, *_ = new_open(o.pair, m.index - 1)
                 match = match_order(o.side, o.ordertype, o.price, o.post_only, op, hi, lo, cl)
                 if match is None:
                     if o.timeinforce == "IOC":
