@@ -475,7 +475,7 @@ class Sandbox:
             msg = {"channel": "ticker", "type": kind, "data": [{
                 "symbol": sym, "bid": last, "bid_qty": 1.0, "ask": round(last + tick, pd), "ask_qty": 1.0,
                 "last": last, "volume": 100.0, "vwap": last, "low": last, "high": last, "change": 0.0,
-                "change_pct": 0.0}]}
+                "change_pct": 0.0, "trades": m.index, "timestamp": _now_rfc3339()}]}
         elif channel == "trade":
             t, o, *_ = m.candle(key, m.index)
             msg = {"channel": "trade", "type": kind, "data": [{
@@ -485,13 +485,12 @@ class Sandbox:
             asks, bids = self.exchange.book(key, 10)
             item: dict[str, Any] = {"symbol": sym, "bids": [{"price": p, "qty": q} for p, q in bids],
                                     "asks": [{"price": p, "qty": q} for p, q in asks],
-                                    "checksum": book_checksum(asks, bids, pd, 8)}
+                                    "checksum": book_checksum(asks, bids, pd, 8), "timestamp": _now_rfc3339()}
             if kind == "update":
                 prev_asks, prev_bids = self.exchange.book(key, 10, m.index - 1)
                 new_a, new_b = {p for p, _ in asks}, {p for p, _ in bids}
                 item["asks"] = [{"price": p, "qty": 0.0} for p, _ in prev_asks if p not in new_a] + item["asks"]
                 item["bids"] = [{"price": p, "qty": 0.0} for p, _ in prev_bids if p not in new_b] + item["bids"]
-                item["timestamp"] = _now_rfc3339()
             msg = {"channel": "book", "type": kind, "data": [item]}
         client.queue.put_nowait(json.dumps(msg))
 
