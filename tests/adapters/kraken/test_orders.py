@@ -184,3 +184,21 @@ def test_ohlc_since_pages_until_caught_up(clock):
 
     got = asyncio.run(main())
     assert [r.time for r in got] == [r[0] for r in rows[:-1]]  # the final (forming) row is left out
+
+
+def test_lookup_ignores_orders_that_do_not_echo_our_cl_ord_id(creds, clock):
+    """A venue that ignores the cl_ord_id filter must not make an unrelated order look like ours."""
+    venue = LossyKraken(lose=1, placed_before_loss=False)
+    unrelated = LossyKraken._order({"cl_ord_id": "x", "pair": "XBTUSD", "type": "buy", "ordertype": "market",
+                                    "volume": "1"})
+    del unrelated["cl_ord_id"]
+    inner = venue.__call__
+
+    def ignoring_filter(request):
+        if request.url.path.endswith("/ClosedOrders"):
+            venue.calls.append("ClosedOrders")
+            return ok({"closed": {"OUNRELATED": {**unrelated, "status": "closed"}}, "count": 1})
+        return inner(request)
+
+    r = _place(ignoring_filter, creds, clock)
+    assert r.txid == ["O0"] and venue.calls.count("AddOrder") == 2

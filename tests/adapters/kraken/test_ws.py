@@ -152,7 +152,6 @@ def test_closed_bars_match_the_sandbox_candles_and_survive_a_disconnect():
         await _until(events, lambda e: e.kind == "book", 3)  # fresh snapshot after resubscribing
         sb.advance(2)
         await _until(events, lambda e: e.kind == "bar", 14)
-        subs = sum(1 for m, p in sb.requests if False)  # noqa: F841 - REST log not used here
         return events, sb.exchange.market
 
     events, m = _collect({"seed": 6}, scenario)
@@ -216,3 +215,39 @@ def test_private_channel_without_token_provider_is_refused_early():
 
     with pytest.raises(ValueError, match="token provider"):
         asyncio.run(main())
+
+
+def test_client_resubscribes_when_a_book_checksum_fails():
+    """A tiny fake venue sends a snapshot with a wrong checksum, then a right one on resubscribe."""
+    from websockets.asyncio.server import serve
+
+    asks, bids = [(Decimal("100.5"), Decimal("1"))], [(Decimal("100.0"), Decimal("2"))]
+    good = book_checksum(asks, bids, 1, 8)
+    received: list[dict] = []
+
+    async def venue(conn):
+        async for raw in conn:
+            msg = json.loads(raw)
+            received.append(msg)
+            if msg["method"] == "subscribe":
+                subs = sum(1 for m in received if m["method"] == "subscribe")
+                await conn.send(json.dumps({"channel": "book", "type": "snapshot", "data": [{
+                    "symbol": "BTC/USD", "asks": [{"price": 100.5, "qty": 1.0}], "bids": [{"price": 100.0, "qty": 2.0}],
+                    "checksum": good if subs > 1 else good ^ 1}]}))
+
+    async def main():
+        async with serve(venue, "127.0.0.1", 0) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            ws = KrakenWs(f"ws://127.0.0.1:{port}/v2")
+            await ws.subscribe("book", ["BTC/USD"], depth=10)
+            kinds = []
+            async for ev in ws.events():
+                kinds.append(ev.kind)
+                if ev.kind == "book":
+                    break
+            await ws.close()
+            return kinds
+
+    kinds = asyncio.run(asyncio.wait_for(main(), 10))
+    assert kinds == ["book_resync", "book"]
+    assert [m["method"] for m in received] == ["subscribe", "unsubscribe", "subscribe"]

@@ -28,7 +28,7 @@ import httpx
 import msgspec
 
 from tradejet.adapters.kraken.auth import Credentials
-from tradejet.adapters.kraken.errors import UnknownOrder, raise_for_errors
+from tradejet.adapters.kraken.errors import raise_for_errors
 from tradejet.adapters.kraken.nonce import NonceSource
 from tradejet.adapters.kraken.orders import new_cl_ord_id
 from tradejet.adapters.kraken.ratelimit import TRADING, DecayingCounter, RateLimiter
@@ -71,7 +71,6 @@ T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.kraken.com"
 OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 MAX_OHLC = 720
-_IDEMPOTENT_TRADING = {"CancelAll", "CancelAllOrdersAfter"}
 
 
 def _b(x: bool) -> str:
@@ -338,13 +337,15 @@ class KrakenHttp:
 
     async def find_order(self, cl_ord_id: str, *, since: float | None = None) -> tuple[str, OrderInfo] | None:
         """Return ``(txid, order)`` of the order with ``cl_ord_id`` (open or closed), else None."""
+        # match on the echoed cl_ord_id, never on "the filter returned something": a venue that
+        # ignored the filter must not make an unrelated order look like ours
         found = await self.open_orders(cl_ord_id=cl_ord_id)
         for txid, info in found.items():
-            if info.cl_ord_id in (None, cl_ord_id):
+            if info.cl_ord_id == cl_ord_id:
                 return txid, info
         closed = await self.closed_orders(cl_ord_id=cl_ord_id, start=int(since) if since else None)
         for txid, info in closed.closed.items():
-            if info.cl_ord_id in (None, cl_ord_id):
+            if info.cl_ord_id == cl_ord_id:
                 return txid, info
         return None
 
@@ -444,5 +445,3 @@ class KrakenHttp:
         return await self._get("CancelAllOrdersAfter", CancelAllOrdersAfterResult, {"timeout": timeout},
                                private=True)
 
-
-__all__ += ["UnknownOrder"]
