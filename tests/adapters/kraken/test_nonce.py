@@ -85,3 +85,11 @@ def test_concurrent_private_calls_reach_the_venue_in_nonce_order(creds, tmp_path
     asyncio.run(main())
     assert len(arrived) == 40
     assert arrived == sorted(arrived) and len(set(arrived)) == 40
+
+
+def test_for_key_shares_one_file_per_key_without_naming_it(tmp_path):
+    a = NonceSource.for_key("my-secret-key-name", home=tmp_path, clock_ns=lambda: 0)
+    b = NonceSource.for_key("my-secret-key-name", home=tmp_path, clock_ns=lambda: 0)
+    c = NonceSource.for_key("another-key", home=tmp_path, clock_ns=lambda: 0)
+    assert a.path == b.path != c.path and "my-secret" not in str(a.path)
+    assert [a.next(), b.next(), a.next()] == [1, 2, 3] and c.next() == 1

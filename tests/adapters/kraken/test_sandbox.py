@@ -378,3 +378,44 @@ def test_an_independent_urllib_client_works_against_the_sandbox():
         assert wrong == {"error": ["EAPI:Invalid signature"]}
         oo = _urllib_private(sb.base_url, key, secret, "OpenOrders", n + 6, cl_ord_id="indep-1")
         assert list(oo["result"]["open"]) == add["result"]["txid"]
+
+
+@pytest.mark.parametrize("kind", ["drop_response", "timeout"])
+def test_lost_cancel_answer_is_checked_before_cancelling_again(kind):
+    async def fn(sb, k):
+        btc = (await k.asset_pairs(["XBTUSD"]))["XXBTZUSD"]
+        r = await k.add_order(build_add_order("XXBTZUSD", btc, "buy", "limit", 0.001, price=1000))
+        sb.faults.inject(kind, "CancelOrder", delay=0.5)
+        res = await k.cancel_order(txid=r.txid[0])
+        cancels = sum(1 for m, p in sb.requests if p == "/0/private/CancelOrder")
+        return res.count, sb.exchange.orders[r.txid[0]].status, cancels
+
+    count, status, cancels = run_with({"seed": 2}, fn, {"timeout": 0.2, "backoff": 0.01})
+    assert count == 1 and status == "canceled"
+    assert cancels == (1 if kind == "drop_response" else 2)
+
+
+def test_rest_fills_parse_to_messages():
+    from tradejet.adapters.kraken.parse import order_report, trade_fill
+
+    async def fn(sb, k):
+        btc = (await k.asset_pairs(["XBTUSD"]))["XXBTZUSD"]
+        r = await k.add_order(build_add_order("XXBTZUSD", btc, "sell", "market", 0.01, ref_price=80000,
+                                              cl_ord_id="p-1"))
+        sb.advance(1)
+        th = await k.trades_history()
+        q = await k.query_orders(r.txid)
+        return r.txid[0], th, q
+
+    txid, th, q = run_with({"seed": 2, "balances": {"ZUSD": "0", "XXBT": "0.01"}}, fn)
+    (tid, info), = th.trades.items()
+    fill = trade_fill(tid, info, client_order_id="p-1", symbol="BTC/USD")
+    rep = order_report(txid, q[txid], symbol="BTC/USD")
+    assert fill.venue_order_id == txid and fill.side == -1 and fill.qty == 0.01 and fill.liquidity == "taker"
+    assert rep.client_order_id == "p-1" and rep.filled_qty == 0.01 and rep.avg_price == fill.price
+    assert fill.fee == pytest.approx(fill.qty * fill.price * 0.004, abs=1e-5)
+
+
+def test_sandbox_repr_hides_the_secret():
+    sb = Sandbox(seed=1)
+    assert sb.credentials.reveal_secret() not in repr(sb) and sb.credentials.api_key not in repr(sb)

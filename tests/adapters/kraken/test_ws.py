@@ -202,6 +202,10 @@ def test_private_executions_and_balances_with_a_token():
 
     txid, execs = _collect({"seed": 6}, scenario)
     assert [e["exec_type"] for e in execs] == ["pending_new", "new", "trade", "filled"]
+    from tradejet.adapters.kraken.parse import execution_fill
+    fill = execution_fill(execs[2])
+    assert fill is not None and fill.venue_order_id == txid and fill.client_order_id == "ws-1" and fill.side == 1
+    assert fill.qty == 0.001 and fill.fee > 0 and execution_fill(execs[0]) is None
     assert all(e["order_id"] == txid and e["cl_ord_id"] == "ws-1" for e in execs)
     assert execs[2]["last_qty"] == Decimal("0.001") and execs[2]["liquidity_ind"] == "t"
 

@@ -109,8 +109,10 @@ class KrakenHttp:
                  user_agent: str = "tradejet/0.1 (+kraken-client)"):
         self._creds = credentials
         self.base_url = base_url.rstrip("/")
+        loopback = httpx.URL(self.base_url).host in ("127.0.0.1", "localhost", "::1")
         self._client = httpx.AsyncClient(
             base_url=self.base_url, transport=transport, timeout=httpx.Timeout(timeout),
+            trust_env=not loopback,  # a proxy from the environment must never carry sandbox traffic
             limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
             headers={"User-Agent": user_agent})
         self.nonce = nonce or NonceSource(None)
@@ -429,11 +431,33 @@ class KrakenHttp:
 
     async def cancel_order(self, *, txid: str | None = None, cl_ord_id: str | None = None,
                            pair: str | None = None) -> CancelOrderResult:
-        """Cancel one order; an unknown (or already closed) order raises UnknownOrder."""
+        """Cancel one order; an unknown (or already closed) order raises UnknownOrder.
+
+        When the answer is lost, the order is looked up first: if it is no longer open the
+        cancel is reported done (``count`` 1 if it ended cancelled, else 0); only a still-open
+        order is cancelled again.
+        """
         if (txid is None) == (cl_ord_id is None):
             raise ValueError("cancel_order needs exactly one of txid or cl_ord_id")
-        return await self._get("CancelOrder", CancelOrderResult, {"txid": txid, "cl_ord_id": cl_ord_id},
-                               private=True, idempotent=False, pair=pair)
+        attempt = 0
+        while True:
+            try:
+                return await self._get("CancelOrder", CancelOrderResult, {"txid": txid, "cl_ord_id": cl_ord_id},
+                                       private=True, idempotent=False, pair=pair)
+            except VenueUnavailable:
+                if attempt >= self.retries:
+                    raise
+                info = await self._order_state(txid, cl_ord_id)
+                if info is not None and info.status != "open" and info.status != "pending":
+                    return CancelOrderResult(count=1 if info.status == "canceled" else 0)
+                await self.sleep(min(self.backoff * 2 ** attempt, self.max_backoff))
+            attempt += 1
+
+    async def _order_state(self, txid: str | None, cl_ord_id: str | None) -> OrderInfo | None:
+        if txid is not None:
+            return (await self.query_orders([txid])).get(txid)
+        hit = await self.find_order(cl_ord_id or "")
+        return hit[1] if hit else None
 
     async def cancel_all(self) -> CancelOrderResult:
         return await self._get("CancelAll", CancelOrderResult, private=True)

@@ -39,6 +39,21 @@ class NonceSource:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._last = self._read_file()
 
+    @classmethod
+    def for_key(cls, api_key: str, home: str | os.PathLike[str] | None = None, **kw: object) -> NonceSource:
+        """Return the persisted source of one API key: ``$TRADEJET_HOME/nonce/kraken-<sha256(key)[:16]>``.
+
+        Every process using the key on this machine shares the file (and so never collides);
+        the file name does not reveal the key.
+        """
+        import hashlib
+
+        from tradejet.config import tradejet_home
+
+        base = Path(home) if home is not None else tradejet_home()
+        name = "kraken-" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
+        return cls(base / "nonce" / name, **kw)  # type: ignore[arg-type]
+
     def _read_file(self) -> int:
         assert self.path is not None
         try:

@@ -18,7 +18,7 @@ from tradejet.adapters.kraken.schemas import (
 from tradejet.kernels.codes import ORDER_TYPE_TEXT, Side
 from tradejet.messages import Balance, Bar, OrderFilled, OrderStatusReport
 
-__all__ = ["is_spot_asset", "spot_balances", "ohlc_bars", "order_report", "trade_fill", "side_code",
+__all__ = ["execution_fill", "is_spot_asset", "spot_balances", "ohlc_bars", "order_report", "trade_fill", "side_code",
            "order_type_code", "seconds_to_ns"]
 
 NS = 1_000_000_000
@@ -103,3 +103,22 @@ def trade_fill(trade_id: str, info: TradeInfo, *, client_order_id: str | None = 
         trade_id=trade_id, symbol=symbol or info.pair, side=side_code(info.type), qty=float(info.vol),
         price=float(info.price), fee=float(info.fee), ts_event=seconds_to_ns(info.time), ts_init=ts_init,
         liquidity="maker" if info.maker else "taker")
+
+
+def execution_fill(d: Mapping[str, object], *, ts_init: int = 0) -> OrderFilled | None:
+    """Return the fill of one WebSocket v2 ``executions`` item with ``exec_type == "trade"``, else None.
+
+    The WebSocket is a hint: reconcile against REST (QueryOrders, TradesHistory).
+    """
+    from tradejet.adapters.kraken.ws import parse_rfc3339_ns
+
+    if d.get("exec_type") != "trade":
+        return None
+    fees = d.get("fees") or []
+    fee = sum(float(f["qty"]) for f in fees) if isinstance(fees, list) else 0.0  # type: ignore[index]
+    return OrderFilled(
+        client_order_id=str(d.get("cl_ord_id") or ""), venue_order_id=str(d["order_id"]),
+        trade_id=str(d.get("exec_id") or d.get("trade_id")), symbol=str(d["symbol"]), side=side_code(str(d["side"])),
+        qty=float(d["last_qty"]), price=float(d["last_price"]), fee=fee,  # type: ignore[arg-type]
+        ts_event=parse_rfc3339_ns(str(d["timestamp"])), ts_init=ts_init,
+        liquidity="maker" if d.get("liquidity_ind") == "m" else "taker")
