@@ -321,3 +321,26 @@ def test_balances_skip_suffixed_variants():
            "USD.HOLD": "3"}
     out = spot_balances(bal)
     assert {b.asset for b in out} == {"ZUSD", "XXBT"}
+
+
+def test_trades_since_follows_the_cursor(kdata):
+    rec = json.loads((kdata / "nautilus_trader/http_trades.json").read_bytes())["result"]
+    rows = rec["XBTUSDT"]
+    seen: list[str] = []
+
+    def venue(request: httpx.Request) -> httpx.Response:
+        since = int(request.url.params["since"])
+        seen.append(request.url.params["since"])
+        # the venue's cursor: here the trade id (Kraken's is a ns time; trades can share one)
+        page = [r for r in rows if r[6] > since][:300]
+        last = str(page[-1][6]) if page else str(since)
+        return httpx.Response(200, json={"error": [], "result": {"XBTUSDT": page, "last": last}})
+
+    async def main():
+        async with KrakenHttp(transport=httpx.MockTransport(venue), public_burst=1e9) as k:
+            return [p async for p in k.trades_since("XBTUSDT", rows[0][6] - 1)]
+
+    pages = asyncio.run(main())
+    got = [r.trade_id for p in pages for r in p.rows]
+    assert got == [r[6] for r in rows] and len(pages) == 4
+    assert seen[1] == pages[0].last  # each call resumes from the previous cursor

@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -295,6 +295,25 @@ class KrakenHttp:
         key, rows, last = decode_keyed_rows("Trades", raw, TradeRow)
         last_v = decode_result("Trades", last, int | str)
         return TradesResult(pair=key, rows=rows, last=str(last_v))
+
+    async def trades_since(self, pair: str, since_ns: int, until_ns: int | None = None, *, count: int = 1000,
+                           max_pages: int = 1_000_000) -> AsyncIterator[TradesResult]:
+        """Yield pages of public trades from ``since_ns``, following Kraken's ``last`` cursor.
+
+        Stops at ``until_ns`` (exclusive), when a page is empty, or when the cursor stops
+        moving (caught up). Rate limits are respected by the public limiter; the caller can
+        persist ``page.last`` to resume.
+        """
+        cursor = str(since_ns)
+        for _ in range(max_pages):
+            page = await self.trades(pair, since=cursor, count=count)
+            rows = [r for r in page.rows if until_ns is None or r.time * 1e9 < until_ns]
+            if rows:
+                yield TradesResult(pair=page.pair, rows=rows, last=page.last)
+            if (not page.rows or page.last == cursor or len(rows) < len(page.rows)
+                    or (until_ns is not None and int(page.last) >= until_ns)):
+                return
+            cursor = page.last
 
     # -- private: account ------------------------------------------------------------------
 
