@@ -51,3 +51,9 @@ def test_sandbox_command_serves_and_prints_a_generated_key_pair():
         proc.wait(10)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_bench_suite_runs_with_parity(capsys):
+    assert main(["bench", "kraken", "--repeats", "1", "--calls", "2", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 3 and all(r["ours_ms"] > 0 and r["reference_ms"] > 0 for r in rows)
