@@ -202,3 +202,24 @@ def test_lookup_ignores_orders_that_do_not_echo_our_cl_ord_id(creds, clock):
 
     r = _place(ignoring_filter, creds, clock)
     assert r.txid == ["O0"] and venue.calls.count("AddOrder") == 2
+
+
+def test_submit_order_message_maps_to_add_order():
+    from tradejet.adapters.kraken.orders import submit_params
+    from tradejet.kernels.codes import OrderType, Side
+    from tradejet.messages import SubmitOrder
+
+    o = SubmitOrder(client_order_id="c-1", symbol="BTC/USD", side=Side.BUY, qty=0.0123456789,
+                    order_type=OrderType.LIMIT, ts_init=0, limit_price=80000.04, post_only=True)
+    assert submit_params(o, "XXBTZUSD", BTC) == {
+        "pair": "XXBTZUSD", "type": "buy", "ordertype": "limit", "volume": "0.01234567", "price": "80000.0",
+        "oflags": "post", "cl_ord_id": "c-1"}
+    s = SubmitOrder(client_order_id="c-2", symbol="BTC/USD", side=Side.SELL, qty=0.01,
+                    order_type=OrderType.STOP_LOSS, ts_init=0, stop_price=70000)
+    assert submit_params(s, "XXBTZUSD", BTC)["price"] == "70000.0"
+    with pytest.raises(InvalidArguments, match="needs a price"):
+        submit_params(SubmitOrder(client_order_id="c-3", symbol="BTC/USD", side=Side.BUY, qty=0.01,
+                                  order_type=OrderType.LIMIT, ts_init=0), "XXBTZUSD", BTC)
+    with pytest.raises(InvalidArguments, match="margin"):
+        submit_params(SubmitOrder(client_order_id="c-4", symbol="BTC/USD", side=Side.SELL, qty=0.01,
+                                  order_type=OrderType.MARKET, ts_init=0, reduce_only=True), "XXBTZUSD", BTC)

@@ -255,3 +255,25 @@ def test_client_resubscribes_when_a_book_checksum_fails():
     kinds = asyncio.run(asyncio.wait_for(main(), 10))
     assert kinds == ["book_resync", "book"]
     assert [m["method"] for m in received] == ["subscribe", "unsubscribe", "subscribe"]
+
+
+def test_reconnect_backs_off_exponentially_then_gives_up():
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens here now
+    slept: list[float] = []
+
+    async def fake_sleep(x):
+        slept.append(x)
+
+    async def main():
+        ws = KrakenWs(f"ws://127.0.0.1:{port}/v2", backoff=0.5, max_backoff=1.5, max_reconnects=4, sleep=fake_sleep)
+        async for _ in ws.events():
+            pass
+
+    with pytest.raises(ConnectionError, match="gave up after 4 reconnects"):
+        asyncio.run(asyncio.wait_for(main(), 10))
+    assert slept == [0.5, 1.0, 1.5, 1.5]

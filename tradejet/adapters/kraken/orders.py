@@ -20,8 +20,9 @@ from tradejet.adapters.kraken.errors import InvalidArguments, OrderMinimumNotMet
 from tradejet.adapters.kraken.schemas import AssetPair
 from tradejet.errors import ResponseError
 from tradejet.kernels.codes import Side
+from tradejet.messages import SubmitOrder
 
-__all__ = ["pair_meta", "round_price", "round_volume", "exit_volume", "build_add_order", "new_cl_ord_id",
+__all__ = ["submit_params", "pair_meta", "round_price", "round_volume", "exit_volume", "build_add_order", "new_cl_ord_id",
            "ORDER_TYPES", "TIME_IN_FORCE", "OFLAGS"]
 
 ORDER_TYPES = ("market", "limit", "stop-loss", "take-profit", "stop-loss-limit", "take-profit-limit",
@@ -178,3 +179,31 @@ def build_add_order(pair: str, meta: AssetPair | Mapping[str, Any], side: int | 
                 raise OrderMinimumNotMet(f"{pair}: cost {cost} is below costmin {m.costmin}"
                                          f" (checked before sending)")
     return p
+
+
+def submit_params(order: SubmitOrder, pair: str, meta: AssetPair | Mapping[str, Any], *,
+                  ref_price: float | None = None, validate: bool = False) -> dict[str, str]:
+    """Return AddOrder parameters for a :class:`~tradejet.messages.SubmitOrder`.
+
+    ``client_order_id`` becomes ``cl_ord_id`` (made before sending, reused on retry);
+    ``order_type`` is a :data:`~tradejet.kernels.codes.OrderType` code; for stop-loss and
+    take-profit the trigger is ``stop_price``.
+    """
+    import math
+
+    from tradejet.kernels.codes import ORDER_TYPE_TEXT, OrderType
+
+    if not 0 <= order.order_type < len(ORDER_TYPE_TEXT):
+        raise InvalidArguments(f"order_type must be an OrderType code, was {order.order_type}")
+    if order.reduce_only:
+        raise InvalidArguments("reduce_only is a margin feature; tradejet trades Kraken spot cash-only")
+    ot = ORDER_TYPE_TEXT[order.order_type]
+    price: float | None = None
+    if order.order_type == OrderType.LIMIT:
+        price = order.limit_price
+    elif order.order_type in (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT):
+        price = order.stop_price
+    if price is not None and math.isnan(price):
+        raise InvalidArguments(f"{ot} order {order.client_order_id} needs a price, was NaN")
+    return build_add_order(pair, meta, order.side, ot, order.qty, price=price, ref_price=ref_price,
+                           cl_ord_id=order.client_order_id, post_only=order.post_only, validate=validate)

@@ -185,7 +185,7 @@ class KrakenWs:
 
     async def events(self) -> AsyncIterator[WsEvent]:
         """Yield events forever, reconnecting with exponential backoff and resubscribing."""
-        from websockets.exceptions import ConnectionClosed
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
         attempt = 0
         while not self._closed:
@@ -202,7 +202,7 @@ class KrakenWs:
                     async for raw in conn:
                         for ev in await self._handle(conn, raw):
                             yield ev
-            except (ConnectionClosed, OSError, asyncio.TimeoutError) as e:
+            except (ConnectionClosed, InvalidHandshake, OSError, asyncio.TimeoutError) as e:
                 log.warning("Kraken WebSocket %s dropped (%s)", self.url, type(e).__name__)
             finally:
                 self._conn = None
