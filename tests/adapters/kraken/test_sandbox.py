@@ -419,3 +419,17 @@ def test_rest_fills_parse_to_messages():
 def test_sandbox_repr_hides_the_secret():
     sb = Sandbox(seed=1)
     assert sb.credentials.reveal_secret() not in repr(sb) and sb.credentials.api_key not in repr(sb)
+
+
+def test_stale_fault_freezes_public_rest_data():
+    async def fn(sb, k):
+        before = await k.ohlc("XBTUSD", 1)
+        sb.stale = True
+        sb.advance(5)
+        during = await k.ohlc("XBTUSD", 1)
+        sb.stale = False
+        after = await k.ohlc("XBTUSD", 1)
+        return before.last, during.last, after.last
+
+    b, d, a = run_with({"seed": 2}, fn)
+    assert b == d and a == b + 5 * 60

@@ -29,9 +29,16 @@ def _fmt(x: Any, decimals: int) -> str:
 
 
 class MarketData:
+    """Public endpoints; they show the market at :attr:`view_index` (frozen while the feed is stale)."""
+
     market: SyntheticMarket
     clock: Callable[[], float]
     status: str
+    frozen_index: int | None = None  # set while the "stale data" fault is on
+
+    @property
+    def view_index(self) -> int:
+        return self.market.index if self.frozen_index is None else self.frozen_index
 
     def _pair(self, name: str | None) -> str:
         key = ALIASES.get(name or "")
@@ -86,20 +93,22 @@ class MarketData:
         if interval * 60 != self.market.interval_s:
             raise Refusal("EGeneral:Invalid arguments:interval")
         m = self.market
-        first = max(0, m.index - 720 + 1)
+        now = self.view_index
+        first = max(0, now - 720 + 1)
         since = p.get("since")
         if since:
             first = max(first, (int(since) - m.t0) // m.interval_s)
-        rows = [self._row(key, i, i == m.index) for i in range(first, m.index + 1)]
-        return {p.get("pair") or key: rows, "last": m.t0 + (m.index - 1) * m.interval_s}
+        rows = [self._row(key, i, i == now) for i in range(first, now + 1)]
+        return {p.get("pair") or key: rows, "last": m.t0 + (now - 1) * m.interval_s}
 
     def pub_Ticker(self, p: dict[str, str]) -> Any:  # noqa: N802
         out = {}
         for name in [n for n in p.get("pair", "").split(",") if n] or self.market.pairs:
             key = self._pair(name)
             pd = PAIRS[key]["pair_decimals"]
-            last = self.market.last_price(key)
-            day = [self.market.candle(key, i) for i in range(max(0, self.market.index - 1440), self.market.index)]
+            now = self.view_index
+            last = self.market.candle(key, now)[1]
+            day = [self.market.candle(key, i) for i in range(max(0, now - 1440), now)]
             vol = sum(c[5] for c in day)
             vwap = sum(c[4] * c[5] for c in day) / vol if vol else last
             tick = float(PAIRS[key]["tick_size"])
@@ -113,7 +122,7 @@ class MarketData:
              ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
         """A synthetic book around the open of candle ``index`` (default: the forming one):
         (asks low->high, bids high->low), deterministic per (pair, index)."""
-        i = self.market.index if index is None else index
+        i = self.view_index if index is None else index
         last = self.market.candle(key, i)[1]
         tick = float(PAIRS[key]["tick_size"])
         pd = PAIRS[key]["pair_decimals"]
@@ -136,7 +145,7 @@ class MarketData:
         pd = PAIRS[key]["pair_decimals"]
         m = self.market
         rows = []
-        for i in range(max(0, m.index - 50), m.index):
+        for i in range(max(0, self.view_index - 50), self.view_index):
             t, o, h, lo, c, v, n = m.candle(key, i)
             rows.append([_fmt(c, pd), _fmt(v, 8), t + m.interval_s - 0.5, "b" if c >= o else "s", "m", "", i + 1])
         since = p.get("since")

@@ -87,7 +87,6 @@ class Sandbox:
         self.exchange.listeners.append(self._on_event)
         self.faults = Faults()
         self.step_seconds = step_seconds
-        self.stale = False
         self._server: asyncio.Server | None = None
         self._ws_server: Any = None
         self._ws_clients: set[_WsClient] = set()
@@ -97,6 +96,19 @@ class Sandbox:
 
     def __repr__(self) -> str:
         return f"Sandbox(base_url={self.base_url!r}, ws_url={self.ws_url!r}, credentials={self.credentials!r})"
+
+    @property
+    def stale(self) -> bool:
+        """The "stale data" fault: while on, the market moves (orders fill) but the WebSocket
+        sends no market data and the public REST endpoints keep showing the moment it began."""
+        return self.exchange.frozen_index is not None
+
+    @stale.setter
+    def stale(self, on: bool) -> None:
+        if on and self.exchange.frozen_index is None:
+            self.exchange.frozen_index = self.exchange.market.index
+        elif not on:
+            self.exchange.frozen_index = None
 
     @property
     def base_url(self) -> str:
