@@ -433,3 +433,22 @@ def test_stale_fault_freezes_public_rest_data():
 
     b, d, a = run_with({"seed": 2}, fn)
     assert b == d and a == b + 5 * 60
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GARBAGE\r\n\r\n",
+    b"POST /0/private/Balance HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+    b"POST /0/private/Balance HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n",
+    b"POST /0/private/Balance HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+])
+def test_malformed_http_gets_400_and_the_server_keeps_serving(request_bytes):
+    async def fn(sb, k):
+        r, w = await asyncio.open_connection("127.0.0.1", sb.port)
+        w.write(request_bytes)
+        await w.drain()
+        status = (await r.readline()).split()[1]
+        w.close()
+        return status, (await k.time()).unixtime > 0
+
+    status, alive = run_with({"seed": 1}, fn)
+    assert status in (b"400", b"411") and alive

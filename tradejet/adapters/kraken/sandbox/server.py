@@ -39,6 +39,7 @@ __all__ = ["Sandbox"]
 
 log = logging.getLogger(__name__)
 _LOCAL = ("127.0.0.1", "localhost", "::1")
+_MAX_BODY = 1 << 20
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 411: "Length Required",
             500: "Internal Server Error"}
 _WS_BY_KEY = {k: s for s, k in WS_SYMBOLS.items()}
@@ -233,7 +234,12 @@ class Sandbox:
                     headers[k.strip().lower()] = v.strip()
                 if "chunked" in headers.get("transfer-encoding", ""):
                     return await self._write(writer, 411, {"error": ["EGeneral:Invalid arguments"]}, close=True)
-                n = int(headers.get("content-length", "0") or 0)
+                try:
+                    n = int(headers.get("content-length", "0") or 0)
+                except ValueError:
+                    n = -1
+                if not 0 <= n <= _MAX_BODY:
+                    return await self._write(writer, 400, {"error": ["EGeneral:Invalid arguments"]}, close=True)
                 body = await reader.readexactly(n) if n else b""
                 keep = await self._dispatch(method, target, headers, body, writer)
                 if not keep or headers.get("connection", "").lower() == "close":
