@@ -223,3 +223,28 @@ def test_submit_order_message_maps_to_add_order():
     with pytest.raises(InvalidArguments, match="margin"):
         submit_params(SubmitOrder(client_order_id="c-4", symbol="BTC/USD", side=Side.SELL, qty=0.01,
                                   order_type=OrderType.MARKET, ts_init=0, reduce_only=True), "XXBTZUSD", BTC)
+
+
+def test_resend_refused_as_duplicate_finds_the_late_first_order(creds, clock):
+    """The first AddOrder lands only after the lookup said 'not there': the resend is refused
+    (cl_ord_id in use) and the client returns the first order instead of an error."""
+    venue = LossyKraken(lose=1, placed_before_loss=False)
+    inner = venue.__call__
+    state = {"looked": 0}
+
+    def late(request):
+        ep = request.url.path.rsplit("/", 1)[1]
+        if ep == "ClosedOrders":
+            state["looked"] += 1
+            if state["looked"] == 2:  # the second (last) lookup
+                # the delayed first request is booked by the venue now, after both lookups
+                f = {"cl_ord_id": last_cl[0], "pair": "XXBTZUSD", "type": "buy", "ordertype": "market",
+                     "volume": "0.01000000"}
+                venue.orders["OLATE"] = LossyKraken._order(f)
+        if ep == "AddOrder":
+            last_cl[0] = form(request)["cl_ord_id"]
+        return inner(request)
+
+    last_cl = [""]
+    r = _place(late, creds, clock)
+    assert r.txid == ["OLATE"] and list(venue.orders) == ["OLATE"]

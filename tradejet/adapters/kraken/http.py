@@ -61,7 +61,7 @@ from tradejet.adapters.kraken.schemas import (
     decode_keyed_rows,
     decode_result,
 )
-from tradejet.errors import AuthError, InvalidNonce, RateLimited, ResponseError, VenueUnavailable
+from tradejet.errors import AuthError, InvalidNonce, OrderRejected, RateLimited, ResponseError, VenueUnavailable
 
 __all__ = ["KrakenHttp", "DEFAULT_BASE_URL", "OHLC_INTERVALS", "MAX_OHLC"]
 
@@ -391,6 +391,15 @@ class KrakenHttp:
             try:
                 raw = await self._call("AddOrder", p, private=True, idempotent=validate, pair=p.get("pair"))
                 return decode_result("AddOrder", raw, AddOrderResult)
+            except OrderRejected:
+                # a resend refused (e.g. cl_ord_id already used by an open order): the first
+                # attempt may have landed after our lookup; ask once more before reporting it
+                if attempt == 0 or validate:
+                    raise
+                hit = await self.find_order(cl, since=t0 - 60)
+                if hit is None:
+                    raise
+                return AddOrderResult(descr=AddOrderDescr(order=hit[1].descr.order), txid=[hit[0]])
             except VenueUnavailable as e:
                 if validate or attempt >= self.retries:
                     raise
