@@ -52,8 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--synthetic", action="store_true", help="replay a seeded synthetic market (the default)")
     src.add_argument("--data", metavar="DIR", help="replay candles from a bar store (not available yet)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic market")
-    p.add_argument("--step-seconds", type=float, default=1.0,
-                   help="wall-clock seconds per replayed candle (0 = only via POST /_sandbox/advance)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="market seconds per wall-clock second: 1 = real time, candles aligned to the clock"
+                        " (default); 60 = one 1-minute candle per second; 0 = only POST /_sandbox/advance")
     p.add_argument("--tier", choices=["starter", "intermediate", "pro"], default="starter",
                    help="Kraken verification tier whose rate limits are enforced")
     p.set_defaults(func=run)
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     creds = Credentials(args.api_key, args.api_secret) if args.api_key else None
     ws_port = args.ws_port if args.ws_port is not None else (args.port + 1 if args.port else 0)
     sb = Sandbox(port=args.port, ws_port=ws_port, credentials=creds, balances=parse_balances(args.balance),
-                 seed=args.seed, tier=args.tier, step_seconds=args.step_seconds or None)
+                 seed=args.seed, tier=args.tier, speed=args.speed or None)
 
     async def main() -> None:
         await sb.start()

@@ -36,7 +36,7 @@ def test_parser_and_argument_errors(capsys):
 
 def test_sandbox_command_serves_and_prints_a_generated_key_pair():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "tradejet", "sandbox", "--port", "0", "--step-seconds", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "tradejet", "sandbox", "--port", "0", "--speed", "0",
                              "--balance", "USD=123"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:

@@ -452,3 +452,26 @@ def test_malformed_http_gets_400_and_the_server_keeps_serving(request_bytes):
 
     status, alive = run_with({"seed": 1}, fn)
     assert status in (b"400", b"411") and alive
+
+
+def test_speed_one_follows_the_wall_clock_and_faster_speeds_replay():
+    sb = Sandbox(seed=1, speed=1)
+    m = sb.exchange.market
+    assert sb.due_index(m.t0 + m.index * 60 + 59.9, 0, 0) == m.index  # still the forming minute
+    assert sb.due_index(m.t0 + (m.index + 2) * 60, 0, 0) == m.index + 2
+    fast = Sandbox(seed=1, speed=60)
+    assert fast.due_index(1000.0 + 3.5, 1000.0, 720) == 723  # one candle per wall second
+    with pytest.raises(ConfigError, match="speed"):
+        Sandbox(speed=-1)
+
+
+def test_auto_advance_runs_in_the_background():
+    async def fn(sb, k):
+        i0 = sb.exchange.market.index
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if sb.exchange.market.index >= i0 + 2:
+                return True
+        return False
+
+    assert run_with({"seed": 1, "speed": 600, "interval_s": 60}, fn)  # 10 candles per wall second

@@ -71,7 +71,7 @@ class Sandbox:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, ws_port: int = 0,
                  credentials: Credentials | None = None, balances: dict[str, str] | None = None, seed: int = 0,
-                 tier: str = "starter", step_seconds: float | None = None, market: SyntheticMarket | None = None,
+                 tier: str = "starter", speed: float | None = None, market: SyntheticMarket | None = None,
                  pairs: list[str] | None = None, interval_s: int = 60,
                  clock: Callable[[], float] = time.time):
         if host not in _LOCAL:
@@ -87,7 +87,10 @@ class Sandbox:
                                   balances or {"ZUSD": "10000"})
         self.exchange.listeners.append(self._on_event)
         self.faults = Faults()
-        self.step_seconds = step_seconds
+        if speed is not None and speed < 0:
+            raise ConfigError(f"speed must be >= 0, was {speed}", key="speed")
+        self.speed = speed or None  # market seconds per wall second; None: only advance() moves it
+        self.clock = clock
         self._server: asyncio.Server | None = None
         self._ws_server: Any = None
         self._ws_clients: set[_WsClient] = set()
@@ -128,7 +131,7 @@ class Sandbox:
         self.port = self._server.sockets[0].getsockname()[1]
         self._ws_server = await serve(self._handle_ws, self.host, self.ws_port)
         self.ws_port = next(iter(self._ws_server.sockets)).getsockname()[1]
-        if self.step_seconds:
+        if self.speed:
             self._spawn(self._ticker())
         log.info("Kraken sandbox on %s (WebSocket %s)", self.base_url, self.ws_url)
         return self
@@ -159,11 +162,27 @@ class Sandbox:
         t.add_done_callback(self._tasks.discard)
         return t
 
+    def due_index(self, now: float, start_wall: float, start_index: int) -> int:
+        """The candle that should be forming at wall time ``now``.
+
+        At ``speed == 1`` candles follow the wall clock (candle ``i`` opens at its own
+        timestamp); faster speeds replay ``speed`` market seconds per wall second.
+        """
+        m = self.exchange.market
+        if self.speed == 1:
+            return int((now - m.t0) // m.interval_s)
+        assert self.speed
+        return start_index + int((now - start_wall) * self.speed // m.interval_s)
+
     async def _ticker(self) -> None:
-        assert self.step_seconds
+        assert self.speed
+        start_wall, start_index = self.clock(), self.exchange.market.index
         while True:
-            await asyncio.sleep(self.step_seconds)
-            self.advance(1)
+            due = self.due_index(self.clock(), start_wall, start_index)
+            if due > self.exchange.market.index:
+                self.advance(due - self.exchange.market.index)
+            self.exchange.check_dead_mans_switch()
+            await asyncio.sleep(min(1.0, self.exchange.market.interval_s / self.speed / 4))
 
     @contextlib.contextmanager
     def run_in_thread(self) -> Iterator[Sandbox]:
