@@ -344,3 +344,16 @@ def test_trades_since_follows_the_cursor(kdata):
     got = [r.trade_id for p in pages for r in p.rows]
     assert got == [r[6] for r in rows] and len(pages) == 4
     assert seen[1] == pages[0].last  # each call resumes from the previous cursor
+
+
+def test_suffixed_balances_are_kept_apart_and_mapped_through_assets(recorded):
+    from tradejet.adapters.kraken.parse import other_balances
+    from tradejet.adapters.kraken.schemas import BalanceExEntry
+
+    assets = json.loads(recorded("Assets.json"))["result"]
+    bal = {"ZUSD": BalanceExEntry("100.0", "10.0"), "XXBT": BalanceExEntry("0.5"), "XBT.M": BalanceExEntry("0.2"),
+           "DOT.S": BalanceExEntry("7"), "ETH.F": BalanceExEntry("1.5"), "USD.HOLD": BalanceExEntry("3")}
+    spot = {b.asset: (b.total, b.available) for b in spot_balances(bal)}
+    assert spot == {"ZUSD": (100.0, 90.0), "XXBT": (0.5, 0.5)}
+    assert other_balances(bal, assets) == {"XXBT": {"M": 0.2}, "DOT": {"S": 7.0}, "XETH": {"F": 1.5},
+                                           "ZUSD": {"HOLD": 3.0}}

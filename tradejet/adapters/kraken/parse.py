@@ -18,7 +18,7 @@ from tradejet.adapters.kraken.schemas import (
 from tradejet.kernels.codes import ORDER_TYPE_TEXT, Side
 from tradejet.messages import Balance, Bar, OrderFilled, OrderStatusReport
 
-__all__ = ["execution_fill", "is_spot_asset", "spot_balances", "ohlc_bars", "order_report", "trade_fill", "side_code",
+__all__ = ["other_balances", "execution_fill", "is_spot_asset", "spot_balances", "ohlc_bars", "order_report", "trade_fill", "side_code",
            "order_type_code", "seconds_to_ns"]
 
 NS = 1_000_000_000
@@ -59,6 +59,31 @@ def spot_balances(balances: Mapping[str, str] | Mapping[str, BalanceExEntry]) ->
         else:
             total = float(v)
             out.append(Balance(asset=asset, total=total, available=total))
+    return out
+
+
+def other_balances(balances: Mapping[str, str] | Mapping[str, BalanceExEntry],
+                   assets: Mapping[str, object] | None = None) -> dict[str, dict[str, float]]:
+    """Return the suffixed (staking/earn/margin/hold) balances as ``{asset_id: {suffix: amount}}``.
+
+    ``DOT.S`` -> ``{"DOT": {"S": ...}}``; with ``assets`` (the ``Assets`` result) an altname
+    prefix is mapped to Kraken's asset id (``XBT.M`` -> ``XXBT``). These are never tradable.
+
+    >>> other_balances({"ZUSD": "5", "DOT.S": "2", "XBT.M": "1"}, {"XXBT": {"altname": "XBT"}})
+    {'DOT': {'S': 2.0}, 'XXBT': {'M': 1.0}}
+    """
+    alt = {}
+    for key, rec in (assets or {}).items():
+        name = rec.get("altname") if isinstance(rec, Mapping) else getattr(rec, "altname", None)
+        if name:
+            alt[name] = key
+    out: dict[str, dict[str, float]] = {}
+    for asset, v in balances.items():
+        if is_spot_asset(asset):
+            continue
+        base, _, suffix = asset.partition(".")
+        amount = float(v.balance) if isinstance(v, BalanceExEntry) else float(v)
+        out.setdefault(alt.get(base, base), {})[suffix] = amount
     return out
 
 
