@@ -277,3 +277,29 @@ def test_reconnect_backs_off_exponentially_then_gives_up():
     with pytest.raises(ConnectionError, match="gave up after 4 reconnects"):
         asyncio.run(asyncio.wait_for(main(), 10))
     assert slept == [0.5, 1.0, 1.5, 1.5]
+
+
+def test_ws_trading_methods_against_the_sandbox():
+    from tradejet.adapters.kraken.errors import InsufficientFunds, UnknownOrder
+
+    async def scenario(sb, http, ws, events):
+        await ws.subscribe("executions")
+        await _until(events, lambda e: e.kind == "ack")
+        r = await ws.request("add_order", {"order_type": "limit", "side": "buy", "order_qty": 0.001,
+                                           "symbol": "BTC/USD", "limit_price": 1000.0, "cl_ord_id": "w-1",
+                                           "post_only": True})
+        oid = r["result"]["order_id"]
+        with pytest.raises(InsufficientFunds):
+            await ws.request("add_order", {"order_type": "limit", "side": "buy", "order_qty": 100,
+                                           "symbol": "BTC/USD", "limit_price": 1000.0})
+        open_ = await http.open_orders()
+        assert list(open_) == [oid] and open_[oid].cl_ord_id == "w-1" and open_[oid].oflags.startswith("post")
+        c = await ws.request("cancel_order", {"cl_ord_id": ["w-1"]})
+        assert c["result"] == {"order_id": oid, "cl_ord_id": "w-1"}
+        with pytest.raises(UnknownOrder):
+            await ws.request("cancel_order", {"order_id": [oid]})
+        d = await ws.request("cancel_all_orders_after", {"timeout": 60})
+        assert set(d["result"]) == {"currentTime", "triggerTime"}
+        return (await http.closed_orders()).closed[oid].status
+
+    assert _collect({"seed": 6}, scenario) == "canceled"

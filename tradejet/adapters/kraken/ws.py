@@ -13,7 +13,9 @@ Iterate :meth:`KrakenWs.events` to get :class:`WsEvent` values:
 * ``ticker``, ``trade``, ``execution``, ``balance``: the channel's data items (dicts,
   numbers as Decimal); ``ack``/``error`` for method responses; ``status``; ``reconnected``.
 
-The WebSocket is a hint for executions: reconcile over REST (QueryOrders, TradesHistory).
+:meth:`KrakenWs.request` sends a method (``add_order``, ``cancel_order``,
+``cancel_all_orders_after``, ...) and returns its answer. The WebSocket is a hint for
+executions: reconcile over REST (QueryOrders, TradesHistory).
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ class KrakenWs:
         self._closed = False
         self.reconnects = 0
         self.books: dict[str, Book] = {}
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.candles: dict[tuple[str, int], CandleTracker] = {}
 
     def __repr__(self) -> str:
@@ -177,6 +180,40 @@ class KrakenWs:
             tok = await self._token_fn()
             params["token"] = getattr(tok, "token", tok)
         await self._send(conn, "subscribe", params)
+
+    async def request(self, method: str, params: dict[str, Any] | None = None, *, private: bool = True,
+                      timeout: float = 10.0) -> dict[str, Any]:
+        """Send one method (``add_order``, ``cancel_order``, ``cancel_all_orders_after``, ``ping``...)
+        and return Kraken's response; ``success: false`` raises the mapped error.
+
+        Needs :meth:`events` running in another task (it reads the answers). A timeout means
+        the outcome is unknown: reconcile over REST before resending an order.
+        """
+        from tradejet.adapters.kraken.errors import error_for
+        from tradejet.errors import VenueUnavailable
+
+        if self._conn is None:
+            raise VenueUnavailable(f"Kraken WebSocket {self.url}: not connected")
+        p = dict(params or {})
+        if private:
+            if self._token_fn is None:
+                raise ValueError(f"{method} is private: give KrakenWs a token provider")
+            tok = await self._token_fn()
+            p["token"] = getattr(tok, "token", tok)
+        self._req += 1
+        req_id = self._req
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = fut
+        try:
+            await self._conn.send(json.dumps({"method": method, "params": p, "req_id": req_id}, default=str))
+            msg = await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            raise VenueUnavailable(f"Kraken WebSocket {method}: no answer in {timeout}s (outcome unknown)") from None
+        finally:
+            self._pending.pop(req_id, None)
+        if not msg.get("success", False):
+            raise error_for(f"WebSocket {method}", str(msg.get("error", "no error text")))
+        return msg
 
     async def close(self) -> None:
         self._closed = True
@@ -219,6 +256,10 @@ class KrakenWs:
         if not isinstance(msg, dict):
             return [WsEvent("error", None, {"error": "unexpected message", "raw": str(raw)[:200]})]
         if "method" in msg:
+            fut = self._pending.get(msg.get("req_id"))  # type: ignore[arg-type]
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+                return []
             if msg.get("method") == "pong":
                 return []
             ok = msg.get("success", False)

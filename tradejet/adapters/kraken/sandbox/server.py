@@ -9,7 +9,8 @@ body), and the admin routes ``POST /_sandbox/advance {"n": 1}``, ``POST /_sandbo
 
 WebSocket v2 (``ws://127.0.0.1:<ws_port>/v2``): ``ping``, ``subscribe``/``unsubscribe`` for
 ``ohlc``, ``ticker``, ``trade``, ``book`` (with checksums), and with a token from
-``GetWebSocketsToken`` the private ``executions`` and ``balances`` channels. One endpoint
+``GetWebSocketsToken`` the private ``executions`` and ``balances`` channels and the trading
+methods ``add_order``, ``cancel_order``, ``cancel_all``, ``cancel_all_orders_after``. One endpoint
 serves public and private channels (Kraken splits them over two hosts).
 """
 
@@ -43,6 +44,7 @@ _MAX_BODY = 1 << 20
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 411: "Length Required",
             500: "Internal Server Error"}
 _WS_BY_KEY = {k: s for s, k in WS_SYMBOLS.items()}
+_WS_TRADING = ("add_order", "cancel_order", "cancel_all", "cancel_all_orders_after")
 
 
 def _now_rfc3339() -> str:
@@ -407,6 +409,8 @@ class Sandbox:
                                                         "time_in": time_in, "time_out": _now_rfc3339()}))
                 elif method in ("subscribe", "unsubscribe"):
                     self._ws_subscribe(client, method, msg.get("params") or {}, base, time_in)
+                elif method in _WS_TRADING:
+                    self._ws_trade(client, method, msg.get("params") or {}, base, time_in)
                 else:
                     client.queue.put_nowait(json.dumps({**base, "error": "EGeneral:Invalid arguments",
                                                         "success": False, "time_in": time_in,
@@ -478,6 +482,57 @@ class Sandbox:
             self._ack(client, base, time_in, result)
             if result["snapshot"]:
                 self._market_message(client, channel, key, "snapshot")
+
+    def _ws_trade(self, client: _WsClient, method: str, params: dict[str, Any], base: dict[str, Any],
+                  time_in: str) -> None:
+        """WS v2 trading methods, checked and executed like their REST twins."""
+        ex = self.exchange
+        acct = next((a for a in ex.accounts.values() if params.get("token") in a.ws_tokens), None)
+        if acct is None:
+            self._ack(client, base, time_in, error="ESession:Invalid session")
+            return
+        try:
+            if method == "add_order":
+                key = WS_SYMBOLS.get(str(params.get("symbol")))
+                if key is None:
+                    raise Refusal(f"Currency pair not supported {params.get('symbol')}")
+                ot = params.get("order_type")
+                price = params.get("limit_price")
+                if ot in ("stop-loss", "take-profit"):
+                    price = (params.get("triggers") or {}).get("price")
+                rest = {"pair": key, "type": params.get("side"), "ordertype": ot,
+                        "volume": str(params.get("order_qty", "")), "cl_ord_id": params.get("cl_ord_id"),
+                        "oflags": "post" if params.get("post_only") else "",
+                        "timeinforce": str(params.get("time_in_force", "gtc")).upper()}
+                if price is not None:
+                    rest["price"] = str(price)
+                ex.charge(acct, "AddOrder", rest)
+                o = ex.validate_order(acct, rest)
+                if params.get("validate"):
+                    result: dict[str, Any] = {"order_id": "", **({"cl_ord_id": o.cl_ord_id} if o.cl_ord_id else {})}
+                else:
+                    ex.place(acct, o)
+                    result = {"order_id": o.txid, **({"cl_ord_id": o.cl_ord_id} if o.cl_ord_id else {})}
+                self._ack(client, base, time_in, result)
+            elif method == "cancel_order":
+                ids = [("txid", i) for i in params.get("order_id") or []]
+                ids += [("cl_ord_id", i) for i in params.get("cl_ord_id") or []]
+                if not ids:
+                    raise Refusal("EGeneral:Invalid arguments")
+                for field, value in ids:
+                    ex.charge(acct, "CancelOrder", {field: value})
+                    o = ex._find({field: value})
+                    if o is None or ex._owner.get(o.txid) != acct.key or o.status != "open":
+                        raise Refusal("EOrder:Unknown order")
+                    ex.priv_CancelOrder(acct, {field: value})
+                    self._ack(client, base, time_in, {"order_id": o.txid,
+                                                      **({"cl_ord_id": o.cl_ord_id} if o.cl_ord_id else {})})
+            elif method == "cancel_all":
+                self._ack(client, base, time_in, ex.priv_CancelAll(acct, {}))
+            elif method == "cancel_all_orders_after":
+                self._ack(client, base, time_in, ex.priv_CancelAllOrdersAfter(acct, {"timeout": params.get("timeout")}))
+        except Refusal as e:
+            self._ack(client, base, time_in, error=str(e))
 
     # -- WebSocket publishing -------------------------------------------------------------------------
 
