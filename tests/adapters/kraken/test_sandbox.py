@@ -475,3 +475,19 @@ def test_auto_advance_runs_in_the_background():
         return False
 
     assert run_with({"seed": 1, "speed": 600, "interval_s": 60}, fn)  # 10 candles per wall second
+
+
+def test_refused_edit_keeps_the_original_order_and_its_hold():
+    from tradejet.adapters.kraken.errors import InsufficientFunds
+
+    async def fn(sb, k):
+        btc = (await k.asset_pairs(["XBTUSD"]))["XXBTZUSD"]
+        a = await k.add_order(build_add_order("XXBTZUSD", btc, "buy", "limit", 0.05, price=1000))
+        hold = (await k.balance_ex())["ZUSD"].hold_trade
+        with pytest.raises(InsufficientFunds):
+            await k.edit_order(a.txid[0], "XBTUSD", price="100000.0")  # 5,000 USD > 100 USD balance
+        o = (await k.query_orders(a.txid))[a.txid[0]]
+        return hold, (await k.balance_ex())["ZUSD"].hold_trade, o.status
+
+    hold_before, hold_after, status = run_with({"seed": 2, "balances": {"ZUSD": "100"}}, fn)
+    assert status == "open" and hold_before == hold_after and float(hold_after) > 50

@@ -402,12 +402,13 @@ class Exchange(MarketData):
         spec = {"pair": o.pair, "type": o.side, "ordertype": o.ordertype,
                 "volume": p.get("volume") or str(o.vol), "price": p.get("price") or str(o.price),
                 "oflags": p.get("oflags") or o.oflags}
-        self._close(o, "canceled", "Order replaced")
+        old_hold, o.hold = o.hold, Decimal(0)  # the replacement may use the funds the old one holds
         try:
             new = self.validate_order(a, spec)
         except Refusal:
-            o.status, o.reason, o.closetm = "open", None, None
+            o.hold = old_hold
             raise
+        self._close(o, "canceled", "Order replaced")
         self.place(a, new)
         return {"descr": {"order": self.order_info(new)["descr"]["order"]}, "txid": new.txid,
                 "originaltxid": o.txid, "volume": _fmt(new.vol, 8), "price": str(p.get("price") or ""),
