@@ -491,3 +491,18 @@ def test_refused_edit_keeps_the_original_order_and_its_hold():
 
     hold_before, hold_after, status = run_with({"seed": 2, "balances": {"ZUSD": "100"}}, fn)
     assert status == "open" and hold_before == hold_after and float(hold_after) > 50
+
+
+def test_bad_order_fields_are_refused_like_kraken():
+    from tradejet.adapters.kraken.errors import InvalidArguments
+
+    async def fn(sb, k):
+        base = {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "volume": "0.001", "price": "1000.0"}
+        for bad in ({"volume": "0.123456789"}, {"price": "1000.05"}, {"type": "long"}, {"ordertype": "iceberg"},
+                    {"cl_ord_id": "a", "userref": "5"}, {"timeinforce": "GTD"}, {"volume": "-1"},
+                    {"price": "NaN"}):
+            with pytest.raises(InvalidArguments):
+                await k.add_order({**base, **bad})
+        return len(sb.exchange.orders)
+
+    assert run_with({"seed": 2}, fn) == 0

@@ -317,6 +317,12 @@ class Exchange(MarketData):
         if tif not in ("GTC", "IOC"):
             raise Refusal("EGeneral:Invalid arguments:timeinforce")
         cl = p.get("cl_ord_id") or None
+        if cl is not None and p.get("userref"):
+            raise Refusal("EGeneral:Invalid arguments:cl_ord_id and userref are mutually exclusive")
+        try:
+            userref = int(p.get("userref", 0) or 0)
+        except ValueError:
+            raise Refusal("EGeneral:Invalid arguments:userref") from None
         if cl is not None and any(o.cl_ord_id == cl and o.status == "open" for o in self._mine(a)):
             raise Refusal("EOrder:Duplicate order")  # cl_ord_id is unique over open orders
         if self.status in ("maintenance",):
@@ -333,7 +339,7 @@ class Exchange(MarketData):
         oflags = ",".join(dict.fromkeys([*(f for f in flags if f in ("post", "fcib", "fciq", "nompp")), "fciq"]))
         return SandboxOrder(
             txid=_id("O", self._rng), pair=key, side=side, ordertype=ot, vol=vol, price=float(price), price2=0.0,
-            cl_ord_id=cl, userref=int(p.get("userref", 0) or 0), post_only="post" in flags, oflags=oflags,
+            cl_ord_id=cl, userref=userref, post_only="post" in flags, oflags=oflags,
             opentm=round(self.clock(), 4), placed_index=self.market.index + 1, hold_asset=hold_asset, hold=hold,
             timeinforce=tif)
 

@@ -262,7 +262,13 @@ class Sandbox:
                 if not 0 <= n <= _MAX_BODY:
                     return await self._write(writer, 400, {"error": ["EGeneral:Invalid arguments"]}, close=True)
                 body = await reader.readexactly(n) if n else b""
-                keep = await self._dispatch(method, target, headers, body, writer)
+                try:
+                    keep = await self._dispatch(method, target, headers, body, writer)
+                except (ConnectionError, asyncio.CancelledError):
+                    raise
+                except Exception:  # a sandbox bug must answer like Kraken's internal error, not hang up
+                    log.exception("sandbox: %s %s failed", method, target)
+                    keep = await self._write(writer, 200, {"error": ["EGeneral:Internal error"]}, close=True)
                 if not keep or headers.get("connection", "").lower() == "close":
                     return
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
