@@ -303,3 +303,38 @@ def test_ws_trading_methods_against_the_sandbox():
         return (await http.closed_orders()).closed[oid].status
 
     assert _collect({"seed": 6}, scenario) == "canceled"
+
+
+def test_unreadable_messages_become_error_events():
+    from websockets.asyncio.server import serve
+
+    async def venue(conn):
+        await conn.send("[1, 2]")
+        await conn.send(json.dumps({"channel": "ohlc", "type": "update", "data": [{"symbol": "BTC/USD"}]}))
+        await conn.send(json.dumps({"channel": "book", "type": "snapshot", "data": [{
+            "symbol": "BTC/USD", "asks": [{"price": "x", "qty": 1}], "bids": []}]}))
+        await conn.send(json.dumps({"channel": "status", "type": "update", "data": [{"system": "online"}]}))
+        await conn.wait_closed()
+
+    async def main():
+        async with serve(venue, "127.0.0.1", 0) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            ws = KrakenWs(f"ws://127.0.0.1:{port}/v2")
+            out = []
+            async for ev in ws.events():
+                out.append(ev.kind)
+                if ev.kind == "status":
+                    break
+            await ws.close()
+            return out
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == ["error", "error", "error", "status"]
+
+
+def test_sandbox_refuses_an_interval_it_does_not_replay():
+    async def scenario(sb, http, ws, events):
+        await ws.subscribe("ohlc", ["BTC/USD"], interval=5)
+        await _until(events, lambda e: e.kind == "error")
+        return next(e for e in events if e.kind == "error").data["error"]
+
+    assert "interval" in _collect({"seed": 6}, scenario)

@@ -237,7 +237,14 @@ class KrakenWs:
                     for p in list(self._subs.values()):
                         await self._send_sub(conn, p)
                     async for raw in conn:
-                        for ev in await self._handle(conn, raw):
+                        try:
+                            evs = await self._handle(conn, raw)
+                        except (KeyError, TypeError, ValueError, ArithmeticError) as e:
+                            # a message we cannot read is reported, never a crash deep inside
+                            log.warning("Kraken WebSocket: unreadable message (%s: %s)", type(e).__name__, e)
+                            evs = [WsEvent("error", None, {"error": f"unreadable message: {type(e).__name__}: {e}",
+                                                           "raw": str(raw)[:200]})]
+                        for ev in evs:
                             yield ev
             except (ConnectionClosed, InvalidHandshake, OSError, asyncio.TimeoutError) as e:
                 log.warning("Kraken WebSocket %s dropped (%s)", self.url, type(e).__name__)

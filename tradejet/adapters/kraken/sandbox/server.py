@@ -476,6 +476,10 @@ class Sandbox:
             result: dict[str, Any] = {"channel": channel, "symbol": sym, "snapshot": params.get("snapshot", True)}
             if channel == "ohlc":
                 result["interval"] = int(params.get("interval", 1))
+                if result["interval"] * 60 != self.exchange.market.interval_s:
+                    self._ack(client, base, time_in, error="EGeneral:Invalid arguments:interval (the sandbox"
+                              f" replays {self.exchange.market.interval_s // 60}-minute candles)", symbol=sym)
+                    continue
             if channel == "book":
                 result["depth"] = int(params.get("depth", 10))
             subs = client.subs.setdefault(channel, {"symbols": set()})
