@@ -338,3 +338,21 @@ def test_sandbox_refuses_an_interval_it_does_not_replay():
         return next(e for e in events if e.kind == "error").data["error"]
 
     assert "interval" in _collect({"seed": 6}, scenario)
+
+
+def test_ticker_and_trade_events_follow_the_replayed_market():
+    async def scenario(sb, http, ws, events):
+        await ws.subscribe("ticker", ["BTC/USD", "ETH/USD"])
+        await ws.subscribe("trade", ["BTC/USD"])
+        await _until(events, lambda e: e.kind == "ticker", 2)  # snapshots
+        sb.advance(1)
+        await _until(events, lambda e: e.kind == "ticker", 4)
+        await _until(events, lambda e: e.kind == "trade", 2)
+        return events, sb.exchange.market
+
+    events, m = _collect({"seed": 6}, scenario)
+    last_ticker = [e for e in events if e.kind == "ticker" and e.symbol == "BTC/USD"][-1].data
+    last_trade = [e for e in events if e.kind == "trade"][-1].data
+    open_now = round(m.candle("XXBTZUSD", m.index)[1], 1)
+    assert float(last_ticker["last"]) == open_now and float(last_trade["price"]) == open_now
+    assert {e.symbol for e in events if e.kind == "ticker"} == {"BTC/USD", "ETH/USD"}
