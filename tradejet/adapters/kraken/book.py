@@ -57,12 +57,15 @@ class Book:
         self.bids: dict[Decimal, Decimal] = {}
 
     def sorted_asks(self) -> list[tuple[Decimal, Decimal]]:
+        """Return asks low -> high."""
         return sorted(self.asks.items())
 
     def sorted_bids(self) -> list[tuple[Decimal, Decimal]]:
+        """Return bids high -> low."""
         return sorted(self.bids.items(), reverse=True)
 
     def checksum(self) -> int:
+        """Return the CRC32 of the local top 10 levels, as Kraken computes it."""
         return book_checksum(self.sorted_asks(), self.sorted_bids(), self.price_decimals, self.qty_decimals)
 
     def _set(self, side: dict[Decimal, Decimal], levels: Iterable[Mapping[str, Any]]) -> None:

@@ -138,6 +138,7 @@ class KrakenHttp:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the pooled HTTP connections."""
         await self._client.aclose()
 
     # -- transport -------------------------------------------------------------------------
@@ -245,6 +246,7 @@ class KrakenHttp:
         return await self._get("SystemStatus", SystemStatus)
 
     async def assets(self, assets: Sequence[str] | None = None) -> dict[str, AssetInfo]:
+        """Return asset records keyed by Kraken asset id (``XXBT``, ``ZUSD``, ``SOL``)."""
         return await self._get("Assets", dict[str, AssetInfo], {"asset": assets})
 
     async def asset_pairs(self, pairs: Sequence[str] | None = None, info: str | None = None) -> dict[str, AssetPair]:
@@ -252,6 +254,7 @@ class KrakenHttp:
         return await self._get("AssetPairs", dict[str, AssetPair], {"pair": pairs, "info": info})
 
     async def ticker(self, pairs: Sequence[str] | str) -> dict[str, TickerInfo]:
+        """Return ticker records keyed by the pair key Kraken answers with."""
         return await self._get("Ticker", dict[str, TickerInfo], {"pair": pairs})
 
     async def ohlc(self, pair: str, interval: int = 1, since: int | None = None) -> OHLCResult:
@@ -287,6 +290,7 @@ class KrakenHttp:
         return [out[k] for k in sorted(out)]
 
     async def depth(self, pair: str, count: int | None = None) -> dict[str, DepthBook]:
+        """Return the order book (``count`` levels per side, at most 500) keyed by pair."""
         return await self._get("Depth", dict[str, DepthBook], {"pair": pair, "count": count})
 
     async def trades(self, pair: str, since: int | str | None = None, count: int | None = None) -> TradesResult:
@@ -322,13 +326,16 @@ class KrakenHttp:
         return await self._get("Balance", dict[str, str], private=True)
 
     async def balance_ex(self) -> dict[str, BalanceExEntry]:
+        """Return balances with ``hold_trade`` (reserved by open orders) by asset id."""
         return await self._get("BalanceEx", dict[str, BalanceExEntry], private=True)
 
     async def trade_balance(self, asset: str | None = None) -> TradeBalance:
+        """Return the equity summary (``eb``, ``tb``, ``e``, ...), valued in ``asset`` (default USD)."""
         return await self._get("TradeBalance", TradeBalance, {"asset": asset}, private=True)
 
     async def open_orders(self, *, trades: bool = False, userref: int | None = None,
                           cl_ord_id: str | None = None) -> dict[str, OrderInfo]:
+        """Return open orders by txid, optionally only the one with ``cl_ord_id``."""
         r = await self._get("OpenOrders", OpenOrdersResult,
                             {"trades": trades or None, "userref": userref, "cl_ord_id": cl_ord_id}, private=True)
         return r.open
@@ -336,11 +343,14 @@ class KrakenHttp:
     async def closed_orders(self, *, trades: bool = False, userref: int | None = None, cl_ord_id: str | None = None,
                             start: int | float | str | None = None, end: int | float | str | None = None,
                             ofs: int | None = None, closetime: str | None = None) -> ClosedOrdersResult:
+
+        """Return closed/cancelled orders (50 per page, newest first) and their total ``count``."""
         return await self._get("ClosedOrders", ClosedOrdersResult,
                                {"trades": trades or None, "userref": userref, "cl_ord_id": cl_ord_id,
                                 "start": start, "end": end, "ofs": ofs, "closetime": closetime}, private=True)
 
     async def query_orders(self, txids: Sequence[str], *, trades: bool = False) -> dict[str, OrderInfo]:
+        """Return the orders with these txids (any status)."""
         if not txids:
             raise ValueError("query_orders needs at least one txid")
         return await self._get("QueryOrders", dict[str, OrderInfo],
@@ -348,10 +358,12 @@ class KrakenHttp:
 
     async def trades_history(self, *, start: int | float | str | None = None, end: int | float | str | None = None,
                              ofs: int | None = None, type: str | None = None) -> TradesHistoryResult:
+        """Return the account's fills (50 per page, newest first) and their total ``count``."""
         return await self._get("TradesHistory", TradesHistoryResult,
                                {"type": type, "start": start, "end": end, "ofs": ofs}, private=True)
 
     async def get_websockets_token(self) -> WebSocketsToken:
+        """Return a token for private WebSocket channels (use within 15 minutes)."""
         return await self._get("GetWebSocketsToken", WebSocketsToken, private=True)
 
     # -- private: trading ------------------------------------------------------------------
@@ -453,6 +465,7 @@ class KrakenHttp:
 
     async def edit_order(self, txid: str, pair: str, *, volume: str | None = None, price: str | None = None,
                          price2: str | None = None, oflags: str | None = None) -> EditOrderResult:
+        """Replace an open order (cancel-and-replace: a new txid); prefer :meth:`amend_order`."""
         return await self._get("EditOrder", EditOrderResult,
                                {"txid": txid, "pair": pair, "volume": volume, "price": price, "price2": price2,
                                 "oflags": oflags}, private=True, idempotent=False, pair=pair)
@@ -488,6 +501,7 @@ class KrakenHttp:
         return hit[1] if hit else None
 
     async def cancel_all(self) -> CancelOrderResult:
+        """Cancel every open order of the account; return how many."""
         return await self._get("CancelAll", CancelOrderResult, private=True)
 
     async def cancel_all_orders_after(self, timeout: int) -> CancelAllOrdersAfterResult:

@@ -80,6 +80,7 @@ class CandleTracker:
         self.forming_ts = None
 
     def update(self, item: dict[str, Any], snapshot: bool = False) -> list[WsEvent]:
+        """Feed one ``ohlc`` item; return the bars it closes and any gap it reveals."""
         ts = parse_rfc3339_ns(item["interval_begin"])
         out: list[WsEvent] = []
         if self.forming_ts is None:
@@ -163,6 +164,7 @@ class KrakenWs:
                 await self._send_sub(self._conn, p)
 
     async def unsubscribe(self, channel: str, symbols: list[str] | None = None) -> None:
+        """Unsubscribe now and stop resubscribing after reconnects."""
         for sym in symbols or [None]:
             p = self._subs.pop((channel, sym), None)
             if p is not None and self._conn is not None:
@@ -216,6 +218,7 @@ class KrakenWs:
         return msg
 
     async def close(self) -> None:
+        """Close the connection and end :meth:`events`."""
         self._closed = True
         if self._conn is not None:
             await self._conn.close()

@@ -118,15 +118,18 @@ class Sandbox:
 
     @property
     def base_url(self) -> str:
+        """The REST base URL to give any Kraken client."""
         return f"http://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
+        """The WebSocket v2 URL."""
         return f"ws://{self.host}:{self.ws_port}/v2"
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
     async def start(self) -> Sandbox:
+        """Bind the REST and WebSocket servers (ephemeral ports when 0) and start replaying."""
         from websockets.asyncio.server import serve
 
         self._server = await asyncio.start_server(self._handle_http, self.host, self.port)
@@ -139,6 +142,7 @@ class Sandbox:
         return self
 
     async def stop(self) -> None:
+        """Close every connection and both servers."""
         for t in list(self._tasks):
             t.cancel()
         for w in list(self._conns):
@@ -224,6 +228,7 @@ class Sandbox:
         return n
 
     def state(self) -> dict[str, Any]:
+        """Return balances, orders, faults and the market position (the admin view)."""
         ex = self.exchange
         return {
             "index": ex.market.index, "status": ex.status, "stale": self.stale,
