@@ -343,7 +343,6 @@ class KrakenHttp:
     async def closed_orders(self, *, trades: bool = False, userref: int | None = None, cl_ord_id: str | None = None,
                             start: int | float | str | None = None, end: int | float | str | None = None,
                             ofs: int | None = None, closetime: str | None = None) -> ClosedOrdersResult:
-
         """Return closed/cancelled orders (50 per page, newest first) and their total ``count``."""
         return await self._get("ClosedOrders", ClosedOrdersResult,
                                {"trades": trades or None, "userref": userref, "cl_ord_id": cl_ord_id,
