@@ -506,3 +506,21 @@ def test_bad_order_fields_are_refused_like_kraken():
         return len(sb.exchange.orders)
 
     assert run_with({"seed": 2}, fn) == 0
+
+
+def test_maintenance_and_cancel_only_modes():
+    from tradejet.errors import OrderRejected
+
+    async def fn(sb, k):
+        btc = (await k.asset_pairs(["XBTUSD"]))["XXBTZUSD"]
+        a = await k.add_order(build_add_order("XXBTZUSD", btc, "buy", "limit", 0.001, price=1000))
+        sb.exchange.status = "cancel_only"
+        with pytest.raises(OrderRejected, match="cancel_only"):
+            await k.add_order(build_add_order("XXBTZUSD", btc, "buy", "limit", 0.001, price=1000))
+        assert (await k.cancel_order(txid=a.txid[0])).count == 1
+        sb.exchange.status = "maintenance"
+        with pytest.raises(VenueUnavailable, match="EService:Unavailable"):
+            await k.balance()
+        return (await k.system_status()).status
+
+    assert run_with({"seed": 2}, fn, {"retries": 1, "backoff": 0.01}) == "maintenance"

@@ -185,6 +185,8 @@ class Exchange(MarketData):
         fn = getattr(self, f"priv_{endpoint}", None)
         if fn is None:
             raise Refusal("EGeneral:Unknown method")
+        if self.status == "maintenance":
+            raise Refusal("EService:Unavailable")
         self.charge(acct, endpoint, params)
         return fn(acct, params)
 
