@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tradejet.adapters.kraken.ratelimit import TIERS, TRADING, DecayingCounter, rest_cost, trade_cost
-from tradejet.adapters.kraken.sandbox.market import SyntheticMarket
+from tradejet.adapters.kraken.sandbox.market import MarketSource
 from tradejet.adapters.kraken.sandbox.matching import match_order
 from tradejet.adapters.kraken.sandbox.pairs import MAKER_FEE, PAIRS, TAKER_FEE, WS_SYMBOLS
 from tradejet.adapters.kraken.sandbox.public import MarketData, Refusal
@@ -88,7 +88,7 @@ class Account:
 class Exchange(MarketData):
     """Balances, orders, trades and market replay of one sandbox."""
 
-    def __init__(self, market: SyntheticMarket, *, tier: str = "starter", seed: int = 0,
+    def __init__(self, market: MarketSource, *, tier: str = "starter", seed: int = 0,
                  clock: Callable[[], float] = time.time, taker_fee: float = TAKER_FEE, maker_fee: float = MAKER_FEE):
         self.market = market
         self.tier = TIERS[tier]

@@ -8,11 +8,33 @@ Candle ``i`` opens at ``t0 + i * interval_s``. Candles ``< index`` are closed;
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
-__all__ = ["SyntheticMarket", "Candle"]
+__all__ = ["MarketSource", "SyntheticMarket", "Candle"]
 
 Candle = tuple[int, float, float, float, float, float, int]  # time_s, open, high, low, close, volume, count
+
+
+class MarketSource(Protocol):
+    """What the sandbox needs from a market (a bar-store replay can replace the synthetic one).
+
+    Pair names are Kraken pair keys (``XXBTZUSD``); candle ``i`` opens at ``t0 + i * interval_s``.
+    """
+
+    interval_s: int
+    t0: int
+    index: int  # the forming candle; at least 720 closed candles before it
+
+    @property
+    def pairs(self) -> list[str]: ...
+
+    def candle(self, pair: str, i: int) -> Candle: ...
+
+    def last_price(self, pair: str) -> float: ...
+
+    def advance(self, n: int = 1) -> None: ...
 
 
 class SyntheticMarket:

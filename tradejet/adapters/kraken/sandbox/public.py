@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from email.utils import formatdate
 from typing import Any
 
-from tradejet.adapters.kraken.sandbox.market import SyntheticMarket
+from tradejet.adapters.kraken.sandbox.market import MarketSource
 from tradejet.adapters.kraken.sandbox.pairs import ALIASES, ASSETS, PAIRS
 
 __all__ = ["MarketData", "Refusal"]
@@ -31,7 +31,7 @@ def _fmt(x: Any, decimals: int) -> str:
 class MarketData:
     """Public endpoints; they show the market at :attr:`view_index` (frozen while the feed is stale)."""
 
-    market: SyntheticMarket
+    market: MarketSource
     clock: Callable[[], float]
     status: str
     frozen_index: int | None = None  # set while the "stale data" fault is on

@@ -32,7 +32,7 @@ from tradejet.adapters.kraken.book import book_checksum
 from tradejet.adapters.kraken.ratelimit import TRADING
 from tradejet.adapters.kraken.sandbox.exchange import Exchange, Refusal, SandboxOrder
 from tradejet.adapters.kraken.sandbox.faults import Faults
-from tradejet.adapters.kraken.sandbox.market import SyntheticMarket
+from tradejet.adapters.kraken.sandbox.market import MarketSource, SyntheticMarket
 from tradejet.adapters.kraken.sandbox.pairs import PAIRS, START_PRICES, WS_SYMBOLS
 from tradejet.errors import ConfigError
 
@@ -73,7 +73,7 @@ class Sandbox:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, ws_port: int = 0,
                  credentials: Credentials | None = None, balances: dict[str, str] | None = None, seed: int = 0,
-                 tier: str = "starter", speed: float | None = None, market: SyntheticMarket | None = None,
+                 tier: str = "starter", speed: float | None = None, market: MarketSource | None = None,
                  pairs: list[str] | None = None, interval_s: int = 60,
                  clock: Callable[[], float] = time.time):
         if host not in _LOCAL:
