@@ -20,9 +20,55 @@ import msgspec
 
 from tradejet.errors import ConfigError
 
-__all__ = ["Config", "load_config", "tradejet_home", "default_store_dir"]
+__all__ = ["Config", "MLConfig", "load_config", "tradejet_home", "default_store_dir"]
 
 _ENV_KEYS = {"DEPLOYMENT_ENV": "deployment_env", "LOG_LEVEL": "log_level", "TRADEJET_HOME": "home"}
+
+
+class MLConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The ML pipeline (issue 6): model parameters, labels, walk-forward, gate limits, time budget.
+
+    Gate 3 floors apply to the out-of-sample window; ``margin`` is how much worse than
+    the promoted model's F1 (on the same rows) a candidate may be. Gate 4 limits apply
+    to the interim risk simulation (long-only, ``risk_fraction`` of equity per entry,
+    held ``horizon`` bars, ``fee_bps`` per side).
+    """
+
+    model: Literal["hgb", "logreg"] = "hgb"
+    seed: int = 7
+    # gradient-boosted trees (HistGradientBoostingClassifier)
+    learning_rate: float = 0.05
+    max_iter: int = 150
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 200
+    l2_regularization: float = 1.0
+    # logistic-regression baseline
+    logreg_c: float = 1.0
+    # triple-barrier labels, in bars and ATR multiples
+    horizon: int = 24
+    atr_period: int = 14
+    take_profit_atr: float = 2.0
+    stop_loss_atr: float = 2.0
+    # walk-forward split
+    n_folds: int = 3
+    oos_fraction: float = 0.2
+    embargo_bars: int = 24
+    max_rows_per_symbol: int = 0
+    # decision threshold on P(take-profit first)
+    threshold: float = 0.5
+    # gate 3: out-of-sample floors and the margin against the promoted model
+    min_precision: float = 0.40
+    min_recall: float = 0.02
+    min_f1: float = 0.04
+    margin: float = 0.02
+    # gate 4: interim risk simulation limits
+    risk_fraction: float = 0.05
+    fee_bps: float = 10.0
+    max_drawdown: float = 0.30
+    max_turnover: float = 60.0
+    max_position: float = 0.25
+    # the retraining pipeline's time budget (seconds); it must end before DOWNTIME does
+    budget_s: float = 900.0
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -32,6 +78,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     deployment_env: Literal["backtest", "paper", "live"] = "paper"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     home: str | None = None
+    ml: MLConfig = msgspec.field(default_factory=MLConfig)
 
 
 def tradejet_home(env: Mapping[str, str] | None = None) -> Path:
