@@ -17,6 +17,7 @@ skl2onnx is imported here only (the ``ml`` extra); trading never imports this mo
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -53,10 +54,15 @@ def export_onnx(model: Any, X_val: np.ndarray, *, schema: FeatureSchema, system:
     if len(X_val) == 0:
         raise ModelError("no validation rows to check the export on")
     try:
-        onx = to_onnx(model, initial_types=[(INPUT_NAME, FloatTensorType([None, schema.width]))],
-                      options={id(_classifier(model)): {"zipmap": False}}, target_opset=TARGET_OPSET)
+        with warnings.catch_warnings():
+            # skl2onnx 1.20 passes numpy bools into int attributes of the tree node; protobuf 6
+            # warns (and 7.34 will refuse: hence `protobuf<7` in the ml extra)
+            warnings.filterwarnings("ignore", message=r"Field onnx\.AttributeProto\.ints: Expected an int, got a boolean",
+                                    category=DeprecationWarning)
+            onx = to_onnx(model, initial_types=[(INPUT_NAME, FloatTensorType([None, schema.width]))],
+                          options={id(_classifier(model)): {"zipmap": False}}, target_opset=TARGET_OPSET)
     except Exception as e:  # skl2onnx raises many types; all mean "cannot export this model"
-        raise ModelError(f"skl2onnx cannot convert {type(model).__name__}: {e}") from e
+        raise ModelError(f"skl2onnx cannot convert {type(model).__name__}: {str(e)[:300]}") from e
     meta = {META_NAMES: json.dumps(list(schema.names)), META_SCHEMA_HASH: schema.hash,
             META_SCHEMA_VERSION: str(schema.version), META_SYSTEM: system}
     for key, value in meta.items():
@@ -66,7 +72,10 @@ def export_onnx(model: Any, X_val: np.ndarray, *, schema: FeatureSchema, system:
     blob = onx.SerializeToString()
     sess = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
     p_onnx = sess.run([PROBA_OUTPUT], {INPUT_NAME: X_val})[0][:, 1].astype(np.float64)
-    p_skl = model.predict_proba(X_val.astype(np.float64))[:, 1]
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # OpenMP threads crawl on a busy machine; one is plenty to predict
+        p_skl = model.predict_proba(X_val.astype(np.float64))[:, 1]
     diff = np.abs(p_onnx - p_skl)
     worst = float(diff.max())
     if not worst <= tolerance:  # NaN fails too

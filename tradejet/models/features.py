@@ -37,9 +37,19 @@ __all__ = ["compute_features", "warmup_rows", "REGIME_DEFAULT"]
 REGIME_DEFAULT = Regime.NEUTRAL
 
 
-def _column(spec: FeatureSpec, o, h, l, c, v, regime) -> np.ndarray:  # noqa: E741 - OHLC names
-    from tradejet import kernels as k
+def kernels():
+    """Return the module holding the checked indicator functions (``tradejet.kernels``' public API)."""
+    import tradejet.kernels as pkg
 
+    if hasattr(pkg, "rsi"):
+        return pkg
+    from tradejet.kernels import api
+
+    return api
+
+
+def _column(spec: FeatureSpec, o, h, l, c, v, regime) -> np.ndarray:  # noqa: E741 - OHLC names
+    k = kernels()
     p = spec.params
     kern, tr = spec.kernel, spec.transform
     if kern == "input":

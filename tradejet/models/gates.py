@@ -26,7 +26,7 @@ Only onnxruntime, NumPy and Numba are needed here (no scikit-learn).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
@@ -37,7 +37,9 @@ from tradejet.models.schema import FeatureSchema
 from tradejet.models.train import classification_metrics
 
 if TYPE_CHECKING:
-    from tradejet.config import MLConfig
+    # ``cfg`` is a tradejet.config.MLConfig; models may not import config (layering), the
+    # caller (CLI, scheduler) passes it in.
+    MLConfig = Any
     from tradejet.models.inference import OnnxModel
 
 __all__ = ["SUPPORTED_OPSETS", "GATES", "gate_integrity", "gate_schema", "gate_out_of_sample", "gate_risk",
@@ -180,9 +182,13 @@ def gate_out_of_sample(y: np.ndarray, proba: np.ndarray, threshold: float, cfg: 
     m = classification_metrics(y, proba, threshold)
     nums = dict(precision=m["precision"], recall=m["recall"], f1=m["f1"], base_rate=m["base_rate"],
                 signal_rate=m["signal_rate"], rows=m["rows"], threshold=threshold,
-                min_precision=cfg.min_precision, min_recall=cfg.min_recall, min_f1=cfg.min_f1, margin=cfg.margin)
+                min_precision=cfg.min_precision, min_recall=cfg.min_recall, min_f1=cfg.min_f1, margin=cfg.margin,
+                min_precision_lift=cfg.min_precision_lift)
     fails = [f"{k} {m[k]:.4f} < floor {floor:.4f}" for k, floor in
              (("precision", cfg.min_precision), ("recall", cfg.min_recall), ("f1", cfg.min_f1)) if m[k] < floor]
+    if m["rows"] and m["precision"] < m["base_rate"] + cfg.min_precision_lift:
+        fails.append(f"precision {m['precision']:.4f} does not beat the base rate {m['base_rate']:.4f} "
+                     f"by {cfg.min_precision_lift}")
     if promoted_proba is not None:
         promoted_f1 = classification_metrics(y, promoted_proba, threshold)["f1"]
     if promoted_f1 is not None:

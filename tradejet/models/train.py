@@ -26,12 +26,14 @@ import numpy as np
 
 from tradejet.errors import DataError, ModelError
 from tradejet.models.data import Candles
-from tradejet.models.features import compute_features
+from tradejet.models.features import compute_features, kernels
 from tradejet.models.labels import triple_barrier
 from tradejet.models.schema import DEFAULT_SCHEMA, FeatureSchema
 
 if TYPE_CHECKING:
-    from tradejet.config import MLConfig
+    # ``cfg`` is a tradejet.config.MLConfig; models may not import config (layering), the
+    # caller (CLI, scheduler) passes it in.
+    MLConfig = Any
 
 __all__ = ["Dataset", "Split", "build_dataset", "walk_forward", "fit_model", "classification_metrics",
            "train", "TrainResult", "BudgetExceeded", "model_params"]
@@ -77,8 +79,7 @@ def build_dataset(candles: list[Candles], cfg: MLConfig, schema: FeatureSchema =
 
     ``regimes`` maps a symbol to its per-bar regime codes (optional; NEUTRAL otherwise).
     """
-    from tradejet import kernels as k
-
+    k = kernels()
     if not candles:
         raise DataError("no candles to train on")
     parts = []
@@ -147,8 +148,19 @@ def _check_deadline(deadline: float | None, what: str) -> None:
         raise BudgetExceeded(f"time budget ran out before {what}")
 
 
-def fit_model(X: np.ndarray, y: np.ndarray, params: dict[str, Any], *, deadline: float | None = None):
-    """Fit and return a scikit-learn classifier; stop with :class:`BudgetExceeded` past ``deadline``."""
+def fit_model(X: np.ndarray, y: np.ndarray, params: dict[str, Any], *, deadline: float | None = None,
+              threads: int = 1):
+    """Fit and return a scikit-learn classifier; stop with :class:`BudgetExceeded` past ``deadline``.
+
+    ``threads`` caps OpenMP/BLAS threads during the fit (the result does not depend on it).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=max(1, threads)):
+        return _fit(X, y, params, deadline)
+
+
+def _fit(X: np.ndarray, y: np.ndarray, params: dict[str, Any], deadline: float | None):
     if len(np.unique(y)) < 2:
         raise DataError(f"training labels hold one class only ({len(y)} rows): cannot train a classifier")
     _check_deadline(deadline, f"fitting {params['model']}")
@@ -210,6 +222,13 @@ def train(ds: Dataset, cfg: MLConfig, *, deadline: float | None = None, progress
 
     ``progress(step: str)`` is called before each fit (for a progress bar).
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=max(1, cfg.train_threads)):  # predict_proba uses OpenMP too
+        return _train(ds, cfg, deadline, progress)
+
+
+def _train(ds: Dataset, cfg: MLConfig, deadline: float | None, progress) -> TrainResult:
     params = model_params(cfg)
     folds, final = walk_forward(ds, n_folds=cfg.n_folds, oos_fraction=cfg.oos_fraction,
                                 embargo_bars=cfg.embargo_bars)
@@ -222,7 +241,7 @@ def train(ds: Dataset, cfg: MLConfig, *, deadline: float | None = None, progress
             continue
         if progress:
             progress(f"cv fold {i + 1}/{len(folds)}")
-        m = fit_model(ds.X[f.train], ds.y[f.train], params, deadline=deadline)
+        m = fit_model(ds.X[f.train], ds.y[f.train], params, deadline=deadline, threads=cfg.train_threads)
         p = m.predict_proba(ds.X[f.test].astype(np.float64))[:, 1]
         cv.append(classification_metrics(ds.y[f.test], p, cfg.threshold))
     for key in ("precision", "recall", "f1"):
@@ -230,7 +249,7 @@ def train(ds: Dataset, cfg: MLConfig, *, deadline: float | None = None, progress
     metrics["cv_folds"] = float(len(cv))
     if progress:
         progress("candidate")
-    model = fit_model(ds.X[final.train], ds.y[final.train], params, deadline=deadline)
+    model = fit_model(ds.X[final.train], ds.y[final.train], params, deadline=deadline, threads=cfg.train_threads)
     oos = ds.take(final.test)
     oos_proba = model.predict_proba(oos.X.astype(np.float64))[:, 1]
     for key, v in classification_metrics(oos.y, oos_proba, cfg.threshold).items():
@@ -239,7 +258,8 @@ def train(ds: Dataset, cfg: MLConfig, *, deadline: float | None = None, progress
     if params["model"] != "logreg":  # the logistic-regression baseline, on the same rows
         if progress:
             progress("baseline")
-        baseline = fit_model(ds.X[final.train], ds.y[final.train], model_params(cfg, "logreg"), deadline=deadline)
+        baseline = fit_model(ds.X[final.train], ds.y[final.train], model_params(cfg, "logreg"), deadline=deadline,
+                              threads=cfg.train_threads)
         bp = baseline.predict_proba(oos.X.astype(np.float64))[:, 1]
         for key in ("precision", "recall", "f1"):
             metrics[f"baseline_logreg_{key}"] = classification_metrics(oos.y, bp, cfg.threshold)[key]
