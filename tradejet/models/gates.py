@@ -339,8 +339,9 @@ def run_gates(store: ArtifactStore, model_id: str, schema: FeatureSchema, cfg: M
     results: list[GateResult] = []
 
     def done() -> list[GateResult]:
+        failed = next((g.gate for g in results if not g.passed), None)
         for g in GATES[len(results):]:
-            results.append(_result(g, False, f"not run: gate {results[-1].gate} failed"))
+            results.append(_result(g, False, f"not run: gate {failed} failed"))
         for g in results:
             store._audit("gate", {"model": model_id, "gate": g.gate, "passed": g.passed, "reason": g.reason,
                                   "numbers": g.numbers})
