@@ -159,7 +159,8 @@ class ArtifactStore:
             raise ModelError(f"model {model_id!r} is not a {self.system} model: systems are isolated")
         return self.root / model_id
 
-    def _audit(self, event: str, data: dict[str, Any]) -> None:
+    def audit_event(self, event: str, data: dict[str, Any]) -> None:
+        """Append ``event`` (with this system) to the audit log, when the store has one."""
         if self.audit is not None:
             self.audit.append(event, {"system": self.system, **data})
 
@@ -209,7 +210,7 @@ class ArtifactStore:
         manifest.status = "candidate"
         manifest.history = [StatusChange(status="candidate", ts=time.time_ns(), reason="trained and exported")]
         self._write_manifest(manifest)
-        self._audit("model_candidate", {"model": manifest.id, "model_sha256": manifest.model_sha256,
+        self.audit_event("model_candidate", {"model": manifest.id, "model_sha256": manifest.model_sha256,
                                         "training_data_hash": manifest.training_data_hash,
                                         "feature_schema_hash": manifest.feature_schema_hash})
         return manifest
@@ -229,7 +230,7 @@ class ArtifactStore:
         m.status = status
         m.history.append(StatusChange(status=status, ts=time.time_ns(), reason=reason))
         self._write_manifest(m)
-        self._audit(f"model_{status}", {"model": model_id, "reason": reason})
+        self.audit_event(f"model_{status}", {"model": model_id, "reason": reason})
         return m
 
     def record_gates(self, model_id: str, gates: list[GateResult]) -> Manifest:
@@ -316,7 +317,7 @@ class ArtifactStore:
             raw.status = status
             raw.history.append(StatusChange(status=status, ts=now, reason=why))
             self._write_manifest(raw)
-        self._audit(f"model_{event}", {"model": new_id, "previous": old_id, "reason": reason})
+        self.audit_event(f"model_{event}", {"model": new_id, "previous": old_id, "reason": reason})
 
     # -- loading ------------------------------------------------------------------------------
     def verify_files(self, model_id: str) -> tuple[Manifest, bytes]:
@@ -351,7 +352,7 @@ class ArtifactStore:
                              model_id=model_id)
         except ModelError as e:
             log.error("ALERT: %s model %s refused: %s", self.system, model_id, e)
-            self._audit("model_refused", {"model": model_id, "reason": str(e)})
+            self.audit_event("model_refused", {"model": model_id, "reason": str(e)})
             raise
 
     def load_promoted(self, **kwargs):

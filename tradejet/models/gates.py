@@ -152,9 +152,8 @@ def gate_schema(model: OnnxModel, manifest: Manifest, schema: FeatureSchema, X_v
     if X_val.dtype != np.float32 or X_val.ndim != 2 or X_val.shape[1] != schema.width or len(X_val) == 0:
         return _result("schema", False, f"validation rows must be float32 (n, {schema.width}), "
                                         f"were {X_val.dtype} {X_val.shape}")
-    sess = model._batch[-1]
     try:
-        probs = sess.run(["probabilities"], {"features": np.ascontiguousarray(X_val)})[0]
+        probs = model.raw_probabilities(X_val)
     except Exception as e:  # onnxruntime raises its own exception types
         return _result("schema", False, f"running the model on the validation rows failed: {e}")
     if probs.ndim != 2 or probs.shape != (len(X_val), 2):
@@ -343,7 +342,7 @@ def run_gates(store: ArtifactStore, model_id: str, schema: FeatureSchema, cfg: M
         for g in GATES[len(results):]:
             results.append(_result(g, False, f"not run: gate {failed} failed"))
         for g in results:
-            store._audit("gate", {"model": model_id, "gate": g.gate, "passed": g.passed, "reason": g.reason,
+            store.audit_event("gate", {"model": model_id, "gate": g.gate, "passed": g.passed, "reason": g.reason,
                                   "numbers": g.numbers})
         return results
 

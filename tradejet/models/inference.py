@@ -203,6 +203,11 @@ class OnnxModel:
             self._pool.shutdown(wait=True)
             self._pool = None
 
+    def raw_probabilities(self, X: np.ndarray) -> np.ndarray:
+        """Return the model's ``probabilities`` output ``[N, 2]`` for float32 ``X`` of the right width,
+        without the NaN check on the input (the schema gate inspects what comes out)."""
+        return self._batch[-1].run([PROBA_OUTPUT], {INPUT_NAME: np.ascontiguousarray(X)})[0]
+
     def predict_named(self, row: dict[str, float]) -> float:
         """Return P(take-profit first) for one row given as ``{feature name: value}`` in schema order."""
         self.check_names(list(row))
