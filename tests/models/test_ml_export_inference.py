@@ -63,6 +63,9 @@ def test_single_row_and_batch_scores_are_identical(onnx_model, ds):
     batch = onnx_model.predict(X)  # > 4096 rows: scored in parallel chunks
     np.testing.assert_array_equal(one, batch)
     np.testing.assert_array_equal(onnx_model.predict(X[:10]), one[:10])
+    assert onnx_model.predict_one(X[3].reshape(1, -1)) == one[3]  # a (1, width) row is one row too
+    with pytest.raises(ModelError, match="predict_one takes one row, got 2"):
+        onnx_model.predict_one(X[:2])
     named = onnx_model.predict_named(dict(zip(DEFAULT_SCHEMA.names, X[7].tolist())))
     assert named == one[7]
 

@@ -164,15 +164,18 @@ class OnnxModel:
     # -- scoring -------------------------------------------------------------------------
     def predict_one(self, row: np.ndarray) -> float:
         """Return P(take-profit first) for one row (1-D float32 of the schema's width)."""
-        if type(row) is not np.ndarray or row.dtype != np.float32 or row.size != self.width:
-            self.check(row)  # raises the precise error
-            raise ModelError(f"one row must have exactly {self.width} values, had {getattr(row, 'size', '?')}")
-        if not math.isfinite(float(row.sum())):  # NaN/inf propagate to the sum; overflow is re-checked below
-            if not np.isfinite(row).all():
-                raise self._bad_value(row.reshape(1, -1))
-        self._row[0] = row.reshape(-1)
+        if type(row) is not np.ndarray or row.dtype != np.float32 or row.size != self.width or row.ndim != 1:
+            row = self.check(row)  # raises the precise error, or returns a (1, width) array
+            if row.shape[0] != 1:
+                raise ModelError(f"predict_one takes one row, got {row.shape[0]}: use predict for a batch")
+            row = row.reshape(-1)
+        # NaN/inf propagate to the dot product (cheaper than sum); a finite row whose squares
+        # overflow float32 is re-checked precisely and passes
+        if not math.isfinite(float(np.dot(row, row))) and not np.isfinite(row).all():
+            raise self._bad_value(row.reshape(1, -1))
+        self._row[0] = row
         self._run_one(self._bind)
-        return float(self._out[0, 1])
+        return self._out.item(1)
 
     def predict(self, X: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
         """Return P(take-profit first) for every row of a 2-D float32 array (float64 result)."""
