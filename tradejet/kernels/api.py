@@ -267,18 +267,20 @@ def adx(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
 
 
 def plus_di(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
-    """Return the plus directional indicator (TA-Lib ``PLUS_DI``); NaN for the first ``period`` bars."""
+    """Return the plus directional indicator (TA-Lib ``PLUS_DI``); NaN for the first ``period`` bars.
+
+    ``period`` must be >= 2: TA-Lib's PLUS_DI(1) is a ratio, not a percentage."""
     high, low, close, n = _hlc(high, low, close)
-    period = check_period("period", period)
+    period = check_period("period", period, 2)
     o = _out(out, n)
     _k.dmi_1d_nb(high, low, close, period, o, _EMPTY, _EMPTY)
     return o
 
 
 def minus_di(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
-    """Return the minus directional indicator (TA-Lib ``MINUS_DI``); NaN for the first ``period`` bars."""
+    """Return the minus directional indicator (TA-Lib ``MINUS_DI``); NaN for the first ``period`` bars (period >= 2)."""
     high, low, close, n = _hlc(high, low, close)
-    period = check_period("period", period)
+    period = check_period("period", period, 2)
     o = _out(out, n)
     _k.dmi_1d_nb(high, low, close, period, _EMPTY, o, _EMPTY)
     return o

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from tradejet.kernels._core import NAN, jit
+from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2, window_wsums
 from tradejet.kernels.steps import (
     adx_step,
     atr_step,
@@ -31,11 +31,14 @@ from tradejet.kernels.steps import (
     sma_step,
     stoch_k_value,
     tr_value,
-    track_max,
-    track_min,
-    var_step,
-    vwap_step,
-    wma_step,
+    max_step,
+    min_step,
+    var_update,
+    var_value,
+    vwap_update,
+    vwap_value,
+    wma_emit,
+    wma_slide,
     zscore_value,
 )
 
@@ -64,15 +67,26 @@ def ema_1d_nb(x, period, out):
 @jit
 def wma_1d_nb(x, period, out):
     """Linearly weighted moving average (TA-Lib WMA); lookback ``period - 1``."""
+    n = x.shape[0]
     fp = float(period)
     divider = float((period * (period + 1)) >> 1)
     psum = 0.0
     psub = 0.0
     trailing = 0.0
+    left = 0
     lb = period - 1
-    for t in range(x.shape[0]):
-        psum, psub, trailing, out[t] = wma_step(t, period, fp, divider, psum, psub, trailing, x[t],
-                                                x[t - lb] if t >= lb else 0.0)
+    for t in range(n):
+        if t < lb:
+            out[t] = NAN
+            continue
+        if left == 0:
+            psub, psum = window_wsums(x, t - lb, period, n)
+            left = period
+        else:
+            psum, psub = wma_slide(psum, psub, trailing, x[t], fp)
+        left -= 1
+        psum, out[t] = wma_emit(psum, psub, divider)
+        trailing = x[t - lb]
 
 
 @jit
@@ -85,8 +99,17 @@ def var_1d_nb(x, period, out):
     s1 = 0.0
     s2 = 0.0
     for t in range(n):
-        left, shift, s1, s2, out[t] = var_step(t, period, inv, left, shift, s1, s2, x[t],
-                                               x[t - period] if t >= period else 0.0, x, t - period + 1, n)
+        var = NAN
+        if t >= period - 1:
+            if left == 0:
+                shift = x[t]
+                s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
+                left = period
+            else:
+                s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
+            left -= 1
+            var = var_value(s1, s2, inv)
+        out[t] = var
 
 
 @jit
@@ -99,8 +122,16 @@ def stddev_1d_nb(x, period, nbdev, out):
     s1 = 0.0
     s2 = 0.0
     for t in range(n):
-        left, shift, s1, s2, var = var_step(t, period, inv, left, shift, s1, s2, x[t],
-                                            x[t - period] if t >= period else 0.0, x, t - period + 1, n)
+        var = NAN
+        if t >= period - 1:
+            if left == 0:
+                shift = x[t]
+                s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
+                left = period
+            else:
+                s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
+            left -= 1
+            var = var_value(s1, s2, inv)
         out[t] = sd_value(var) * nbdev if t >= period - 1 else NAN
 
 
@@ -114,8 +145,16 @@ def zscore_1d_nb(x, period, out):
     s1 = 0.0
     s2 = 0.0
     for t in range(n):
-        left, shift, s1, s2, var = var_step(t, period, inv, left, shift, s1, s2, x[t],
-                                            x[t - period] if t >= period else 0.0, x, t - period + 1, n)
+        var = NAN
+        if t >= period - 1:
+            if left == 0:
+                shift = x[t]
+                s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
+                left = period
+            else:
+                s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
+            left -= 1
+            var = var_value(s1, s2, inv)
         out[t] = zscore_value(x[t], shift, s1, inv, var) if t >= period - 1 else NAN
 
 
@@ -133,8 +172,16 @@ def bbands_1d_nb(x, period, nbdev, upper, middle, lower):
     s2 = 0.0
     for t in range(n):
         s, mid = sma_step(t, lb, fp, s, x[t], x[t - lb] if t >= lb else 0.0)
-        left, shift, s1, s2, var = var_step(t, period, inv, left, shift, s1, s2, x[t],
-                                            x[t - period] if t >= period else 0.0, x, t - period + 1, n)
+        var = NAN
+        if t >= period - 1:
+            if left == 0:
+                shift = x[t]
+                s1, s2 = window_shifted_sums(x, t - period + 1, period, n, shift)
+                left = period
+            else:
+                s1, s2 = var_update(s1, s2, shift, x[t], x[t - period])
+            left -= 1
+            var = var_value(s1, s2, inv)
         w = sd_value(var) * nbdev
         middle[t] = mid
         upper[t] = mid + w
@@ -245,10 +292,14 @@ def stoch_1d_nb(high, low, close, fastk, slowk, slowd, out_k, out_d, ring_k, rin
     fsk = float(slowk)
     fsd = float(slowd)
     lb = fastk + slowk + slowd - 3
-    hh = -np.inf
-    hh_i = -1
-    ll = np.inf
-    ll_i = -1
+    hc = np.empty(fastk)
+    hs = np.full(fastk, -np.inf)
+    lc = np.empty(fastk)
+    ls = np.full(fastk, np.inf)
+    hpos = 0
+    hpre = 0.0
+    lpos = 0
+    lpre = 0.0
     s_k = 0.0
     s_d = 0.0
     pos_k = 0
@@ -256,8 +307,8 @@ def stoch_1d_nb(high, low, close, fastk, slowk, slowd, out_k, out_d, ring_k, rin
     sk = NAN
     sd = NAN
     for t in range(n):
-        hh, hh_i = track_max(t, fastk, hh, hh_i, high[t], high, n)
-        ll, ll_i = track_min(t, fastk, ll, ll_i, low[t], low, n)
+        hpos, hpre, hh = max_step(fastk, hpos, hpre, high[t], hc, hs)
+        lpos, lpre, ll = min_step(fastk, lpos, lpre, low[t], lc, ls)
         j = t - (fastk - 1)
         if j >= 0:
             fk = stoch_k_value(close[t], hh, ll)
@@ -296,24 +347,26 @@ def obv_1d_nb(close, volume, out):
 @jit
 def max_1d_nb(x, period, out):
     """Rolling maximum (TA-Lib MAX); lookback ``period - 1``."""
-    n = x.shape[0]
-    hi = -np.inf
-    hi_i = -1
+    cur = np.empty(period)
+    suf = np.full(period, -np.inf)
+    pos = 0
+    pre = 0.0
     lb = period - 1
-    for t in range(n):
-        hi, hi_i = track_max(t, period, hi, hi_i, x[t], x, n)
+    for t in range(x.shape[0]):
+        pos, pre, hi = max_step(period, pos, pre, x[t], cur, suf)
         out[t] = hi if t >= lb else NAN
 
 
 @jit
 def min_1d_nb(x, period, out):
     """Rolling minimum (TA-Lib MIN); lookback ``period - 1``."""
-    n = x.shape[0]
-    lo = np.inf
-    lo_i = -1
+    cur = np.empty(period)
+    suf = np.full(period, np.inf)
+    pos = 0
+    pre = 0.0
     lb = period - 1
-    for t in range(n):
-        lo, lo_i = track_min(t, period, lo, lo_i, x[t], x, n)
+    for t in range(x.shape[0]):
+        pos, pre, lo = min_step(period, pos, pre, x[t], cur, suf)
         out[t] = lo if t >= lb else NAN
 
 
@@ -346,10 +399,17 @@ def realized_vol_1d_nb(r, period, scale, out):
     if n > 0:
         out[0] = NAN
     for t in range(1, n):
-        u = t - 1
-        left, shift, s1, s2, var = var_step(u, period, inv, left, shift, s1, s2, r[t],
-                                            r[t - period] if u >= period else 0.0, r, t - period + 1, n)
-        out[t] = sd_value(var) * scale if u >= period - 1 else NAN
+        if t >= period:
+            if left == 0:
+                shift = r[t]
+                s1, s2 = window_shifted_sums(r, t - period + 1, period, n, shift)
+                left = period
+            else:
+                s1, s2 = var_update(s1, s2, shift, r[t], r[t - period])
+            left -= 1
+            out[t] = sd_value(var_value(s1, s2, inv)) * scale
+        else:
+            out[t] = NAN
 
 
 @jit
@@ -369,7 +429,13 @@ def vwap_1d_nb(high, low, close, volume, period, out, pv):
         tp = typical_price(high[t], low[t], close[t])
         v = volume[t]
         pv[t] = tp * v
-        old = t - period
-        left, spv, sv, nz, out[t] = vwap_step(t, period, left, spv, sv, nz, pv[t], v,
-                                              pv[old] if old >= 0 else 0.0, volume[old] if old >= 0 else 0.0,
-                                              pv, volume, t - period + 1, n, tp)
+        if t >= period - 1:
+            if left == 0:
+                spv, sv, nz = window_sum2(pv, volume, t - period + 1, period, n)
+                left = period
+            else:
+                spv, sv, nz = vwap_update(spv, sv, nz, pv[t], v, pv[t - period], volume[t - period])
+            left -= 1
+            out[t] = vwap_value(spv, sv, nz, tp)
+        else:
+            out[t] = NAN

@@ -1,7 +1,7 @@
 """One-bar arithmetic of every indicator: the single definition used by all four forms.
 
 The batch kernels (:mod:`tradejet.kernels.indicators`), the fused kernels
-(:mod:`tradejet.kernels.features`) and the streaming updates
+(:mod:`tradejet.kernels.fused`) and the streaming updates
 (:mod:`tradejet.kernels.streaming`) all advance an indicator by calling the same
 ``*_step`` function here, so their outputs are equal bit for bit, not just close.
 
@@ -16,12 +16,17 @@ TA-Lib computes ``(y*(p-1) + v)/p``; the difference is a few ulps and stays boun
 because the recurrence contracts. Running sums whose drift TA-Lib itself has (SMA, WMA,
 the SMA inside STOCH) are replicated operation for operation, so they match TA-Lib's bits.
 Rolling variance (STDDEV, BBANDS, zscore, realized_vol) and the rolling VWAP sums are
-re-summed exactly every ``period`` bars around a shift, so they do not drift.
+re-summed exactly every ``period`` bars around a shift, so they do not drift; those steps
+take no arrays (a step that does stays a real call in the loop, 3-4x slower), the callers
+do the re-sum with ``_core.window_shifted_sums`` / ``_core.window_sum2``.
 """
 
 from __future__ import annotations
 
-from tradejet.kernels._core import NAN, fma, jit, window_max, window_min, window_shifted_sums, window_sum2
+import math
+
+from tradejet.kernels._core import NAN, fma
+from tradejet.kernels._core import jit_inline as jit
 
 
 @jit
@@ -47,47 +52,46 @@ def ema_step(t, p, fp, a, k, prev, x):
 
 
 @jit
-def wma_step(t, p, fp, divider, psum, psub, trailing, x, x_first):
-    """TA-Lib's WMA: running weighted sum ``psum`` and plain sum ``psub``."""
-    if t < p - 1:
-        return psum + x * (t + 1), psub + x, trailing, NAN
+def wma_slide(psum, psub, trailing, x, fp):
+    """Slide TA-Lib's WMA sums by one value: ``psub`` plain sum, ``psum`` weighted sum.
+
+    Callers re-sum both exactly every ``p`` outputs (``_core.window_wsums``): TA-Lib
+    0.8's WMA does not drift over long series, a pure running sum does (8e-9 at 1M bars)."""
     psub = psub + x
     psub = psub - trailing
-    psum = psum + x * fp
-    y = psum / divider
-    return psum - psub, psub, x_first, y
+    return psum + x * fp, psub
 
 
 @jit
-def var_step(t, p, inv, left, shift, s1, s2, x, x_leaving, buf, start, wrap):
-    """Population variance of the last ``p`` values, re-summed exactly every ``p`` outputs.
+def wma_emit(psum, psub, divider):
+    """Return (the weighted sum for the next bar, the WMA value)."""
+    y = psum / divider
+    return psum - psub, y
 
-    Between re-sums the shifted sums are updated by adding ``x - shift`` and removing
-    ``x_leaving - shift``; at a re-sum ``shift`` becomes ``x`` and the window
-    (``p`` values of ``buf`` from ``start``, wrapping at ``wrap``) is summed afresh.
-    Returns (left, shift, s1, s2, variance); variance is NaN in the warm-up.
-    """
-    if t < p - 1:
-        return left, shift, s1, s2, NAN
-    if left == 0:
-        shift = x
-        s1, s2 = window_shifted_sums(buf, start, p, wrap, shift)
-        left = p
-    else:
-        d = x - shift
-        e = x_leaving - shift
-        s1 = (s1 + d) - e
-        s2 = (s2 + d * d) - e * e
+
+@jit
+def var_update(s1, s2, shift, x, x_leaving):
+    """Slide the shifted sums of a rolling variance by one value (between exact re-sums).
+
+    The callers re-sum the window exactly every ``p`` outputs (``shift`` = the value at
+    that bar, sums from ``_core.window_shifted_sums``) and slide it in between: no drift."""
+    d = x - shift
+    e = x_leaving - shift
+    return (s1 + d) - e, (s2 + d * d) - e * e
+
+
+@jit
+def var_value(s1, s2, inv):
+    """Population variance from shifted sums over a window of 1/inv values."""
     m = s1 * inv
-    var = s2 * inv - m * m
-    return left - 1, shift, s1, s2, var
+    return s2 * inv - m * m
 
 
 @jit
 def sd_value(var):
     """Standard deviation from a variance that rounding may have pushed below zero."""
     if var > 0.0:
-        return var ** 0.5
+        return math.sqrt(var)
     return 0.0
 
 
@@ -229,33 +233,49 @@ def adx_step(t, p, fp, a, inv, acc, pdi, mdi):
 
 
 @jit
-def track_max(t, p, hi, hi_i, x, buf, wrap):
-    """Rolling maximum by tracking the current maximum and its index (TA-Lib's MAX method):
-    rescan the window only when the maximum leaves it. ``buf`` holds bar ``i`` at
-    ``i % wrap`` (a linear array passes its length) and already holds ``x`` at ``t``."""
-    ws = t - p + 1
-    if ws < 0:
-        ws = 0
-    if hi_i < ws:
-        hi, off = window_max(buf, ws % wrap, t - ws + 1, wrap)
-        return hi, ws + off
-    if x >= hi:
-        return x, t
-    return hi, hi_i
+def max_step(p, pos, pre, x, cur, suf):
+    """Rolling maximum of the last ``p`` values by van Herk / Gil-Werman blocks.
+
+    ``cur`` (size p) collects the current block of ``p`` bars, ``pre`` is its running
+    maximum, ``suf`` (size p, -inf before the first block closes) holds the suffix maxima
+    of the previous block; the window's maximum is max(suf[pos + 1], pre). No branch
+    depends on the data; closing a block costs ``p`` steps once every ``p`` bars.
+    Before bar ``p - 1`` the value is the maximum so far. Returns (pos, pre, max)."""
+    cur[pos] = x
+    if pos == 0:
+        pre = x
+    else:
+        pre = x if x > pre else pre
+    if pos == p - 1:
+        m = x
+        suf[pos] = m
+        for i in range(p - 2, -1, -1):
+            v = cur[i]
+            m = v if v > m else m
+            suf[i] = m
+        return 0, pre, pre
+    v = suf[pos + 1]
+    return pos + 1, pre, (v if v > pre else pre)
 
 
 @jit
-def track_min(t, p, lo, lo_i, x, buf, wrap):
-    """Rolling minimum; see :func:`track_max`."""
-    ws = t - p + 1
-    if ws < 0:
-        ws = 0
-    if lo_i < ws:
-        lo, off = window_min(buf, ws % wrap, t - ws + 1, wrap)
-        return lo, ws + off
-    if x <= lo:
-        return x, t
-    return lo, lo_i
+def min_step(p, pos, pre, x, cur, suf):
+    """Rolling minimum; see :func:`max_step` (``suf`` starts at +inf)."""
+    cur[pos] = x
+    if pos == 0:
+        pre = x
+    else:
+        pre = x if x < pre else pre
+    if pos == p - 1:
+        m = x
+        suf[pos] = m
+        for i in range(p - 2, -1, -1):
+            v = cur[i]
+            m = v if v < m else m
+            suf[i] = m
+        return 0, pre, pre
+    v = suf[pos + 1]
+    return pos + 1, pre, (v if v < pre else pre)
 
 
 @jit
@@ -301,22 +321,16 @@ def obv_step(t, prevx, obv, x, v):
 
 
 @jit
-def vwap_step(t, p, left, spv, sv, nz, pv, v, pv_leaving, v_leaving, pvbuf, vbuf, start, wrap, tp):
-    """Rolling VWAP sums, re-summed exactly every ``p`` outputs (see :func:`var_step`).
+def vwap_update(spv, sv, nz, pv, v, pv_leaving, v_leaving):
+    """Slide the rolling VWAP sums by one bar (exact re-sum every ``p`` outputs by the callers).
 
-    ``nz`` counts bars with volume > 0 in the window; with none the value is the bar's
-    typical price ``tp``. Returns (left, spv, sv, nz, vwap or NaN)."""
-    if t < p - 1:
-        return left, spv, sv, nz, NAN
-    if left == 0:
-        spv, sv, nz = window_sum2(pvbuf, vbuf, start, p, wrap)
-        left = p
-    else:
-        spv = (spv + pv) - pv_leaving
-        sv = (sv + v) - v_leaving
-        nz = nz + (v > 0.0) - (v_leaving > 0.0)
+    ``nz`` counts bars with volume > 0 in the window."""
+    return (spv + pv) - pv_leaving, (sv + v) - v_leaving, nz + (v > 0.0) - (v_leaving > 0.0)
+
+
+@jit
+def vwap_value(spv, sv, nz, tp):
+    """VWAP from the window sums; the bar's typical price ``tp`` when no volume traded in the window."""
     if nz > 0:
-        y = spv / sv
-    else:
-        y = tp
-    return left - 1, spv, sv, nz, y
+        return spv / sv
+    return tp

@@ -1,0 +1,39 @@
+"""`tradejet bench kernels` runs end to end on a tiny size and writes its JSON (no timed assertions)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("talib")
+
+
+def test_bench_kernels_writes_the_table_as_json(tmp_path):
+    out = tmp_path / "out.json"
+    r = subprocess.run([sys.executable, "-m", "tradejet", "bench", "kernels", "--sizes", "2000", "--repeat", "1",
+                        "--symbols", "2", "--skip-startup", "--json", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "rsi" in r.stdout and "ratio" in r.stdout
+    res = json.loads(out.read_text())
+    assert res["sizes"] == [2000]
+    assert res["parity_checked"] is True
+    assert res["parity_ok"] is True
+    names = [x["name"] for x in res["indicators"]]
+    assert len(names) == 18 and {"sma", "adx", "stoch", "rolling_max"} <= set(names)
+    for x in res["indicators"]:
+        assert x["bars"] == 2000 and x["parity_ok"] and x["tradejet_ns_per_bar"] > 0 and x["talib_ns_per_bar"] > 0
+        assert x["ratio"] == pytest.approx(x["tradejet_ns_per_bar"] / x["talib_ns_per_bar"])
+    assert res["fused"][0]["features"] == 27 and res["fused"][0]["parity_ok"]
+    assert res["fused_2d"][0]["symbols"] == 2 and res["fused_2d"][0]["parity_ok"]
+    assert res["streaming"]["us_per_update"] > 0 and res["streaming"]["parity_ok"]
+    assert "startup" not in res
+
+
+def test_bench_kernels_refuses_bad_sizes():
+    r = subprocess.run([sys.executable, "-m", "tradejet", "bench", "kernels", "--sizes", "10,x"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "--sizes must be comma-separated integers" in r.stderr

@@ -1,0 +1,336 @@
+"""Indicator kernels vs TA-Lib: ns/bar side by side, fused set, 2-D, streaming, startup.
+
+Everything heavy (numpy, numba, talib, tradejet.kernels) is imported inside :func:`run`:
+the CLI imports this module to build its parser.
+
+What is measured (medians over ``--repeat`` interleaved runs, compile outside the timer,
+parity with TA-Lib checked before any ratio is trusted):
+
+- each indicator's ns/bar for the public tradejet function (input checks and output
+  allocation included) and for TA-Lib's function of the same name, and their ratio;
+- the fused standard set (``features(..., out=buf)``) vs TA-Lib called once per indicator
+  for the 18 features TA-Lib has (tradejet also computes 9 more rows in that time);
+- the 2-D form (bars x ``--symbols``) per series vs that TA-Lib set per series;
+- one streaming update of the whole set for one symbol, called from Python;
+- in subprocesses: ``import tradejet``, launch-to-first-computation of this command on a
+  warm compile cache, and the cold compile time (empty NUMBA_CACHE_DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TARGETS = {
+    "indicator_ratio_max": 1.0,
+    "fused_speedup_min": 3.0,
+    "fused_2d_speedup_min": 3.0,
+    "streaming_update_us_max": 1.0,
+    "import_s_max": 0.6,
+    "first_compute_s_max": 1.5,
+}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sizes", default="10000,1000000", help="comma-separated bar counts (default 10000,1000000)")
+    p.add_argument("--repeat", type=int, default=7, help="timed runs per measurement; the median is reported")
+    p.add_argument("--symbols", type=int, default=4, help="symbols of the 2-D benchmark (default 4)")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    p.add_argument("--skip-startup", action="store_true",
+                   help="skip the subprocess measurements (import, first computation, cold compile)")
+    p.add_argument("--probe-first-compute", action="store_true", help=argparse.SUPPRESS)
+
+
+def _walk(n: int, seed: int = 42):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    c = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    spread = np.abs(rng.normal(0.0, 0.004, (2, n))) * c
+    return {"open": np.roll(c, 1), "high": c + spread[0], "low": c - spread[1], "close": c,
+            "volume": rng.exponential(100.0, n)}
+
+
+def _cases():
+    """(name, tradejet call, TA-Lib call) on a dict of columns, default parameters."""
+    import talib
+
+    import tradejet.kernels as K
+
+    hlc = ("high", "low", "close")
+    return [
+        ("sma", lambda d: K.sma(d["close"], 20), lambda d: talib.SMA(d["close"], 20)),
+        ("ema", lambda d: K.ema(d["close"], 20), lambda d: talib.EMA(d["close"], 20)),
+        ("wma", lambda d: K.wma(d["close"], 20), lambda d: talib.WMA(d["close"], 20)),
+        ("stddev", lambda d: K.stddev(d["close"], 20), lambda d: talib.STDDEV(d["close"], 20, 1.0)),
+        ("rsi", lambda d: K.rsi(d["close"]), lambda d: talib.RSI(d["close"], 14)),
+        ("trange", lambda d: K.trange(*(d[k] for k in hlc)), lambda d: talib.TRANGE(*(d[k] for k in hlc))),
+        ("atr", lambda d: K.atr(*(d[k] for k in hlc)), lambda d: talib.ATR(*(d[k] for k in hlc), 14)),
+        ("natr", lambda d: K.natr(*(d[k] for k in hlc)), lambda d: talib.NATR(*(d[k] for k in hlc), 14)),
+        ("bbands", lambda d: K.bbands(d["close"]), lambda d: talib.BBANDS(d["close"], 20, 2.0, 2.0)),
+        ("macd", lambda d: K.macd(d["close"]), lambda d: talib.MACD(d["close"], 12, 26, 9)),
+        ("adx", lambda d: K.adx(*(d[k] for k in hlc)), lambda d: talib.ADX(*(d[k] for k in hlc), 14)),
+        ("plus_di", lambda d: K.plus_di(*(d[k] for k in hlc)), lambda d: talib.PLUS_DI(*(d[k] for k in hlc), 14)),
+        ("minus_di", lambda d: K.minus_di(*(d[k] for k in hlc)), lambda d: talib.MINUS_DI(*(d[k] for k in hlc), 14)),
+        ("stoch", lambda d: K.stoch(*(d[k] for k in hlc)), lambda d: talib.STOCH(*(d[k] for k in hlc), 5, 3, 0, 3, 0)),
+        ("roc", lambda d: K.roc(d["close"]), lambda d: talib.ROC(d["close"], 10)),
+        ("obv", lambda d: K.obv(d["close"], d["volume"]), lambda d: talib.OBV(d["close"], d["volume"])),
+        ("rolling_max", lambda d: K.rolling_max(d["close"], 20), lambda d: talib.MAX(d["close"], 20)),
+        ("rolling_min", lambda d: K.rolling_min(d["close"], 20), lambda d: talib.MIN(d["close"], 20)),
+    ]
+
+
+def _max_rel_err(ours, ref, floor: float) -> tuple[bool, float]:
+    """Return (same NaN positions, max |ours - ref| / max(|ref|, floor))."""
+    import numpy as np
+
+    worst = 0.0
+    same = True
+    for a, b in zip(ours if isinstance(ours, tuple) else (ours,), ref if isinstance(ref, tuple) else (ref,)):
+        a = np.asarray(a)
+        b = np.asarray(b)
+        same &= bool(np.array_equal(np.isnan(a), np.isnan(b)))
+        m = ~np.isnan(b)
+        if m.any():
+            worst = max(worst, float(np.max(np.abs(a[m] - b[m]) / np.maximum(np.abs(b[m]), floor))))
+    return same, worst
+
+
+def _timeit(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def _paired(ours, ref, repeat: int) -> tuple[float, float]:
+    """Interleave the two callables ``repeat`` times; return their median seconds."""
+    a, b = [], []
+    for _ in range(repeat):
+        a += _timeit(ours, 1)
+        b += _timeit(ref, 1)
+    return statistics.median(a), statistics.median(b)
+
+
+def _floor(name: str, d) -> float:
+    import numpy as np
+
+    if name in ("rsi", "adx", "plus_di", "minus_di", "stoch", "roc", "natr"):
+        return 1.0
+    if name == "obv":
+        return float(np.sum(d["volume"]))
+    return float(np.mean(np.abs(d["close"])))
+
+
+def _subprocess_s(code: str, env: dict | None = None) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def _startup(repeat: int) -> dict:
+    env = dict(os.environ)
+    import_code = ("import time; t0 = time.perf_counter(); import tradejet; "
+                   "print(time.perf_counter() - t0)")
+    imports = []
+    for _ in range(max(repeat, 3)):
+        r = subprocess.run([sys.executable, "-c", import_code], check=True, capture_output=True, text=True, env=env)
+        imports.append(float(r.stdout.strip()))
+    # launch to first computation: the real command line, on the warm cache this process made
+    probe = [sys.executable, "-m", "tradejet", "bench", "kernels", "--probe-first-compute"]
+    firsts = []
+    for _ in range(max(repeat // 2, 3)):
+        t0 = time.perf_counter()
+        subprocess.run(probe, check=True, capture_output=True, env=env)
+        firsts.append(time.perf_counter() - t0)
+    # cold compile: every kernel the bench uses, from an empty cache
+    with tempfile.TemporaryDirectory() as cache:
+        cold_env = {**env, "NUMBA_CACHE_DIR": cache}
+        code = ("import tradejet.bench.kernels as b; b._compile_everything()")
+        cold = _subprocess_s(code, cold_env)
+        warm = _subprocess_s(code, cold_env)
+    return {"import_tradejet_s": statistics.median(imports), "launch_to_first_compute_s": statistics.median(firsts),
+            "cold_compile_all_s": cold, "warm_load_all_s": warm}
+
+
+def _compile_everything() -> None:
+    """Call every public kernel once on a small series (compiles or loads them all)."""
+    import numpy as np
+
+    import tradejet.kernels as K
+
+    d = _walk(300)
+    for _, ours, _ in _cases():
+        ours(d)
+    K.log_returns(d["close"])
+    K.realized_vol(d["close"], 20)
+    K.zscore(d["close"], 20)
+    K.rolling_vwap(d["high"], d["low"], d["close"], d["volume"], 20)
+    K.features(*(d[k] for k in ("open", "high", "low", "close", "volume")))
+    K.features_2d(*(np.column_stack([d[k], d[k]]) for k in ("open", "high", "low", "close", "volume")))
+    st = K.features_init()
+    K.features_update(st, 1.0, 1.0, 1.0, 1.0, 1.0, np.empty(K.N_FEATURES))
+
+
+def _probe_first_compute() -> int:
+    import numpy as np
+
+    import tradejet.kernels as K
+
+    x = np.linspace(1.0, 2.0, 100)
+    K.features(x, x, x, x, x)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.probe_first_compute:
+        return _probe_first_compute()
+    import numpy as np
+
+    import tradejet.kernels as K
+    import tradejet.kernels.fused as F
+    from tradejet.errors import ConfigError
+
+    try:
+        sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
+    except ValueError as e:
+        raise ConfigError(f"--sizes must be comma-separated integers, was {args.sizes!r}") from e
+    if not sizes or min(sizes) < 100:
+        raise ConfigError(f"--sizes must list bar counts >= 100, was {args.sizes!r}")
+    if args.repeat < 1 or args.symbols < 1:
+        raise ConfigError(f"--repeat and --symbols must be >= 1, were {args.repeat} and {args.symbols}")
+
+    t_start = time.perf_counter()
+    _compile_everything()
+    compile_s = time.perf_counter() - t_start
+    cases = _cases()
+    result: dict = {"sizes": sizes, "repeat": args.repeat, "symbols": args.symbols, "targets": TARGETS,
+                    "in_process_compile_or_load_s": compile_s, "indicators": [], "fused": [], "fused_2d": []}
+
+    for n in sizes:
+        d = _walk(n)
+        for name, ours, ref in cases:
+            same, err = _max_rel_err(ours(d), ref(d), _floor(name, d))
+            t_ours, t_ref = _paired(lambda: ours(d), lambda: ref(d), args.repeat)
+            result["indicators"].append({
+                "name": name, "bars": n, "tradejet_ns_per_bar": t_ours / n * 1e9, "talib_ns_per_bar": t_ref / n * 1e9,
+                "ratio": t_ours / t_ref, "parity_nan_positions": same, "parity_max_rel_err": err,
+                "parity_ok": same and err <= 1e-9})
+
+        # fused set vs TA-Lib once per indicator (the 18 TA-Lib has)
+        cols = [d[k] for k in ("open", "high", "low", "close", "volume")]
+        buf = np.empty((K.N_FEATURES, n))
+        fused = K.features(*cols, out=buf)
+        ok = True
+        worst = 0.0
+        for name, ours, ref in cases:
+            rows = ours(d)
+            for r in rows if isinstance(rows, tuple) else (rows,):
+                ok &= any(np.array_equal(r, fused[i], equal_nan=True) for i in range(K.N_FEATURES))
+            same, err = _max_rel_err(rows, ref(d), _floor(name, d))
+            ok &= same
+            worst = max(worst, err)
+
+        def talib_set(d=d):
+            for _, _, ref in cases:
+                ref(d)
+
+        t_f, t_t = _paired(lambda: K.features(*cols, out=buf), talib_set, args.repeat)
+        result["fused"].append({"bars": n, "features": K.N_FEATURES, "tradejet_ns_per_bar": t_f / n * 1e9,
+                                "talib_ns_per_bar": t_t / n * 1e9, "speedup": t_t / t_f,
+                                "parity_ok": bool(ok and worst <= 1e-9), "parity_max_rel_err": worst})
+        del buf, fused
+
+        # 2-D: bars x symbols
+        m = args.symbols
+        ds = [_walk(n, seed=100 + j) for j in range(m)]
+        panel = [np.column_stack([dj[k] for dj in ds]) for k in ("open", "high", "low", "close", "volume")]
+        buf2 = np.empty((K.N_FEATURES, n, m))
+        out2 = K.features_2d(*panel, out=buf2)
+        ok2 = all(np.array_equal(out2[:, :, j], K.features(*(dj[k] for k in ("open", "high", "low", "close", "volume"))),
+                                 equal_nan=True) for j, dj in enumerate(ds[:2]))
+
+        def talib_panel():
+            for dj in ds:
+                for _, _, ref in cases:
+                    ref(dj)
+
+        t_2, t_t2 = _paired(lambda: K.features_2d(*panel, out=buf2), talib_panel, max(args.repeat // 2, 1))
+        result["fused_2d"].append({"bars": n, "symbols": m, "tradejet_ns_per_bar_per_series": t_2 / (n * m) * 1e9,
+                                   "talib_ns_per_bar_per_series": t_t2 / (n * m) * 1e9, "speedup": t_t2 / t_2,
+                                   "parity_ok": bool(ok2)})
+        del buf2, out2, panel
+
+    # streaming: one update of the whole set per call, from Python
+    d = _walk(20_000, seed=7)
+    st = K.features_init()
+    row = np.empty(K.N_FEATURES)
+    upd = K.features_update
+    o, h, lo, c, v = (d[k].tolist() for k in ("open", "high", "low", "close", "volume"))
+    ref = K.features(*(d[k] for k in ("open", "high", "low", "close", "volume")))
+    ok_s = True
+    for t in range(500):
+        upd(st, o[t], h[t], lo[t], c[t], v[t], row)
+        ok_s &= bool(np.array_equal(row, ref[:, t], equal_nan=True))
+    per_call = []
+    for _ in range(args.repeat):
+        st = K.features_init()
+        t0 = time.perf_counter()
+        for t in range(len(c)):
+            upd(st, o[t], h[t], lo[t], c[t], v[t], row)
+        per_call.append((time.perf_counter() - t0) / len(c))
+    result["streaming"] = {"calls": len(c), "us_per_update": statistics.median(per_call) * 1e6, "parity_ok": ok_s,
+                           "state_floats": int(F.STATE_SIZE)}
+    result["parity_checked"] = True
+    result["parity_ok"] = (all(r["parity_ok"] for r in result["indicators"]) and
+                           all(r["parity_ok"] for r in result["fused"] + result["fused_2d"]) and ok_s)
+    if not args.skip_startup:
+        result["startup"] = _startup(args.repeat)
+
+    _print(result)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+def _print(r: dict) -> None:
+    out = sys.stdout.write
+    out(f"tradejet bench kernels: medians of {r['repeat']} runs (ns per bar; ratio = tradejet / TA-Lib, "
+        f"<= {TARGETS['indicator_ratio_max']} is the target)\n\n")
+    out(f"{'indicator':<12} {'bars':>9} {'tradejet':>9} {'TA-Lib':>9} {'ratio':>6}  parity (max rel err)\n")
+    for x in r["indicators"]:
+        flag = "" if x["ratio"] <= TARGETS["indicator_ratio_max"] else "  MISSED"
+        out(f"{x['name']:<12} {x['bars']:>9} {x['tradejet_ns_per_bar']:>9.2f} {x['talib_ns_per_bar']:>9.2f} "
+            f"{x['ratio']:>6.2f}  {'ok' if x['parity_ok'] else 'FAIL'} ({x['parity_max_rel_err']:.1e}){flag}\n")
+    out("\nfused standard set (27 features, out= buffer) vs TA-Lib once per indicator (18 calls):\n")
+    for x in r["fused"]:
+        flag = "" if x["speedup"] >= TARGETS["fused_speedup_min"] else "  MISSED (target 3x)"
+        out(f"  {x['bars']:>9} bars: tradejet {x['tradejet_ns_per_bar']:.2f} ns/bar, TA-Lib {x['talib_ns_per_bar']:.2f} "
+            f"ns/bar, {x['speedup']:.2f}x faster, parity {'ok' if x['parity_ok'] else 'FAIL'}{flag}\n")
+    out("2-D (bars x symbols) per series vs TA-Lib per series:\n")
+    for x in r["fused_2d"]:
+        flag = "" if x["speedup"] >= TARGETS["fused_2d_speedup_min"] else "  MISSED (target 3x)"
+        out(f"  {x['bars']:>9} bars x {x['symbols']}: tradejet {x['tradejet_ns_per_bar_per_series']:.2f} ns/bar/series, "
+            f"TA-Lib {x['talib_ns_per_bar_per_series']:.2f}, {x['speedup']:.2f}x faster, "
+            f"parity {'ok' if x['parity_ok'] else 'FAIL'}{flag}\n")
+    s = r["streaming"]
+    flag = "" if s["us_per_update"] < TARGETS["streaming_update_us_max"] else "  MISSED (target < 1 us)"
+    out(f"streaming update of the whole set, one call per bar from Python: {s['us_per_update']:.3f} us/call "
+        f"(state {s['state_floats']} floats), parity {'ok' if s['parity_ok'] else 'FAIL'}{flag}\n")
+    if "startup" in r:
+        u = r["startup"]
+        out(f"import tradejet: {u['import_tradejet_s']:.3f} s"
+            f"{'' if u['import_tradejet_s'] < TARGETS['import_s_max'] else '  MISSED (target < 0.6 s)'}; "
+            f"launch to first computation (warm cache): {u['launch_to_first_compute_s']:.3f} s"
+            f"{'' if u['launch_to_first_compute_s'] < TARGETS['first_compute_s_max'] else '  MISSED (target < 1.5 s)'}; "
+            f"cold compile of every kernel: {u['cold_compile_all_s']:.1f} s (then {u['warm_load_all_s']:.2f} s warm)\n")
+    out(f"parity with TA-Lib and between forms: {'ok' if r['parity_ok'] else 'FAIL'}\n")
