@@ -181,3 +181,19 @@ def test_simulation_bad_arguments():
     with pytest.raises(ValueError, match="need hold >= 1"):
         simulate_entries(np.zeros(1, np.int64), np.zeros(1), np.ones(1), np.ones(1, bool), hold=0, fraction=0.1,
                          fee_bps=0)
+
+
+def test_gate_3_compares_only_on_rows_the_promoted_model_never_trained_on():
+    rng = np.random.default_rng(1)
+    n = 4000
+    y = rng.integers(0, 2, n)
+    seen = np.arange(n) < n // 2  # the promoted model trained on the first half: perfect there
+    promoted = np.where(seen, y * 0.9 + 0.05, rng.uniform(size=n))
+    candidate = np.clip(np.where(y == 1, 0.6, 0.4) + rng.normal(0, 0.25, n), 0, 1)
+    cfg = small_cfg(min_precision=0.0, min_recall=0.0, min_f1=0.0, margin=0.02)
+    unfair = gate_out_of_sample(y, candidate, 0.5, cfg, promoted_proba=promoted, promoted_id="p")
+    assert not unfair.passed and "worse than the promoted model" in unfair.reason
+    fair = gate_out_of_sample(y, candidate, 0.5, cfg, promoted_proba=promoted, promoted_id="p",
+                              compare_mask=~seen)
+    assert fair.passed and fair.numbers["compare_rows"] == n // 2
+    assert fair.numbers["promoted_f1"] < fair.numbers["compare_f1"]

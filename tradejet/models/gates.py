@@ -48,6 +48,7 @@ __all__ = ["SUPPORTED_OPSETS", "GATES", "gate_integrity", "gate_schema", "gate_o
 # domain -> (lowest, highest) opset version tradejet exports and tests
 SUPPORTED_OPSETS = {"": (9, 21), "ai.onnx.ml": (1, 3)}
 GATES = ("integrity", "schema", "out_of_sample", "risk")
+_MIN_COMPARE_ROWS = 200
 
 
 def _result(gate: str, passed: bool, reason: str, **numbers: float) -> GateResult:
@@ -176,8 +177,13 @@ def gate_schema(model: OnnxModel, manifest: Manifest, schema: FeatureSchema, X_v
 # -- gate 3 ---------------------------------------------------------------------------------
 def gate_out_of_sample(y: np.ndarray, proba: np.ndarray, threshold: float, cfg: MLConfig,
                        promoted_proba: np.ndarray | None = None, promoted_f1: float | None = None,
-                       promoted_id: str | None = None) -> GateResult:
-    """Gate 3: precision, recall, F1 above floors; F1 not worse than the promoted model's by > margin."""
+                       promoted_id: str | None = None, compare_mask: np.ndarray | None = None) -> GateResult:
+    """Gate 3: precision, recall, F1 above floors; F1 not worse than the promoted model's by > margin.
+
+    The floors apply to all OOS rows. The comparison scores both models on the rows of
+    ``compare_mask`` (default: all), which should be rows the promoted model never
+    trained on; without ``promoted_proba`` the promoted model's recorded OOS F1 is used.
+    """
     m = classification_metrics(y, proba, threshold)
     nums = dict(precision=m["precision"], recall=m["recall"], f1=m["f1"], base_rate=m["base_rate"],
                 signal_rate=m["signal_rate"], rows=m["rows"], threshold=threshold,
@@ -188,16 +194,22 @@ def gate_out_of_sample(y: np.ndarray, proba: np.ndarray, threshold: float, cfg: 
     if m["rows"] and m["precision"] < m["base_rate"] + cfg.min_precision_lift:
         fails.append(f"precision {m['precision']:.4f} does not beat the base rate {m['base_rate']:.4f} "
                      f"by {cfg.min_precision_lift}")
+    own_f1 = m["f1"]
     if promoted_proba is not None:
-        promoted_f1 = classification_metrics(y, promoted_proba, threshold)["f1"]
+        sel = np.ones(len(y), bool) if compare_mask is None else compare_mask
+        promoted_f1 = classification_metrics(y[sel], promoted_proba[sel], threshold)["f1"]
+        own_f1 = classification_metrics(y[sel], proba[sel], threshold)["f1"]
+        nums["compare_rows"] = int(sel.sum())
+        nums["compare_f1"] = own_f1
     if promoted_f1 is not None:
         nums["promoted_f1"] = promoted_f1
-        if m["f1"] < promoted_f1 - cfg.margin:
-            fails.append(f"f1 {m['f1']:.4f} is worse than the promoted model {promoted_id}'s {promoted_f1:.4f} "
+        if own_f1 < promoted_f1 - cfg.margin:
+            fails.append(f"f1 {own_f1:.4f} is worse than the promoted model {promoted_id}'s {promoted_f1:.4f} "
                          f"by more than the margin {cfg.margin}")
     if fails:
         return _result("out_of_sample", False, "; ".join(fails), **nums)
-    vs = f", promoted {promoted_f1:.4f}" if promoted_f1 is not None else ", no promoted model to compare"
+    vs = f", promoted {promoted_f1:.4f} vs {own_f1:.4f}" if promoted_f1 is not None \
+        else ", no promoted model to compare"
     return _result("out_of_sample", True, f"precision {m['precision']:.4f}, recall {m['recall']:.4f}, "
                                           f"f1 {m['f1']:.4f} on {int(m['rows'])} OOS rows{vs}", **nums)
 
@@ -359,20 +371,24 @@ def run_gates(store: ArtifactStore, model_id: str, schema: FeatureSchema, cfg: M
         if not g2.passed:
             return done()
         proba = model.predict(X)
-        promoted_proba = promoted_f1 = promoted_id = None
+        promoted_proba = promoted_f1 = promoted_id = compare = None
         pid = store.promoted_id() if compare_promoted else None
         if pid is not None and pid != model_id:
             promoted_id = pid
             try:
+                pmf = store.manifest(pid)
+                # compare on rows the promoted model never trained on (after its own OOS start)
+                compare = rows["ts"] >= int(pmf.params.get("oos_start_ts", 0))
                 pm = store.load(pid)
-                promoted_proba = pm.predict(X) if pm.names == model.names else None
-                if promoted_proba is None:
-                    promoted_f1 = store.manifest(pid).metrics.get("oos_f1")
+                if pm.names == model.names and int(compare.sum()) >= _MIN_COMPARE_ROWS:
+                    promoted_proba = pm.predict(X)
+                else:
+                    promoted_f1 = pmf.metrics.get("oos_f1")
                 pm.close()
             except ModelError:  # a broken promoted model is no bar to replacing it
                 promoted_f1 = None
         results.append(gate_out_of_sample(y, proba, manifest.threshold, cfg, promoted_proba, promoted_f1,
-                                          promoted_id))
+                                          promoted_id, compare))
         if not results[-1].passed:
             return done()
         results.append(gate_risk(rows["ts"], rows["sym"], rows["close"], proba, manifest.threshold, cfg))

@@ -125,7 +125,8 @@ def run_retraining(system: str, data: str | Path | list[Candles], budget_s: floa
                                                                 "atr_period": cfg.atr_period,
                                                                 "n_folds": cfg.n_folds,
                                                                 "oos_fraction": cfg.oos_fraction,
-                                                                "embargo_bars": cfg.embargo_bars},
+                                                                "embargo_bars": cfg.embargo_bars,
+                                                                "oos_start_ts": tr.oos_start_ts},
                 metrics={**tr.metrics, "export_max_abs_diff": diff}, threshold=cfg.threshold, model_sha256="",
                 validation_sha256="", export_max_abs_diff=diff, data_sources=[c.source for c in candles])
             oos = tr.oos

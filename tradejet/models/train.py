@@ -215,6 +215,7 @@ class TrainResult:
     oos_proba: np.ndarray      # scikit-learn's P(take-profit first) on the OOS rows
     metrics: dict[str, float] = field(default_factory=dict)
     train_rows: int = 0
+    oos_start_ts: int = 0      # the model never trained on a bar at or after this time
 
 
 def train(ds: Dataset, cfg: MLConfig, *, deadline: float | None = None, progress=None) -> TrainResult:
@@ -264,4 +265,4 @@ def _train(ds: Dataset, cfg: MLConfig, deadline: float | None, progress) -> Trai
         for key in ("precision", "recall", "f1"):
             metrics[f"baseline_logreg_{key}"] = classification_metrics(oos.y, bp, cfg.threshold)[key]
     metrics["train_rows"] = float(len(final.train))
-    return TrainResult(model, baseline, params, oos, oos_proba, metrics, len(final.train))
+    return TrainResult(model, baseline, params, oos, oos_proba, metrics, len(final.train), final.test_start_ts)
