@@ -26,6 +26,8 @@ use: when a reload is refused it keeps the last good one, logs an alert and audi
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import logging
 import os
@@ -218,6 +220,10 @@ class ArtifactStore:
     def set_status(self, model_id: str, status: Status, reason: str = "", *,
                    gates: list[GateResult] | None = None) -> Manifest:
         """Move a non-promoted model along its lifecycle (promotion goes through :meth:`promote`)."""
+        with self._locked():
+            return self._set_status(model_id, status, reason, gates)
+
+    def _set_status(self, model_id: str, status: Status, reason: str, gates: list[GateResult] | None) -> Manifest:
         m = self.manifest(model_id)
         if status == "promoted":
             raise ModelError(f"model {model_id}: promotion goes through promote()")
@@ -235,10 +241,11 @@ class ArtifactStore:
 
     def record_gates(self, model_id: str, gates: list[GateResult]) -> Manifest:
         """Store gate results in a manifest without changing its status."""
-        m = self.manifest(model_id)
-        m.gates = list(gates)
-        self._write_manifest(m)
-        return m
+        with self._locked():
+            m = self.manifest(model_id)
+            m.gates = list(gates)
+            self._write_manifest(m)
+            return m
 
     # -- the pointer -------------------------------------------------------------------------
     def pointer(self) -> Pointer | None:
@@ -257,6 +264,16 @@ class ArtifactStore:
     def promoted_id(self) -> str | None:
         ptr = self.pointer()
         return ptr.promoted if ptr else None
+
+    @contextlib.contextmanager
+    def _locked(self):
+        """Serialise writers (pipeline, operator CLI) of this system's store; readers need no lock."""
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def _move_pointer(self, new: Pointer) -> None:
         _atomic_write(self.root / POINTER_FILE, msgspec.json.encode(new))
@@ -278,6 +295,10 @@ class ArtifactStore:
 
     def promote(self, model_id: str, reason: str = "passed all gates") -> Pointer:
         """Make a validated (or retired) model the promoted one, atomically."""
+        with self._locked():
+            return self._promote(model_id, reason)
+
+    def _promote(self, model_id: str, reason: str) -> Pointer:
         self.reconcile()
         m = self.manifest(model_id)
         if m.status == "promoted":
@@ -294,6 +315,10 @@ class ArtifactStore:
 
     def rollback(self, reason: str = "rolled back by operator") -> Pointer:
         """Promote the model promoted before the current one; the current one is retired."""
+        with self._locked():
+            return self._rollback(reason)
+
+    def _rollback(self, reason: str) -> Pointer:
         self.reconcile()
         old = self.pointer()
         if old is None:
