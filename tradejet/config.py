@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -23,6 +23,11 @@ from tradejet.errors import ConfigError
 __all__ = ["Config", "MLConfig", "load_config", "tradejet_home", "default_store_dir"]
 
 _ENV_KEYS = {"DEPLOYMENT_ENV": "deployment_env", "LOG_LEVEL": "log_level", "TRADEJET_HOME": "home"}
+
+
+_PosInt = Annotated[int, msgspec.Meta(ge=1)]
+_PosFloat = Annotated[float, msgspec.Meta(gt=0)]
+_NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
 
 
 class MLConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -38,27 +43,27 @@ class MLConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     seed: int = 7
     # OpenMP threads for training; 1 by default: on a busy machine more threads spin and
     # crawl (20x slower measured on the shared 2-core box). Raise it on a dedicated host.
-    train_threads: int = 1
+    train_threads: _PosInt = 1
     # gradient-boosted trees (HistGradientBoostingClassifier)
-    learning_rate: float = 0.05
-    max_iter: int = 150
-    max_leaf_nodes: int = 15
-    min_samples_leaf: int = 200
-    l2_regularization: float = 1.0
+    learning_rate: _PosFloat = 0.05
+    max_iter: _PosInt = 150
+    max_leaf_nodes: Annotated[int, msgspec.Meta(ge=2)] = 15
+    min_samples_leaf: _PosInt = 200
+    l2_regularization: _NonNegFloat = 1.0
     # logistic-regression baseline
-    logreg_c: float = 1.0
+    logreg_c: _PosFloat = 1.0
     # triple-barrier labels, in bars and ATR multiples
-    horizon: int = 24
-    atr_period: int = 14
-    take_profit_atr: float = 2.0
-    stop_loss_atr: float = 2.0
+    horizon: _PosInt = 24
+    atr_period: _PosInt = 14
+    take_profit_atr: _PosFloat = 2.0
+    stop_loss_atr: _PosFloat = 2.0
     # walk-forward split
-    n_folds: int = 3
-    oos_fraction: float = 0.2
-    embargo_bars: int = 24
-    max_rows_per_symbol: int = 0
+    n_folds: Annotated[int, msgspec.Meta(ge=0)] = 3
+    oos_fraction: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 0.2
+    embargo_bars: Annotated[int, msgspec.Meta(ge=0)] = 24
+    max_rows_per_symbol: Annotated[int, msgspec.Meta(ge=0)] = 0
     # decision threshold on P(take-profit first)
-    threshold: float = 0.5
+    threshold: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.5
     # gate 3: out-of-sample floors and the margin against the promoted model
     min_precision: float = 0.40
     min_precision_lift: float = 0.02  # precision must also beat the OOS base rate by this much
@@ -66,13 +71,13 @@ class MLConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     min_f1: float = 0.04
     margin: float = 0.02
     # gate 4: interim risk simulation limits
-    risk_fraction: float = 0.05
-    fee_bps: float = 10.0
+    risk_fraction: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.05
+    fee_bps: _NonNegFloat = 10.0
     max_drawdown: float = 0.30
     max_turnover: float = 120.0
     max_position: float = 0.25
     # the retraining pipeline's time budget (seconds); it must end before DOWNTIME does
-    budget_s: float = 900.0
+    budget_s: _PosFloat = 900.0
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

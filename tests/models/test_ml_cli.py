@@ -91,3 +91,12 @@ def test_train_needs_data_or_synthetic(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["models", "train", "--system", "crypto", "--home", str(tmp_path)])
     assert "one of the arguments --data --synthetic is required" in capsys.readouterr().err
+
+
+def test_bad_ml_config_is_a_config_error(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[ml]\noos_fraction = 1.5\n")
+    assert main(["models", "train", "--system", "crypto", "--synthetic", "--home", str(tmp_path),
+                 "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "key ml.oos_fraction" in err and "c.toml" in err

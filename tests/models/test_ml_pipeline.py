@@ -122,6 +122,8 @@ def test_bad_data_is_audited_then_raised(tmp_path):
         run_retraining("crypto", tmp_path / "data", 60, tmp_path / "home", cfg=small_cfg())
     events = [r.event for r in read_records(audit_path(tmp_path / "home", "crypto"))]
     assert events == ["training_started", "training_failed"]
+    rec = list(read_records(audit_path(tmp_path / "home", "crypto")))[-1]
+    assert rec.data["reason"].startswith("DataError: ")
 
 
 def test_real_data_trains_and_is_gated(shared_data, tmp_path):

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
-from tradejet.errors import DataError, ModelError
 from tradejet.io.audit import AuditLog
 from tradejet.models.artifacts import ArtifactStore, GateResult, Manifest
 from tradejet.models.data import Candles, data_hash, load_folder
@@ -158,8 +157,8 @@ def run_retraining(system: str, data: str | Path | list[Candles], budget_s: floa
             if candidate is not None and store.manifest(candidate).status in ("candidate", "validated"):
                 store.set_status(candidate, "rejected", str(e))
             return finish("timeout", str(e))
-        except (DataError, ModelError) as e:
-            audit.append("training_failed", {"reason": str(e), "model": candidate})
+        except Exception as e:  # bad data, a refused export, or a bug: audit it, reject the candidate, re-raise
+            audit.append("training_failed", {"reason": f"{type(e).__name__}: {e}", "model": candidate})
             if candidate is not None and store.manifest(candidate).status in ("candidate", "validated"):
                 store.set_status(candidate, "rejected", str(e))
             raise
