@@ -101,12 +101,14 @@ def test_tampered_model_is_refused_and_the_last_good_one_kept(two, home):
         store.promote(second)
         assert slot.refresh() is good and slot.current_id == first
         assert "SHA-256" in slot.last_error
+        assert slot.refresh() is good  # not retried, not re-alerted, until the pointer moves
         X = store.validation_rows(first)["X"][:3]
         assert good.predict(X).shape == (3,)  # still scoring with the last good model
         with pytest.raises(ModelError, match="the file was changed"):
             store.load_promoted()
     refused = [r for r in read_records(audit_path(home, "crypto")) if r.event == "model_refused"]
-    assert refused and refused[-1].data["model"] == second and "SHA-256" in refused[-1].data["reason"]
+    assert len(refused) == 2  # one by the slot, one by load_promoted above
+    assert refused[0].data["model"] == second and "SHA-256" in refused[0].data["reason"]
 
 
 def test_tampered_validation_rows_are_refused(home):

@@ -391,6 +391,9 @@ class ArtifactStore:
 class ModelSlot:
     """The model a trading process uses: reload the promoted one, keep the last good one on refusal.
 
+    A refused model is not retried (nor re-alerted) until the pointer moves again
+    (a new promotion or a rollback), so calling :meth:`refresh` every bar is cheap.
+
     >>> # slot = ModelSlot(store); model = slot.refresh()   # None until a model was ever loaded
     """
 
@@ -400,16 +403,19 @@ class ModelSlot:
         self.current = None
         self.current_id: str | None = None
         self.last_error: str | None = None
+        self._refused: tuple[str, int] | None = None
 
     def refresh(self):
         """Load the promoted model if it changed; on any refusal keep the current one and return it."""
         try:
-            mid = self.store.promoted_id()
-            if mid is None or mid == self.current_id:
+            ptr = self.store.pointer()
+            if ptr is None or ptr.promoted == self.current_id or (ptr.promoted, ptr.seq) == self._refused:
                 return self.current
-            model = self.store.load(mid, schema_hash=self.schema_hash)
+            model = self.store.load(ptr.promoted, schema_hash=self.schema_hash)
         except ModelError as e:  # load() already logged the alert and audited the refusal
             self.last_error = str(e)
+            if ptr is not None:
+                self._refused = (ptr.promoted, ptr.seq)
             return self.current
-        self.current, self.current_id, self.last_error = model, mid, None
+        self.current, self.current_id, self.last_error, self._refused = model, ptr.promoted, None, None
         return model
