@@ -31,10 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=100_000, help="rows of the batch benchmark (default 100000)")
     p.add_argument("--repeat", type=int, default=5, help="timed batch runs; the median is reported")
     p.add_argument("--threads", type=int, default=1, help="threads for batch scoring, both sides (default 1)")
+    p.add_argument("--bars", type=int, default=6000, help="bars per symbol of the synthetic training market (4 symbols)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
 
 
-def build_model(seed: int = 7):
+def build_model(seed: int = 7, bars: int = 6000):
     """Return ``(scikit-learn model, OnnxModel factory, float32 rows)`` of the default config."""
     import numpy as np
 
@@ -46,7 +47,7 @@ def build_model(seed: int = 7):
     from tradejet.models.train import build_dataset, fit_model, model_params
 
     cfg = MLConfig(seed=seed)
-    ds = build_dataset(synthetic_market(n_symbols=4, n_bars=6000, seed=seed), cfg)
+    ds = build_dataset(synthetic_market(n_symbols=4, n_bars=bars, seed=seed), cfg)
     model = fit_model(ds.X, ds.y, model_params(cfg))
     blob, _ = export_onnx(model, ds.X[:5000], schema=DEFAULT_SCHEMA, system="crypto")
     return model, (lambda threads: OnnxModel(blob, batch_threads=threads)), np.ascontiguousarray(ds.X)
@@ -67,7 +68,7 @@ def measure(args: argparse.Namespace) -> dict:
     import numpy as np
     from threadpoolctl import threadpool_limits
 
-    model, make, X = build_model()
+    model, make, X = build_model(bars=args.bars)
     onnx = make(args.threads)
     rows = X[:2000]
     # parity before any timing
