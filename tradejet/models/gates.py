@@ -208,7 +208,7 @@ def gate_out_of_sample(y: np.ndarray, proba: np.ndarray, threshold: float, cfg: 
                          f"by more than the margin {cfg.margin}")
     if fails:
         return _result("out_of_sample", False, "; ".join(fails), **nums)
-    vs = f", promoted {promoted_f1:.4f} vs {own_f1:.4f}" if promoted_f1 is not None \
+    vs = f"; promoted model f1 {promoted_f1:.4f} vs this {own_f1:.4f}" if promoted_f1 is not None \
         else ", no promoted model to compare"
     return _result("out_of_sample", True, f"precision {m['precision']:.4f}, recall {m['recall']:.4f}, "
                                           f"f1 {m['f1']:.4f} on {int(m['rows'])} OOS rows{vs}", **nums)
