@@ -327,7 +327,7 @@ def gate_risk(ts: np.ndarray, sym: np.ndarray, close: np.ndarray, proba: np.ndar
     r = simulate_entries(ts, sym, close, proba >= threshold, hold=cfg.horizon, fraction=cfg.risk_fraction,
                          fee_bps=cfg.fee_bps)
     nums = dict(r, limit_max_drawdown=cfg.max_drawdown, limit_turnover_per_year=cfg.max_turnover,
-                limit_max_position=cfg.max_position, simulation=0.0)
+                limit_max_position=cfg.max_position)
     fails = []
     if r["max_drawdown"] > cfg.max_drawdown:
         fails.append(f"max drawdown {r['max_drawdown']:.2%} > limit {cfg.max_drawdown:.2%}")
