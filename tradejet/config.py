@@ -20,7 +20,7 @@ import msgspec
 
 from tradejet.errors import ConfigError
 
-__all__ = ["Config", "load_config", "tradejet_home", "default_store_dir", "FillConfig", "PairFillConfig"]
+__all__ = ["Config", "load_config", "tradejet_home", "default_store_dir", "FillConfig", "PairFillConfig", "MLConfig"]
 
 _ENV_KEYS = {"DEPLOYMENT_ENV": "deployment_env", "LOG_LEVEL": "log_level", "TRADEJET_HOME": "home"}
 
@@ -275,6 +275,59 @@ class FillConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return (self.maker_fee if p.maker_fee is None else p.maker_fee,
                 self.taker_fee if p.taker_fee is None else p.taker_fee,
                 float("nan") if p.spread is None else p.spread)
+_PosInt = Annotated[int, msgspec.Meta(ge=1)]
+_PosFloat = Annotated[float, msgspec.Meta(gt=0)]
+_NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
+
+
+class MLConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The ML pipeline (issue 6): model parameters, labels, walk-forward, gate limits, time budget.
+
+    Gate 3 floors apply to the out-of-sample window; ``margin`` is how much worse than
+    the promoted model's F1 (on the same rows) a candidate may be. Gate 4 limits apply
+    to the interim risk simulation (long-only, ``risk_fraction`` of equity per entry,
+    held ``horizon`` bars, ``fee_bps`` per side).
+    """
+
+    model: Literal["hgb", "logreg"] = "hgb"
+    seed: int = 7
+    # OpenMP threads for training; 1 by default: on a busy machine more threads spin and
+    # crawl (20x slower measured on the shared 2-core box). Raise it on a dedicated host.
+    train_threads: _PosInt = 1
+    # gradient-boosted trees (HistGradientBoostingClassifier)
+    learning_rate: _PosFloat = 0.05
+    max_iter: _PosInt = 150
+    max_leaf_nodes: Annotated[int, msgspec.Meta(ge=2)] = 15
+    min_samples_leaf: _PosInt = 200
+    l2_regularization: _NonNegFloat = 1.0
+    # logistic-regression baseline
+    logreg_c: _PosFloat = 1.0
+    # triple-barrier labels, in bars and ATR multiples
+    horizon: _PosInt = 24
+    atr_period: _PosInt = 14
+    take_profit_atr: _PosFloat = 2.0
+    stop_loss_atr: _PosFloat = 2.0
+    # walk-forward split
+    n_folds: Annotated[int, msgspec.Meta(ge=0)] = 3
+    oos_fraction: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 0.2
+    embargo_bars: Annotated[int, msgspec.Meta(ge=0)] = 24
+    max_rows_per_symbol: Annotated[int, msgspec.Meta(ge=0)] = 0
+    # decision threshold on P(take-profit first)
+    threshold: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.5
+    # gate 3: out-of-sample floors and the margin against the promoted model
+    min_precision: float = 0.40
+    min_precision_lift: float = 0.02  # precision must also beat the OOS base rate by this much
+    min_recall: float = 0.02
+    min_f1: float = 0.04
+    margin: float = 0.02
+    # gate 4: interim risk simulation limits
+    risk_fraction: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.05
+    fee_bps: _NonNegFloat = 10.0
+    max_drawdown: float = 0.30
+    max_turnover: float = 120.0
+    max_position: float = 0.25
+    # the retraining pipeline's time budget (seconds); it must end before DOWNTIME does
+    budget_s: _PosFloat = 900.0
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -289,6 +342,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     selector: SelectorConfig = msgspec.field(default_factory=SelectorConfig)
     risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
     fills: FillConfig = msgspec.field(default_factory=FillConfig)
+    ml: MLConfig = msgspec.field(default_factory=MLConfig)
 
 
 def tradejet_home(env: Mapping[str, str] | None = None) -> Path:

@@ -109,8 +109,10 @@ class AuditLog:
             start = max(0, pos - chunk)
             buf = os.pread(self._fd, pos - start, start) + buf
             pos = start
-            body = buf if not buf.endswith(b"\n") else buf[:-1]
-            if b"\n" in body or pos == 0:
+            # the newline ending the last complete line, and one before it: then that whole
+            # line is in buf (a torn tail may be longer than one chunk)
+            end = len(buf) - 1 if buf.endswith(b"\n") else buf.rfind(b"\n")
+            if pos == 0 or (end > 0 and b"\n" in buf[:end]):
                 break
             chunk *= 2
         if not buf.endswith(b"\n"):
