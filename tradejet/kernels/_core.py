@@ -1,0 +1,108 @@
+"""Shared machinery of the indicator kernels: the jit decorator, an explicit FMA, window scans.
+
+Contract: float64 scalars and 1-D float64 arrays; no allocation; no exceptions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types  # noqa: F401  (njit re-exported for special-flag kernels)
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+NAN = np.nan
+
+# error_model="numpy": a division by zero gives inf/nan instead of a Python-style check
+# (which would add a branch to every division); no fastmath: it would let LLVM reorder
+# arithmetic differently in the batch, fused and streaming forms and break their exact
+# equality (and the 1e-9 agreement with TA-Lib).
+jit = njit(cache=True, error_model="numpy", nogil=True)
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """Return ``a * b + c`` rounded once (LLVM's ``llvm.fma.f64``).
+
+    Written out explicitly so that every form (batch, fused, 2-D, streaming) gets the same
+    instruction: an implicit contraction could differ between them. A recurrence
+    ``y = fma(y, a, x * k)`` has a 4-cycle dependency chain instead of 6 (mul + add).
+    """
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        t = args[0].type
+        fn = cgutils.get_or_insert_function(builder.module, cgutils.ir.FunctionType(t, [t, t, t]), "llvm.fma.f64")
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+@jit
+def window_max(buf, start, count, wrap):
+    """Return (max, position offset) of ``count`` values of ``buf`` from ``start``, wrapping at ``wrap``.
+
+    The offset counts from ``start`` (0 = first); the latest maximum wins on ties.
+    A linear array passes ``wrap = len(buf)`` (never reached); a ring buffer its size.
+    """
+    k = start
+    best = -np.inf
+    best_i = 0
+    for i in range(count):
+        v = buf[k]
+        if v >= best:
+            best = v
+            best_i = i
+        k += 1
+        if k == wrap:
+            k = 0
+    return best, best_i
+
+
+@jit
+def window_min(buf, start, count, wrap):
+    """Return (min, position offset) of a window; see :func:`window_max`."""
+    k = start
+    best = np.inf
+    best_i = 0
+    for i in range(count):
+        v = buf[k]
+        if v <= best:
+            best = v
+            best_i = i
+        k += 1
+        if k == wrap:
+            k = 0
+    return best, best_i
+
+
+@jit
+def window_shifted_sums(buf, start, count, wrap, shift):
+    """Return (sum(v - shift), sum((v - shift)**2)) over a window, summed in order."""
+    k = start
+    s1 = 0.0
+    s2 = 0.0
+    for _ in range(count):
+        d = buf[k] - shift
+        s1 += d
+        s2 += d * d
+        k += 1
+        if k == wrap:
+            k = 0
+    return s1, s2
+
+
+@jit
+def window_sum2(a, b, start, count, wrap):
+    """Return (sum(a), sum(b), count of b > 0) over the same window of two buffers."""
+    k = start
+    sa = 0.0
+    sb = 0.0
+    nz = 0
+    for _ in range(count):
+        sa += a[k]
+        sb += b[k]
+        nz += b[k] > 0.0
+        k += 1
+        if k == wrap:
+            k = 0
+    return sa, sb, nz

@@ -1,0 +1,392 @@
+"""Public batch indicator functions: checked inputs, TA-Lib's values.
+
+Each function takes 1-D arrays (float64, or anything that converts to it safely: ints,
+bools, float32), checks them, allocates its outputs (or writes into ``out=``) and runs
+the matching ``*_1d_nb`` kernel of :mod:`tradejet.kernels.indicators`. Outputs have the
+input's length with NaN over the warm-up, exactly where TA-Lib puts them; a series
+shorter than the warm-up gives all NaN. Bad input raises ``ValueError`` naming the
+argument, the problem and the first bad index.
+
+Indicators TA-Lib lacks (formulas):
+
+- ``log_returns(x)``: ``r[t] = ln(x[t] / x[t-1])``, ``r[0] = NaN``; x must be > 0.
+- ``realized_vol(close, period, bars_per_year=1.0)``: population standard deviation of
+  the last ``period`` log returns times ``sqrt(bars_per_year)`` (pass e.g. 365*24 for
+  hourly crypto bars, 252 for daily equities to annualise); first value at ``period``.
+- ``zscore(x, period)``: ``(x[t] - mean) / sd`` over the last ``period`` values
+  (population sd, the window includes ``x[t]``), 0 when the window is flat; first value
+  at ``period - 1``.
+- ``rolling_vwap(high, low, close, volume, period)``: ``sum(tp * v) / sum(v)`` over the
+  last ``period`` bars with ``tp = (high + low + close) / 3``; when every volume in the
+  window is 0 it is the bar's ``tp``; first value at ``period - 1``; volume must be >= 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from tradejet.kernels import indicators as _k
+from tradejet.kernels._core import jit, njit
+
+__all__ = [
+    "sma", "ema", "wma", "stddev", "rsi", "trange", "atr", "natr", "bbands", "macd", "adx",
+    "plus_di", "minus_di", "stoch", "roc", "obv", "rolling_max", "rolling_min",
+    "log_returns", "realized_vol", "zscore", "rolling_vwap",
+]
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _nonfinite_sum_nb(x):
+    # x * 0.0 is 0 for finite x and NaN for NaN/inf; "reassoc" only lets LLVM vectorise the sum.
+    acc = 0.0
+    for i in range(x.shape[0]):
+        acc += x[i] * 0.0
+    return acc
+
+
+@jit
+def first_nonfinite_nb(x):
+    """Return the index of the first NaN or inf in ``x``, or -1."""
+    if _nonfinite_sum_nb(x) == 0.0:
+        return -1
+    for i in range(x.shape[0]):
+        if not math.isfinite(x[i]):
+            return i
+    return -1
+
+
+def as_series(name: str, x) -> np.ndarray:
+    """Return ``x`` as a C-contiguous finite float64 1-D array or raise ValueError naming the problem."""
+    a = np.asarray(x)
+    if a.dtype != np.float64:
+        if a.dtype.kind in "biuf" and np.can_cast(a.dtype, np.float64, "safe"):
+            a = a.astype(np.float64)
+        else:
+            raise ValueError(f"{name} must be float64 (or safely convertible: int, bool, float32), "
+                             f"got dtype {a.dtype}")
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    a = np.ascontiguousarray(a)
+    i = first_nonfinite_nb(a)
+    if i >= 0:
+        what = "NaN" if math.isnan(a[i]) else "inf"
+        raise ValueError(f"{name} has {what} at index {i}")
+    return a
+
+
+def same_length(**arrays: np.ndarray) -> int:
+    """Return the common length or raise ValueError naming the arrays that differ."""
+    names = list(arrays)
+    n = len(arrays[names[0]])
+    for name in names[1:]:
+        m = len(arrays[name])
+        if m != n:
+            short, long_ = (name, names[0]) if m < n else (names[0], name)
+            raise ValueError(f"{', '.join(names)} must have the same length: {names[0]} has {n}, "
+                             f"{name} has {m} (first index without a value in {short}: {min(m, n)}, "
+                             f"present in {long_})")
+    return n
+
+
+def check_period(name: str, value, minimum: int = 1) -> int:
+    """Return ``value`` as int or raise ValueError if it is not an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer >= {minimum}, was {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, was {value}")
+    return int(value)
+
+
+def check_number(name: str, value) -> float:
+    """Return ``value`` as float or raise ValueError if it is not a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a finite number, was {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, was {v}")
+    return v
+
+
+def _positive(name: str, a: np.ndarray) -> None:
+    bad = np.flatnonzero(a <= 0.0)
+    if bad.size:
+        raise ValueError(f"{name} must be > 0 for log returns, was {a[bad[0]]} at index {bad[0]}")
+
+
+def _out(out, n: int, name: str = "out") -> np.ndarray:
+    if out is None:
+        return np.empty(n)
+    if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != (n,) or not out.flags.c_contiguous:
+        got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+        raise ValueError(f"{name} must be a C-contiguous float64 array of shape ({n},), got {got}")
+    return out
+
+
+def _outs(out, n: int, k: int) -> Sequence[np.ndarray]:
+    if out is None:
+        return [np.empty(n) for _ in range(k)]
+    if len(out) != k:
+        raise ValueError(f"out must hold {k} arrays, got {len(out)}")
+    return [_out(o, n, f"out[{i}]") for i, o in enumerate(out)]
+
+
+def sma(x, period: int, *, out=None) -> np.ndarray:
+    """Return the simple moving average (TA-Lib ``SMA``); NaN for the first ``period - 1`` bars.
+
+    >>> sma([1.0, 2.0, 3.0, 4.0], 2).tolist()
+    [nan, 1.5, 2.5, 3.5]
+    """
+    x = as_series("x", x)
+    period = check_period("period", period)
+    o = _out(out, len(x))
+    _k.sma_1d_nb(x, period, o)
+    return o
+
+
+def ema(x, period: int, *, out=None) -> np.ndarray:
+    """Return the exponential moving average, k = 2/(period+1), seeded with the SMA of the
+    first ``period`` values (TA-Lib ``EMA``).
+
+    >>> ema([1.0, 2.0, 3.0, 4.0], 3).tolist()
+    [nan, nan, 2.0, 3.0]
+    """
+    x = as_series("x", x)
+    period = check_period("period", period)
+    o = _out(out, len(x))
+    _k.ema_1d_nb(x, period, o)
+    return o
+
+
+def wma(x, period: int, *, out=None) -> np.ndarray:
+    """Return the linearly weighted moving average (TA-Lib ``WMA``): weights 1..period, newest heaviest."""
+    x = as_series("x", x)
+    period = check_period("period", period)
+    o = _out(out, len(x))
+    _k.wma_1d_nb(x, period, o)
+    return o
+
+
+def stddev(x, period: int, nbdev: float = 1.0, *, out=None) -> np.ndarray:
+    """Return ``nbdev`` times the population standard deviation of the last ``period`` values
+    (TA-Lib ``STDDEV``); it does not drift on long series (exact re-sum every ``period`` bars).
+
+    >>> stddev([1.0, 3.0, 1.0, 3.0], 2).tolist()
+    [nan, 1.0, 1.0, 1.0]
+    """
+    x = as_series("x", x)
+    period = check_period("period", period)
+    nbdev = check_number("nbdev", nbdev)
+    o = _out(out, len(x))
+    _k.stddev_1d_nb(x, period, nbdev, o)
+    return o
+
+
+def rsi(close, period: int = 14, *, out=None) -> np.ndarray:
+    """Return Wilder's relative strength index (TA-Lib ``RSI``); NaN for the first ``period`` bars."""
+    close = as_series("close", close)
+    period = check_period("period", period, 2)
+    o = _out(out, len(close))
+    _k.rsi_1d_nb(close, period, o)
+    return o
+
+
+def _hlc(high, low, close):
+    high = as_series("high", high)
+    low = as_series("low", low)
+    close = as_series("close", close)
+    n = same_length(high=high, low=low, close=close)
+    return high, low, close, n
+
+
+def trange(high, low, close, *, out=None) -> np.ndarray:
+    """Return the true range max(h - l, |c[t-1] - h|, |c[t-1] - l|) (TA-Lib ``TRANGE``); NaN at bar 0."""
+    high, low, close, n = _hlc(high, low, close)
+    o = _out(out, n)
+    _k.trange_1d_nb(high, low, close, o)
+    return o
+
+
+def atr(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
+    """Return Wilder's average true range (TA-Lib ``ATR``); NaN for the first ``period`` bars."""
+    high, low, close, n = _hlc(high, low, close)
+    period = check_period("period", period)
+    o = _out(out, n)
+    _k.atr_1d_nb(high, low, close, period, o)
+    return o
+
+
+def natr(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
+    """Return the ATR as a percentage of the close (TA-Lib ``NATR``)."""
+    high, low, close, n = _hlc(high, low, close)
+    period = check_period("period", period)
+    o = _out(out, n)
+    _k.natr_1d_nb(high, low, close, period, o)
+    return o
+
+
+def bbands(close, period: int = 20, nbdev: float = 2.0, *, out=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return Bollinger bands (upper, middle, lower) = SMA +- nbdev * population sd (TA-Lib
+    ``BBANDS`` with SMA and nbdevup == nbdevdn)."""
+    close = as_series("close", close)
+    period = check_period("period", period)
+    nbdev = check_number("nbdev", nbdev)
+    u, m, lo = _outs(out, len(close), 3)
+    _k.bbands_1d_nb(close, period, nbdev, u, m, lo)
+    return u, m, lo
+
+
+def macd(close, fast: int = 12, slow: int = 26, signal: int = 9, *, out=None
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (macd, signal, hist) as TA-Lib ``MACD``: EMA(fast) - EMA(slow), both seeded at
+    bar ``slow - 1``, signal = EMA(signal) of it; NaN for the first ``slow + signal - 2``
+    bars. If ``slow < fast`` the two are swapped, as TA-Lib does."""
+    close = as_series("close", close)
+    fast = check_period("fast", fast, 2)
+    slow = check_period("slow", slow, 2)
+    signal = check_period("signal", signal)
+    if slow < fast:
+        fast, slow = slow, fast
+    m, s, h = _outs(out, len(close), 3)
+    _k.macd_1d_nb(close, fast, slow, signal, m, s, h)
+    return m, s, h
+
+
+_EMPTY = np.empty(0)
+
+
+def adx(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
+    """Return Wilder's average directional index (TA-Lib ``ADX``); NaN for the first ``2*period - 1`` bars."""
+    high, low, close, n = _hlc(high, low, close)
+    period = check_period("period", period, 2)
+    o = _out(out, n)
+    _k.dmi_1d_nb(high, low, close, period, _EMPTY, _EMPTY, o)
+    return o
+
+
+def plus_di(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
+    """Return the plus directional indicator (TA-Lib ``PLUS_DI``); NaN for the first ``period`` bars."""
+    high, low, close, n = _hlc(high, low, close)
+    period = check_period("period", period)
+    o = _out(out, n)
+    _k.dmi_1d_nb(high, low, close, period, o, _EMPTY, _EMPTY)
+    return o
+
+
+def minus_di(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
+    """Return the minus directional indicator (TA-Lib ``MINUS_DI``); NaN for the first ``period`` bars."""
+    high, low, close, n = _hlc(high, low, close)
+    period = check_period("period", period)
+    o = _out(out, n)
+    _k.dmi_1d_nb(high, low, close, period, _EMPTY, o, _EMPTY)
+    return o
+
+
+def stoch(high, low, close, fastk: int = 5, slowk: int = 3, slowd: int = 3, *, out=None
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Return (slowk, slowd) of the stochastic oscillator (TA-Lib ``STOCH``, SMA smoothing):
+    fast %K = 100 (c - lowest low) / (highest high - lowest low) over ``fastk`` bars,
+    slow %K = SMA(slowk) of it, slow %D = SMA(slowd) of slow %K."""
+    high, low, close, n = _hlc(high, low, close)
+    fastk = check_period("fastk", fastk)
+    slowk = check_period("slowk", slowk)
+    slowd = check_period("slowd", slowd)
+    k, d = _outs(out, n, 2)
+    _k.stoch_1d_nb(high, low, close, fastk, slowk, slowd, k, d, np.empty(slowk), np.empty(slowd))
+    return k, d
+
+
+def roc(x, period: int = 10, *, out=None) -> np.ndarray:
+    """Return the rate of change ((x / x[t-period]) - 1) * 100 (TA-Lib ``ROC``; 0 where x[t-period] is 0)."""
+    x = as_series("x", x)
+    period = check_period("period", period)
+    o = _out(out, len(x))
+    _k.roc_1d_nb(x, period, o)
+    return o
+
+
+def obv(close, volume, *, out=None) -> np.ndarray:
+    """Return on-balance volume (TA-Lib ``OBV``): starts at volume[0], adds volume on an up
+    close, subtracts it on a down close."""
+    close = as_series("close", close)
+    volume = as_series("volume", volume)
+    n = same_length(close=close, volume=volume)
+    o = _out(out, n)
+    _k.obv_1d_nb(close, volume, o)
+    return o
+
+
+def rolling_max(x, period: int, *, out=None) -> np.ndarray:
+    """Return the highest value of the last ``period`` (TA-Lib ``MAX``; the Donchian upper band)."""
+    x = as_series("x", x)
+    period = check_period("period", period)
+    o = _out(out, len(x))
+    _k.max_1d_nb(x, period, o)
+    return o
+
+
+def rolling_min(x, period: int, *, out=None) -> np.ndarray:
+    """Return the lowest value of the last ``period`` (TA-Lib ``MIN``; the Donchian lower band)."""
+    x = as_series("x", x)
+    period = check_period("period", period)
+    o = _out(out, len(x))
+    _k.min_1d_nb(x, period, o)
+    return o
+
+
+def log_returns(x, *, out=None) -> np.ndarray:
+    """Return ``ln(x[t] / x[t-1])`` with NaN at bar 0; ``x`` must be > 0.
+
+    >>> log_returns([1.0, 1.0, 2.0]).round(6).tolist()
+    [nan, 0.0, 0.693147]
+    """
+    x = as_series("x", x)
+    _positive("x", x)
+    o = _out(out, len(x))
+    _k.log_returns_1d_nb(x, o)
+    return o
+
+
+def realized_vol(close, period: int, bars_per_year: float = 1.0, *, out=None) -> np.ndarray:
+    """Return the population sd of the last ``period`` log returns times ``sqrt(bars_per_year)``.
+
+    ``bars_per_year=1`` gives per-bar volatility; pass 365*24 for hourly crypto or 252 for
+    daily equities to annualise. NaN for the first ``period`` bars (a return needs two closes).
+    """
+    close = as_series("close", close)
+    _positive("close", close)
+    period = check_period("period", period, 2)
+    bpy = check_number("bars_per_year", bars_per_year)
+    if bpy <= 0.0:
+        raise ValueError(f"bars_per_year must be > 0, was {bpy}")
+    n = len(close)
+    r = np.empty(n)
+    _k.log_returns_1d_nb(close, r)
+    o = _out(out, n)
+    _k.realized_vol_1d_nb(r, period, math.sqrt(bpy), o)
+    return o
+
+
+def zscore(x, period: int, *, out=None) -> np.ndarray:
+    """Return (x - mean) / sd over the last ``period`` values (population sd; 0 for a flat window)."""
+    x = as_series("x", x)
+    period = check_period("period", period, 2)
+    o = _out(out, len(x))
+    _k.zscore_1d_nb(x, period, o)
+    return o
+
+
+def rolling_vwap(high, low, close, volume, period: int, *, out=None) -> np.ndarray:
+    """Return the volume-weighted mean of the typical price (h + l + c) / 3 over ``period`` bars."""
+    high, low, close, n = _hlc(high, low, close)
+    volume = as_series("volume", volume)
+    same_length(high=high, volume=volume)
+    neg = np.flatnonzero(volume < 0.0)
+    if neg.size:
+        raise ValueError(f"volume must be >= 0, was {volume[neg[0]]} at index {neg[0]}")
+    period = check_period("period", period)
+    o = _out(out, n)
+    _k.vwap_1d_nb(high, low, close, volume, period, o, np.empty(n))
+    return o

@@ -1,0 +1,464 @@
+"""The engine's standard feature set, fused: every indicator in one pass over the bars.
+
+Contract: inputs open/high/low/close/volume are float64 (1-D of length n, or 2-D
+bars x symbols), finite (checked by the wrappers); ``out`` is float64 of shape
+(N_FEATURES, n) or (N_FEATURES, n, m), reusable across calls; row ``k`` is feature
+``FEATURES[k]``, NaN over its warm-up. Every value equals the separate function's value
+bit for bit (same ``*_step`` arithmetic); ``open`` is checked but no standard feature
+uses it yet.
+
+The set and its parameters (fixed: they are "the standard set"; call the separate
+functions for other periods):
+
+=================  ==========================================
+sma, ema, wma      period 20
+stddev             period 20, nbdev 1
+rsi                14
+trange, atr, natr  atr/natr period 14
+bb_upper/middle/   period 20, nbdev 2 (bb_middle is sma)
+lower
+macd, signal, hist 12, 26, 9
+adx, +DI, -DI      14
+stoch_k, stoch_d   5, 3, 3
+roc                10
+obv
+max, min           period 20 (Donchian)
+log_return
+realized_vol       period 20, bars_per_year 1 (per-bar vol)
+zscore             period 20
+vwap               period 20
+=================  ==========================================
+
+The streaming form keeps the whole set's state in one float64 array
+(:func:`features_init`) and advances it by one bar per :func:`features_update` call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tradejet.kernels import streaming as _s
+from tradejet.kernels._core import NAN, jit
+from tradejet.kernels.api import as_series, first_nonfinite_nb, same_length, sma  # noqa: F401 (sma: doctest)
+from tradejet.kernels.indicators import log_return_value, typical_price
+from tradejet.kernels.steps import (
+    adx_step,
+    atr_step,
+    dmi_step,
+    ema_step,
+    macd_step,
+    natr_value,
+    obv_step,
+    ring_sma_step,
+    roc_value,
+    rsi_step,
+    sd_value,
+    sma_step,
+    stoch_k_value,
+    tr_value,
+    track_max,
+    track_min,
+    var_step,
+    vwap_step,
+    wma_step,
+    zscore_value,
+)
+
+FEATURES = (
+    "sma", "ema", "wma", "stddev", "rsi", "trange", "atr", "natr", "bb_upper", "bb_middle", "bb_lower",
+    "macd", "macd_signal", "macd_hist", "adx", "plus_di", "minus_di", "stoch_k", "stoch_d", "roc", "obv",
+    "max", "min", "log_return", "realized_vol", "zscore", "vwap",
+)
+N_FEATURES = len(FEATURES)
+
+P = 20            # window of sma, ema, wma, stddev, bbands, max, min, realized_vol, zscore, vwap
+RSI_P = 14
+ATR_P = 14
+ADX_P = 14
+MACD_F, MACD_S, MACD_G = 12, 26, 9
+STOCH_K, STOCH_SK, STOCH_SD = 5, 3, 3
+ROC_P = 10
+BB_NBDEV = 2.0
+SD_NBDEV = 1.0
+RV_SCALE = 1.0    # sqrt(bars_per_year) with bars_per_year = 1
+
+# How the separate public functions produce each row (for tests and benchmarks).
+SEPARATE = {
+    "sma": ("sma", P), "ema": ("ema", P), "wma": ("wma", P), "stddev": ("stddev", P, SD_NBDEV),
+    "rsi": ("rsi", RSI_P), "trange": ("trange",), "atr": ("atr", ATR_P), "natr": ("natr", ATR_P),
+    "bb_upper": ("bbands", P, BB_NBDEV, 0), "bb_middle": ("bbands", P, BB_NBDEV, 1),
+    "bb_lower": ("bbands", P, BB_NBDEV, 2),
+    "macd": ("macd", MACD_F, MACD_S, MACD_G, 0), "macd_signal": ("macd", MACD_F, MACD_S, MACD_G, 1),
+    "macd_hist": ("macd", MACD_F, MACD_S, MACD_G, 2),
+    "adx": ("adx", ADX_P), "plus_di": ("plus_di", ADX_P), "minus_di": ("minus_di", ADX_P),
+    "stoch_k": ("stoch", STOCH_K, STOCH_SK, STOCH_SD, 0), "stoch_d": ("stoch", STOCH_K, STOCH_SK, STOCH_SD, 1),
+    "roc": ("roc", ROC_P), "obv": ("obv",), "max": ("rolling_max", P), "min": ("rolling_min", P),
+    "log_return": ("log_returns",), "realized_vol": ("realized_vol", P, 1.0), "zscore": ("zscore", P),
+    "vwap": ("rolling_vwap", P),
+}
+
+
+@jit
+def features_1d_nb(high, low, close, volume, out, rings):
+    """Compute the standard set for one symbol into ``out`` (N_FEATURES, n) in one pass.
+
+    ``rings`` is scratch of shape (4, P) (stoch %K/%D rings and the VWAP pv ring);
+    arrays may be strided views (the 2-D kernel passes columns)."""
+    n = close.shape[0]
+    fp = float(P)
+    inv = 1.0 / P
+    lb = P - 1
+    k_ema = 2.0 / (fp + 1.0)
+    a_ema = 1.0 - k_ema
+    divider = float((P * (P + 1)) >> 1)
+    f_rsi = float(RSI_P)
+    i_rsi = 1.0 / RSI_P
+    a_rsi = (RSI_P - 1) * i_rsi
+    f_atr = float(ATR_P)
+    i_atr = 1.0 / ATR_P
+    a_atr = (ATR_P - 1) * i_atr
+    f_adx = float(ADX_P)
+    i_adx = 1.0 / ADX_P
+    a_adx = (ADX_P - 1) * i_adx
+    kf = 2.0 / (MACD_F + 1.0)
+    ks = 2.0 / (MACD_S + 1.0)
+    kg = 2.0 / (MACD_G + 1.0)
+    f_sk = float(STOCH_SK)
+    f_sd = float(STOCH_SD)
+    stoch_lb = STOCH_K + STOCH_SK + STOCH_SD - 3
+    ring_k = rings[0]
+    ring_d = rings[1]
+    ring_pv = rings[2]
+    ring_v = rings[3]
+
+    s_sma = 0.0
+    e_ema = 0.0
+    w_sum = 0.0
+    w_sub = 0.0
+    w_tr = 0.0
+    v_left = 0
+    v_shift = 0.0
+    v_s1 = 0.0
+    v_s2 = 0.0
+    r_prev = 0.0
+    r_gain = 0.0
+    r_loss = 0.0
+    a_pc = 0.0
+    a_acc = 0.0
+    m_f = 0.0
+    m_s = 0.0
+    m_g = 0.0
+    d_ph = 0.0
+    d_pl = 0.0
+    d_pc = 0.0
+    d_pdm = 0.0
+    d_mdm = 0.0
+    d_tr = 0.0
+    d_acc = 0.0
+    hh5 = -np.inf
+    hh5_i = -1
+    ll5 = np.inf
+    ll5_i = -1
+    st_k = 0.0
+    st_d = 0.0
+    pos_k = 0
+    pos_d = 0
+    sk = NAN
+    sd = NAN
+    o_prev = 0.0
+    o_obv = 0.0
+    mx = -np.inf
+    mx_i = -1
+    mn = np.inf
+    mn_i = -1
+    q_left = 0
+    q_shift = 0.0
+    q_s1 = 0.0
+    q_s2 = 0.0
+    vw_left = 0
+    vw_spv = 0.0
+    vw_sv = 0.0
+    vw_nz = 0
+    vw_pos = 0
+    logret = out[23]
+
+    for t in range(n):
+        x = close[t]
+        h = high[t]
+        lo = low[t]
+        vol = volume[t]
+        x_first = close[t - lb] if t >= lb else 0.0
+        x_leaving = close[t - P] if t >= P else 0.0
+
+        # sma / bb_middle, stddev, bbands, zscore: one SMA sum and one variance state
+        s_sma, mid = sma_step(t, lb, fp, s_sma, x, x_first)
+        v_left, v_shift, v_s1, v_s2, var = var_step(t, P, inv, v_left, v_shift, v_s1, v_s2, x, x_leaving,
+                                                    close, t - P + 1, n)
+        sdv = sd_value(var)
+        out[0, t] = mid
+        e_ema, out[1, t] = ema_step(t, P, fp, a_ema, k_ema, e_ema, x)
+        w_sum, w_sub, w_tr, out[2, t] = wma_step(t, P, fp, divider, w_sum, w_sub, w_tr, x, x_first)
+        w = sdv * BB_NBDEV
+        out[8, t] = mid + w
+        out[9, t] = mid
+        out[10, t] = mid - w
+        if t >= lb:
+            out[3, t] = sdv * SD_NBDEV
+            out[25, t] = zscore_value(x, v_shift, v_s1, inv, var)
+        else:
+            out[3, t] = NAN
+            out[25, t] = NAN
+
+        r_prev, r_gain, r_loss, out[4, t] = rsi_step(t, RSI_P, f_rsi, a_rsi, i_rsi, r_prev, r_gain, r_loss, x)
+
+        out[5, t] = tr_value(h, lo, a_pc) if t > 0 else NAN
+        a_pc, a_acc, atr = atr_step(t, ATR_P, f_atr, a_atr, i_atr, a_pc, a_acc, h, lo, x)
+        out[6, t] = atr
+        out[7, t] = natr_value(atr, x) if t >= ATR_P else NAN
+
+        m_f, m_s, m_g, out[11, t], out[12, t], out[13, t] = macd_step(
+            t, MACD_F, MACD_S, MACD_G, kf, 1.0 - kf, ks, 1.0 - ks, kg, 1.0 - kg, m_f, m_s, m_g, x)
+
+        d_ph, d_pl, d_pc, d_pdm, d_mdm, d_tr, pdi, mdi = dmi_step(t, ADX_P, a_adx, d_ph, d_pl, d_pc, d_pdm,
+                                                                  d_mdm, d_tr, h, lo, x)
+        d_acc, out[14, t] = adx_step(t, ADX_P, f_adx, a_adx, i_adx, d_acc, pdi, mdi)
+        out[15, t] = pdi
+        out[16, t] = mdi
+
+        hh5, hh5_i = track_max(t, STOCH_K, hh5, hh5_i, h, high, n)
+        ll5, ll5_i = track_min(t, STOCH_K, ll5, ll5_i, lo, low, n)
+        j = t - (STOCH_K - 1)
+        if j >= 0:
+            fk = stoch_k_value(x, hh5, ll5)
+            st_k, pos_k, sk = ring_sma_step(j, STOCH_SK, f_sk, st_k, fk, ring_k, pos_k)
+            m = j - (STOCH_SK - 1)
+            if m >= 0:
+                st_d, pos_d, sd = ring_sma_step(m, STOCH_SD, f_sd, st_d, sk, ring_d, pos_d)
+        if t >= stoch_lb:
+            out[17, t] = sk
+            out[18, t] = sd
+        else:
+            out[17, t] = NAN
+            out[18, t] = NAN
+
+        out[19, t] = roc_value(x, close[t - ROC_P]) if t >= ROC_P else NAN
+        o_prev, o_obv = obv_step(t, o_prev, o_obv, x, vol)
+        out[20, t] = o_obv
+
+        mx, mx_i = track_max(t, P, mx, mx_i, x, close, n)
+        mn, mn_i = track_min(t, P, mn, mn_i, x, close, n)
+        out[21, t] = mx if t >= lb else NAN
+        out[22, t] = mn if t >= lb else NAN
+
+        if t > 0:
+            rt = log_return_value(x, close[t - 1])
+            logret[t] = rt
+            u = t - 1
+            q_left, q_shift, q_s1, q_s2, qv = var_step(u, P, inv, q_left, q_shift, q_s1, q_s2, rt,
+                                                       logret[t - P] if u >= P else 0.0, logret, t - P + 1, n)
+            out[24, t] = sd_value(qv) * RV_SCALE if u >= lb else NAN
+        else:
+            logret[t] = NAN
+            out[24, t] = NAN
+
+        tp = typical_price(h, lo, x)
+        pv = tp * vol
+        old_pv = ring_pv[vw_pos] if t >= P else 0.0
+        old_v = ring_v[vw_pos] if t >= P else 0.0
+        ring_pv[vw_pos] = pv
+        ring_v[vw_pos] = vol
+        vw_pos = vw_pos + 1 if vw_pos + 1 < P else 0
+        vw_left, vw_spv, vw_sv, vw_nz, out[26, t] = vwap_step(t, P, vw_left, vw_spv, vw_sv, vw_nz, pv, vol,
+                                                              old_pv, old_v, ring_pv, ring_v, vw_pos, P, tp)
+
+
+@jit
+def features_2d_nb(high, low, close, volume, out, rings):
+    """Compute the standard set for every column of (n, m) inputs into ``out`` (N_FEATURES, n, m).
+
+    Symbols are processed one after the other over their (strided) columns; ``rings`` is
+    scratch of shape (4, P)."""
+    m = close.shape[1]
+    for j in range(m):
+        features_1d_nb(high[:, j], low[:, j], close[:, j], volume[:, j], out[:, :, j], rings)
+
+
+# ------------------------------------------------------------------------------ streaming
+
+def _layout():
+    parts = [
+        ("sma_bb", _s.bbands_init(P, BB_NBDEV)),       # SMA, BB, stddev and zscore share one variance state
+        ("ema", _s.ema_init(P)),
+        ("wma", _s.wma_init(P)),
+        ("rsi", _s.rsi_init(RSI_P)),
+        ("atr", _s.atr_init(ATR_P)),
+        ("macd", _s.macd_init(MACD_F, MACD_S, MACD_G)),
+        ("dmi", _s.dmi_init(ADX_P)),
+        ("stoch", _s.stoch_init(STOCH_K, STOCH_SK, STOCH_SD)),
+        ("roc", _s.roc_init(ROC_P)),
+        ("obv", _s.obv_init()),
+        ("max", _s.rolling_max_init(P)),
+        ("min", _s.rolling_min_init(P)),
+        ("rv", _s.realized_vol_init(P, 1.0)),
+        ("vwap", _s.rolling_vwap_init(P)),
+    ]
+    offsets = {}
+    o = 1  # state[0]: bars seen
+    for name, st in parts:
+        offsets[name] = o
+        o += st.size
+    state = np.zeros(o)
+    for name, st in parts:
+        state[offsets[name]:offsets[name] + st.size] = st
+    return offsets, state
+
+
+_OFFSETS, _STATE0 = _layout()
+O_BB = _OFFSETS["sma_bb"]
+O_EMA = _OFFSETS["ema"]
+O_WMA = _OFFSETS["wma"]
+O_RSI = _OFFSETS["rsi"]
+O_ATR = _OFFSETS["atr"]
+O_MACD = _OFFSETS["macd"]
+O_DMI = _OFFSETS["dmi"]
+O_STOCH = _OFFSETS["stoch"]
+O_ROC = _OFFSETS["roc"]
+O_OBV = _OFFSETS["obv"]
+O_MAX = _OFFSETS["max"]
+O_MIN = _OFFSETS["min"]
+O_RV = _OFFSETS["rv"]
+O_VWAP = _OFFSETS["vwap"]
+STATE_SIZE = _STATE0.size
+
+
+def features_init() -> np.ndarray:
+    """Return a fresh state for :func:`features_update` (one float64 array for the whole set)."""
+    return _STATE0.copy()
+
+
+@jit
+def features_update(state, open_, high, low, close, volume, out):
+    """Add one bar to the whole standard set; write the N_FEATURES values into ``out``.
+
+    Equal at every bar to row ``t`` of :func:`tradejet.kernels.fused` over the same bars.
+    Inputs are not checked here (hot path): pass finite floats, ``close > 0``, ``volume >= 0``."""
+    t = int(state[0])
+    state[0] = t + 1
+    # bbands state = [nbdev, sma sum, variance state]; its variance state also gives sd and z-score
+    up, mid, lowb = _s._bbands_upd(state, O_BB, close)
+    v = O_BB + 2
+    sh = state[v + 3]
+    s1 = state[v + 4]
+    s2 = state[v + 5]
+    inv = 1.0 / P
+    m = s1 * inv
+    var = s2 * inv - m * m
+    out[0] = mid
+    out[1] = _s._ema_upd(state, O_EMA, close)
+    out[2] = _s._wma_upd(state, O_WMA, close)
+    if t >= P - 1:
+        out[3] = sd_value(var) * SD_NBDEV
+        out[25] = zscore_value(close, sh, s1, inv, var)
+    else:
+        out[3] = NAN
+        out[25] = NAN
+    out[4] = _s._rsi_upd(state, O_RSI, close)
+    pc = state[O_ATR + 2]
+    out[5] = tr_value(high, low, pc) if t > 0 else NAN
+    atr = _s._atr_upd(state, O_ATR, high, low, close)
+    out[6] = atr
+    out[7] = natr_value(atr, close) if t >= ATR_P else NAN
+    out[8] = up
+    out[9] = mid
+    out[10] = lowb
+    out[11], out[12], out[13] = _s._macd_upd(state, O_MACD, close)
+    pdi, mdi, adx = _s._dmi_upd(state, O_DMI, high, low, close)
+    out[14] = adx
+    out[15] = pdi
+    out[16] = mdi
+    out[17], out[18] = _s._stoch_upd(state, O_STOCH, high, low, close)
+    out[19] = _s._roc_upd(state, O_ROC, close)
+    out[20] = _s._obv_upd(state, O_OBV, close, volume)
+    out[21] = _s._max_upd(state, O_MAX, close)
+    out[22] = _s._min_upd(state, O_MIN, close)
+    out[23] = log_return_value(close, state[O_RV + 2]) if t > 0 else NAN
+    out[24] = _s._rv_upd(state, O_RV, close)
+    out[26] = _s._vwap_upd(state, O_VWAP, high, low, close, volume)
+
+
+# ------------------------------------------------------------------------------ wrappers
+
+def _panel(name: str, x) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype != np.float64:
+        if a.dtype.kind in "biuf" and np.can_cast(a.dtype, np.float64, "safe"):
+            a = a.astype(np.float64)
+        else:
+            raise ValueError(f"{name} must be float64 (or safely convertible: int, bool, float32), "
+                             f"got dtype {a.dtype}")
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (bars x symbols), got shape {a.shape}")
+    a = np.ascontiguousarray(a)
+    i = first_nonfinite_nb(a.reshape(-1))
+    if i >= 0:
+        bar, sym = divmod(i, a.shape[1])
+        what = "NaN" if np.isnan(a.flat[i]) else "inf"
+        raise ValueError(f"{name} has {what} at index ({bar}, {sym}) (bar {bar}, symbol {sym})")
+    return a
+
+
+def _check_ohlcv(arrays) -> None:
+    close = arrays["close"]
+    bad = np.flatnonzero((close <= 0.0).reshape(-1))
+    if bad.size:
+        raise ValueError(f"close must be > 0 (log returns), was {close.flat[bad[0]]} at flat index {bad[0]}")
+    vol = arrays["volume"]
+    bad = np.flatnonzero((vol < 0.0).reshape(-1))
+    if bad.size:
+        raise ValueError(f"volume must be >= 0, was {vol.flat[bad[0]]} at flat index {bad[0]}")
+
+
+def _out_buf(out, shape):
+    if out is None:
+        return np.empty(shape)
+    if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != shape or not out.flags.c_contiguous:
+        got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+        raise ValueError(f"out must be a C-contiguous float64 array of shape {shape}, got {got}")
+    return out
+
+
+def features(open, high, low, close, volume, *, out=None) -> np.ndarray:  # noqa: A002 (OHLCV names)
+    """Return the standard feature set of one symbol as an (N_FEATURES, n) array (row k = FEATURES[k]).
+
+    One pass over the bars; pass the previous result as ``out=`` to reuse its memory.
+    Each row equals the separate function (see ``SEPARATE``) exactly.
+
+    >>> import numpy as np
+    >>> c = np.linspace(100.0, 110.0, 50)
+    >>> f = features(c, c + 1, c - 1, c, np.ones(50))
+    >>> f.shape, float(f[FEATURES.index("sma"), -1]) == float(sma(c, 20)[-1])
+    ((27, 50), True)
+    """
+    arrays = {k: as_series(k, v) for k, v in
+              (("open", open), ("high", high), ("low", low), ("close", close), ("volume", volume))}
+    n = same_length(**arrays)
+    _check_ohlcv(arrays)
+    o = _out_buf(out, (N_FEATURES, n))
+    features_1d_nb(arrays["high"], arrays["low"], arrays["close"], arrays["volume"], o, np.zeros((4, P)))
+    return o
+
+
+def features_2d(open, high, low, close, volume, *, out=None) -> np.ndarray:  # noqa: A002
+    """Return the standard set for (bars x symbols) inputs as an (N_FEATURES, n, m) array.
+
+    ``out[k, :, j]`` equals ``features(...)[k]`` of column ``j`` exactly."""
+    arrays = {k: _panel(k, v) for k, v in
+              (("open", open), ("high", high), ("low", low), ("close", close), ("volume", volume))}
+    shapes = {k: v.shape for k, v in arrays.items()}
+    if len(set(shapes.values())) != 1:
+        raise ValueError(f"open, high, low, close and volume must have the same shape, got {shapes}")
+    _check_ohlcv(arrays)
+    n, m = arrays["close"].shape
+    o = _out_buf(out, (N_FEATURES, n, m))
+    features_2d_nb(arrays["high"], arrays["low"], arrays["close"], arrays["volume"], o, np.zeros((4, P)))
+    return o
