@@ -20,9 +20,211 @@ import msgspec
 
 from tradejet.errors import ConfigError
 
-__all__ = ["Config", "load_config", "tradejet_home", "default_store_dir"]
+__all__ = [
+    "Config",
+    "load_config",
+    "tradejet_home",
+    "default_store_dir",
+    "UniverseConfig",
+    "ScheduleConfig",
+    "StrategyShare",
+    "SelectorConfig",
+    "RiskConfig",
+    "DEFAULT_SYMBOLS",
+    "STRATEGY_NAMES",
+]
 
 _ENV_KEYS = {"DEPLOYMENT_ENV": "deployment_env", "LOG_LEVEL": "log_level", "TRADEJET_HOME": "home"}
+
+
+# ---------------------------------------------------------------- crypto decision core (issue 4)
+
+DEFAULT_SYMBOLS = ("BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD", "ADA/USD",
+                   "DOT/USD", "LINK/USD", "LTC/USD", "DOGE/USD", "AVAX/USD")
+# The strategy names, in the order of their integer codes (kernels/codes.py STRATEGY_TEXT;
+# config may not import kernels, a test keeps the two equal).
+STRATEGY_NAMES = ("trend_following", "mean_reversion", "breakout", "momentum_rotation", "ml_signal", "defensive")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+def _hhmm_seconds(value: str, key: str) -> int:
+    m = _HHMM.match(value)
+    if not m:
+        raise ValueError(f"{key} must be a UTC time 'HH:MM' (00:00..23:59), was {value!r}")
+    return int(m.group(1)) * 3600 + int(m.group(2)) * 60
+
+
+class UniverseConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The traded pairs (canonical ``BASE/QUOTE`` symbols) and where their metadata comes from.
+
+    ``symbols`` defaults to the ten USD majors; ``add`` / ``remove`` edit that list without
+    restating it. ``asset_pairs_file`` is a saved Kraken ``AssetPairs`` response (``None``:
+    the copy bundled in the package, recorded 2026-01-12). ``trade_volume_file`` is a saved
+    ``TradeVolume`` response giving the account's fee rates; without it, fees follow
+    Kraken's base schedule at ``fee_volume_usd`` of 30-day volume ($0: 0.40 % taker,
+    0.25 % maker).
+    """
+
+    symbols: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_SYMBOLS))
+    add: list[str] = msgspec.field(default_factory=list)
+    remove: list[str] = msgspec.field(default_factory=list)
+    asset_pairs_file: str | None = None
+    trade_volume_file: str | None = None
+    fee_volume_usd: float = 0.0
+
+    def __post_init__(self) -> None:
+        for key in ("symbols", "add", "remove"):
+            seen: set[str] = set()
+            for s in getattr(self, key):
+                if s in seen:
+                    raise ValueError(f"{key} lists {s!r} twice")
+                seen.add(s)
+        if not self.fee_volume_usd >= 0.0:
+            raise ValueError(f"fee_volume_usd must be >= 0, was {self.fee_volume_usd}")
+
+    def resolved_symbols(self) -> list[str]:
+        """Return ``symbols + add - remove``, order kept.
+
+        >>> UniverseConfig(symbols=["BTC/USD"], add=["ETH/USD"]).resolved_symbols()
+        ['BTC/USD', 'ETH/USD']
+        """
+        out = [s for s in self.symbols if s not in self.remove]
+        out += [s for s in self.add if s not in out and s not in self.remove]
+        return out
+
+
+class ScheduleConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The daily UTC downtime window and the states around it.
+
+    TRADING -> DRAINING (``drain_lead_minutes`` before ``window_start``: no new entries,
+    resting entry orders cancelled, exits allowed) -> DOWNTIME (``window_start`` to
+    ``window_end``: only exits the risk layer forces; retraining runs) -> RESUMING
+    (``resume_minutes`` after ``window_end``: load the promoted model, warm up; exits only)
+    -> TRADING. The window may cross midnight (``"23:00"`` to ``"01:00"``). Defaults:
+    03:00-05:00 UTC, 30 min drain, 30 min resume. ``enabled = false`` trades around the clock.
+    """
+
+    enabled: bool = True
+    window_start: str = "03:00"
+    window_end: str = "05:00"
+    drain_lead_minutes: int = 30
+    resume_minutes: int = 30
+
+    def __post_init__(self) -> None:
+        start = _hhmm_seconds(self.window_start, "window_start")
+        end = _hhmm_seconds(self.window_end, "window_end")
+        if start == end:
+            raise ValueError(f"window_end must differ from window_start, both were {self.window_start!r}")
+        if self.drain_lead_minutes < 0 or self.resume_minutes < 0:
+            raise ValueError(f"drain_lead_minutes and resume_minutes must be >= 0, were "
+                             f"{self.drain_lead_minutes} and {self.resume_minutes}")
+        window = (end - start) % 86400
+        total = window + 60 * (self.drain_lead_minutes + self.resume_minutes)
+        if total >= 86400:
+            raise ValueError(f"drain lead + window + resume must be shorter than a day, was {total // 60} minutes")
+
+    @property
+    def start_s(self) -> int:
+        """Window start, seconds after 00:00 UTC."""
+        return _hhmm_seconds(self.window_start, "window_start")
+
+    @property
+    def end_s(self) -> int:
+        """Window end, seconds after 00:00 UTC."""
+        return _hhmm_seconds(self.window_end, "window_end")
+
+
+class StrategyShare(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One strategy and its share of capital (0..1) in a regime."""
+
+    strategy: str
+    share: float
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGY_NAMES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; known: {', '.join(STRATEGY_NAMES)}")
+        if not 0.0 < self.share <= 1.0:
+            raise ValueError(f"share of {self.strategy} must be in (0, 1], was {self.share}")
+
+
+def _shares(*pairs: tuple[str, float]) -> list[StrategyShare]:
+    return [StrategyShare(strategy=s, share=w) for s, w in pairs]
+
+
+def _check_regime_table(key: str, table: list[StrategyShare]) -> None:
+    if len(table) > 2:
+        raise ValueError(f"{key}: at most 2 strategies may be active, got {len(table)}")
+    names = [t.strategy for t in table]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{key}: strategy listed twice: {names}")
+    total = sum(t.share for t in table)
+    if total > 1.0 + 1e-9:
+        raise ValueError(f"{key}: shares must sum to <= 1, was {total:.6g}")
+
+
+class SelectorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Which strategies run in each regime and their capital shares (at most two, sum <= 1).
+
+    Defaults: RISK_ON trend_following 0.6 + breakout 0.4; NEUTRAL mean_reversion 0.5 +
+    ml_signal 0.5; RISK_OFF mean_reversion 0.3 + defensive 0.7; PANIC defensive 1.0. The
+    defensive share is capital the defensive strategy keeps in cash, so every regime
+    allocates 100 % and RISK_OFF caps risk exposure at 30 %. A strategy that drops out on a
+    regime change winds down by its own exit rules; what it still holds after
+    ``wind_down_minutes`` (default 1440 = one day) is force-closed. Entering PANIC
+    flattens every non-defensive position at once.
+    """
+
+    risk_on: list[StrategyShare] = msgspec.field(
+        default_factory=lambda: _shares(("trend_following", 0.6), ("breakout", 0.4)))
+    neutral: list[StrategyShare] = msgspec.field(
+        default_factory=lambda: _shares(("mean_reversion", 0.5), ("ml_signal", 0.5)))
+    risk_off: list[StrategyShare] = msgspec.field(
+        default_factory=lambda: _shares(("mean_reversion", 0.3), ("defensive", 0.7)))
+    panic: list[StrategyShare] = msgspec.field(default_factory=lambda: _shares(("defensive", 1.0)))
+    wind_down_minutes: int = 1440
+
+    def __post_init__(self) -> None:
+        for key in ("risk_on", "neutral", "risk_off", "panic"):
+            _check_regime_table(key, getattr(self, key))
+        if self.wind_down_minutes < 0:
+            raise ValueError(f"wind_down_minutes must be >= 0, was {self.wind_down_minutes}")
+
+
+class RiskConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Limits checked on every order intent (fractions of equity unless said otherwise).
+
+    Cash-only by default: no leverage, no shorting. ``leverage_enabled`` allows gross
+    exposure up to ``max_leverage`` x equity (and shorts if ``allow_short``).
+    ``max_pair_share`` caps one pair's share of equity (0.35), ``max_top3_share`` the three
+    largest (0.80), ``max_strategy_pair_share`` one strategy's position in one pair (0.25);
+    a strategy's total is capped by its selector share. ``max_pair_notional`` is an
+    absolute cap in quote currency per pair (``None``: none). The drawdown breaker halts
+    new entries when equity falls more than ``max_drawdown`` (0.15) below its peak, until
+    reset.
+    """
+
+    leverage_enabled: bool = False
+    max_leverage: float = 1.0
+    allow_short: bool = False
+    max_pair_share: float = 0.35
+    max_top3_share: float = 0.80
+    max_strategy_pair_share: float = 0.25
+    max_pair_notional: float | None = None
+    max_drawdown: float = 0.15
+
+    def __post_init__(self) -> None:
+        for key in ("max_pair_share", "max_top3_share", "max_strategy_pair_share", "max_drawdown"):
+            v = getattr(self, key)
+            if not 0.0 < v <= (10.0 if key != "max_drawdown" else 1.0):
+                raise ValueError(f"{key} must be in (0, {10 if key != 'max_drawdown' else 1}], was {v}")
+        if not 1.0 <= self.max_leverage <= 10.0:
+            raise ValueError(f"max_leverage must be in [1, 10], was {self.max_leverage}")
+        if self.max_leverage > 1.0 and not self.leverage_enabled:
+            raise ValueError(f"max_leverage is {self.max_leverage} but leverage_enabled is false")
+        if self.allow_short and not self.leverage_enabled:
+            raise ValueError("allow_short needs leverage_enabled (shorting borrows)")
+        if self.max_pair_notional is not None and not self.max_pair_notional > 0.0:
+            raise ValueError(f"max_pair_notional must be > 0, was {self.max_pair_notional}")
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -32,6 +234,10 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     deployment_env: Literal["backtest", "paper", "live"] = "paper"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     home: str | None = None
+    universe: UniverseConfig = msgspec.field(default_factory=UniverseConfig)
+    schedule: ScheduleConfig = msgspec.field(default_factory=ScheduleConfig)
+    selector: SelectorConfig = msgspec.field(default_factory=SelectorConfig)
+    risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
 
 
 def tradejet_home(env: Mapping[str, str] | None = None) -> Path:

@@ -27,6 +27,7 @@ __all__ = [
     "Balance",
     "RegimeChanged",
     "TradingStateChanged",
+    "AllocationChanged",
 ]
 
 
@@ -168,3 +169,20 @@ class TradingStateChanged(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     ts_event: int
     previous: int
     state: int
+
+
+class AllocationChanged(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """The selector changed which strategies run or how they stand (one event per switch).
+
+    Lists are indexed by strategy code (``codes.Strategy``): ``shares`` capital share,
+    ``status`` ``codes.StrategyStatus``, ``deadlines`` ns UTC by which a winding-down
+    strategy must be flat (0: none). ``reason`` says why, in words.
+    """
+
+    ts_event: int
+    previous_regime: int
+    regime: int
+    shares: list[float]
+    status: list[int]
+    deadlines: list[int]
+    reason: str

@@ -50,3 +50,90 @@ class _TradingState(NamedTuple):
 
 TradingState = _TradingState()
 TRADING_STATE_TEXT = ("TRADING", "DRAINING", "DOWNTIME", "RESUMING")
+
+
+class _Strategy(NamedTuple):
+    TREND_FOLLOWING: int = 0
+    MEAN_REVERSION: int = 1
+    BREAKOUT: int = 2
+    MOMENTUM_ROTATION: int = 3
+    ML_SIGNAL: int = 4
+    DEFENSIVE: int = 5
+
+
+Strategy = _Strategy()
+STRATEGY_TEXT = ("trend_following", "mean_reversion", "breakout", "momentum_rotation", "ml_signal", "defensive")
+N_STRATEGIES = len(STRATEGY_TEXT)
+
+
+class _StrategyStatus(NamedTuple):
+    """A strategy's standing under the current allocation (selector kernel)."""
+
+    INACTIVE: int = 0  # no capital, no positions expected
+    ACTIVE: int = 1  # may enter and exit within its share
+    WINDING_DOWN: int = 2  # no new entries; its own exit rules close positions before the deadline
+    FLATTEN: int = 3  # close every position now (PANIC, or a wind-down deadline passed)
+
+
+StrategyStatus = _StrategyStatus()
+STRATEGY_STATUS_TEXT = ("INACTIVE", "ACTIVE", "WINDING_DOWN", "FLATTEN")
+
+
+class _Permit(NamedTuple):
+    """Bits of what a trading state allows (``kernels.schedule.permissions_nb``)."""
+
+    NEW_ENTRY: int = 1  # open or increase a position
+    RESTING_ENTRY: int = 2  # keep entry orders resting on the book (else cancel them)
+    EXIT: int = 4  # strategy exits: stops, take-profits, signals
+    FORCED_EXIT: int = 8  # exits the risk layer forces (PANIC flatten, wind-down deadline)
+
+
+Permit = _Permit()
+
+
+class _Reject(NamedTuple):
+    """Why the risk layer refused an order intent; ``OK`` means accepted."""
+
+    OK: int = 0
+    INVALID_INTENT: int = 1  # qty/price not finite or <= 0, unknown pair/strategy/side
+    DRAINING: int = 2  # no new entries in the lead time before the downtime window
+    DOWNTIME: int = 3  # no orders in the downtime window except forced exits
+    RESUMING: int = 4  # no new entries while resuming (model load, warm-up)
+    UNRECONCILED: int = 5  # symbol blocked for new entries until reconciled
+    BREAKER: int = 6  # drawdown breaker tripped: no new entries until reset
+    STRATEGY_INACTIVE: int = 7  # strategy has no capital share (inactive / winding down)
+    NO_SHORTING: int = 8  # a sell beyond the strategy's long position with shorting disabled
+    BELOW_ORDERMIN: int = 9  # qty after rounding down to lot decimals < ordermin
+    BELOW_COSTMIN: int = 10  # qty * price < costmin
+    INSUFFICIENT_CASH: int = 11  # cash-only: cost + fee > cash
+    LEVERAGE: int = 12  # gross exposure would exceed the leverage cap x equity
+    STRATEGY_LIMIT: int = 13  # strategy's total exposure would exceed its capital share
+    STRATEGY_PAIR_LIMIT: int = 14  # strategy's exposure in this pair would exceed its per-pair fraction
+    PAIR_LIMIT: int = 15  # the pair's notional would exceed its configured cap
+    CONCENTRATION_PAIR: int = 16  # the pair's share of equity would exceed the limit
+    CONCENTRATION_TOP3: int = 17  # the three largest pairs' share of equity would exceed the limit
+    NO_EQUITY: int = 18  # equity <= 0: no new entries
+
+
+Reject = _Reject()
+REJECT_TEXT = (
+    "accepted",
+    "invalid intent",
+    "draining before downtime: no new entries",
+    "downtime: only forced exits",
+    "resuming after downtime: no new entries",
+    "symbol unreconciled: no new entries",
+    "drawdown breaker tripped: no new entries until reset",
+    "strategy inactive: no new entries",
+    "shorting disabled",
+    "below ordermin after rounding",
+    "below costmin",
+    "insufficient cash",
+    "leverage cap exceeded",
+    "strategy capital share exceeded",
+    "strategy per-pair limit exceeded",
+    "pair position limit exceeded",
+    "pair concentration limit exceeded",
+    "top-3 concentration limit exceeded",
+    "equity not positive",
+)
