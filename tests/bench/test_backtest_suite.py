@@ -1,0 +1,44 @@
+"""Smoke test of ``tradejet bench backtest`` on tiny sizes (no timing asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tradejet.bench.backtest import random_walk, sma_cross_signals
+
+
+def test_signals_helper_marks_crossings():
+    close = random_walk(500, 1)
+    entries, exits = sma_cross_signals(close)
+    assert entries.sum() > 0 and exits.sum() > 0
+    assert not (entries & exits).any() and not entries[:50].any()
+
+
+@pytest.mark.parametrize("ref", ["vectorbt", "backtrader"])
+def test_suite_runs_on_tiny_sizes_and_writes_json(tmp_path, ref):
+    if importlib.util.find_spec(ref) is None:
+        pytest.skip(f"{ref} not installed: its column of the suite is skipped")
+    out = tmp_path / "b.json"
+    other = "--no-backtrader" if ref == "vectorbt" else "--no-vectorbt"
+    r = subprocess.run([sys.executable, "-m", "tradejet", "bench", "backtest", "--bars", "3000", "--bt-bars", "1500",
+                        "--repeat", "2", other, "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = json.loads(out.read_text())
+    assert res["ok"] and res["parity"][ref]["ok"]
+    engines = [row["engine"] for row in res["rows"]]
+    assert engines[0] == "tradejet from_signals" and any(ref in e for e in engines)
+    assert all(row["bars_per_s"] > 0 for row in res["rows"])
+    assert "tradejet speedup" in r.stdout
+
+
+def test_suite_without_references(tmp_path):
+    out = tmp_path / "b.json"
+    r = subprocess.run([sys.executable, "-m", "tradejet", "bench", "backtest", "--bars", "2000", "--repeat", "1",
+                        "--no-vectorbt", "--no-backtrader", "--json", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert [row["engine"] for row in json.loads(out.read_text())["rows"]] == ["tradejet from_signals"]

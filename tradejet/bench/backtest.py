@@ -1,0 +1,218 @@
+"""Backtest speed: from_signals against vectorbt and backtrader (SMA 10/50 crossover).
+
+One process, one synthetic random walk, the same signals for everyone. tradejet and
+vectorbt run ``from_signals`` on precomputed signals; backtrader runs its usual
+strategy (its own SMA and CrossOver indicators, cheat-on-close market orders) on a
+slice, because it needs ~70 s for 1M bars. Compile / first-call time is measured
+separately and excluded from the timed repeats; figures are medians. Parity with
+vectorbt (same orders, equity curve to 1e-9) and with backtrader (same orders, final
+value to 1e-6) is checked before a ratio is printed; a failed check exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+TARGET_VS_VECTORBT = 10.0
+TARGET_VS_BACKTRADER = 1000.0
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bars", type=int, default=1_000_000, help="bars for tradejet and vectorbt (default 1M)")
+    p.add_argument("--bt-bars", type=int, default=50_000, help="bars for backtrader (default 50k)")
+    p.add_argument("--repeat", type=int, default=7, help="timed repeats per engine; the median is reported")
+    p.add_argument("--bt-repeat", type=int, default=1, help="timed repeats for backtrader (slow)")
+    p.add_argument("--fee", type=float, default=0.001, help="fee per order (fraction of notional)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-vectorbt", action="store_true", help="skip the vectorbt reference")
+    p.add_argument("--no-backtrader", action="store_true", help="skip the backtrader reference")
+    p.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+
+
+def random_walk(n: int, seed: int):
+    """Return a geometric random walk of ``n`` closes (1-minute-like volatility)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, n)))
+
+
+def sma_cross_signals(close, fast: int = 10, slow: int = 50):
+    """Return (entries, exits): the fast SMA crossing above / below the slow one."""
+    import numpy as np
+
+    def sma(x, n):
+        out = np.full(x.shape, np.nan)
+        c = np.cumsum(np.insert(x, 0, 0.0))
+        out[n - 1:] = (c[n:] - c[:-n]) / n
+        return out
+
+    f, s = sma(close, fast), sma(close, slow)
+    above = f > s
+    prev = np.empty_like(above)
+    prev[0] = False
+    prev[1:] = above[:-1]
+    valid = np.zeros(close.shape, dtype=bool)
+    valid[slow:] = True
+    return above & ~prev & valid, ~above & prev & valid
+
+
+def _median_time(fn, repeat: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    _median_time.last_best = min(times)
+    return statistics.median(times), out
+
+
+def run_backtrader(close, fee: float, fast: int = 10, slow: int = 50):
+    """Run the SMA crossover in backtrader; return (final value, number of orders)."""
+    import backtrader as bt
+    import numpy as np
+
+    class Feed(bt.feed.DataBase):
+        def __init__(self, closes):
+            super().__init__()
+            self._c = closes
+            self._i = 0
+
+        def _load(self):
+            if self._i >= len(self._c):
+                return False
+            c = float(self._c[self._i])
+            self.lines.datetime[0] = 719163.0 + self._i / 1440.0  # 1970-01-01 + i minutes
+            self.lines.open[0] = self.lines.high[0] = self.lines.low[0] = self.lines.close[0] = c
+            self.lines.volume[0] = 1.0
+            self.lines.openinterest[0] = 0.0
+            self._i += 1
+            return True
+
+    class Cross(bt.Strategy):
+        def __init__(self):
+            self.x = bt.ind.CrossOver(bt.ind.SMA(self.data.close, period=fast),
+                                      bt.ind.SMA(self.data.close, period=slow))
+            self.n_orders = 0
+
+        def next(self):
+            if self.x[0] > 0 and not self.position:
+                price = self.data.close[0]
+                self.buy(size=self.broker.getcash() / (price * (1.0 + fee)) * (1.0 - 1e-12))
+                self.n_orders += 1
+            elif self.x[0] < 0 and self.position:
+                self.close()
+                self.n_orders += 1
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(Feed(np.asarray(close)))
+    cerebro.addstrategy(Cross)
+    cerebro.broker.setcash(1.0)
+    cerebro.broker.setcommission(commission=fee)
+    cerebro.broker.set_coc(True)
+    strat = cerebro.run()[0]
+    return float(cerebro.broker.getvalue()), strat.n_orders
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Run every engine and return the figures (no printing)."""
+    import numpy as np
+
+    from tradejet.engine.backtest import from_signals
+
+    n, fee = args.bars, args.fee
+    close = random_walk(n, args.seed)
+    entries, exits = sma_cross_signals(close)
+    rows: list[dict] = []
+    out: dict = {"suite": "backtest", "bars": n, "fee": fee, "seed": args.seed, "rows": rows,
+                 "parity": {}, "ok": True}
+
+    t0 = time.perf_counter()
+    from_signals(close[:100], entries[:100], exits[:100], fee=fee)
+    tj_compile = time.perf_counter() - t0
+    tj_s, ours = _median_time(lambda: from_signals(close, entries, exits, fee=fee), args.repeat)
+    rows.append({"engine": "tradejet from_signals", "bars": n, "median_s": tj_s, "bars_per_s": n / tj_s,
+                 "best_s": _median_time.last_best,
+                 "first_call_s": tj_compile, "orders": int(ours.orders.idx.size)})
+
+    if not args.no_vectorbt:
+        try:
+            t0 = time.perf_counter()
+            import vectorbt as vbt
+            vbt_import = time.perf_counter() - t0
+        except ImportError as e:
+            out["skipped_vectorbt"] = f"vectorbt not installed: {e}"
+        else:
+            t0 = time.perf_counter()
+            vbt.Portfolio.from_signals(close[:100], entries[:100], exits[:100], fees=fee, init_cash=1.0)
+            vbt_compile = time.perf_counter() - t0
+            vbt_s, pf = _median_time(
+                lambda: vbt.Portfolio.from_signals(close, entries, exits, fees=fee, init_cash=1.0),
+                args.repeat)
+            # vectorbt's final_value() is init_cash + summed order cash flows, which loses
+            # ~1e-16 * init_cash to cancellation; its equity curve value() is exact.
+            ref_value = pf.value().to_numpy()
+            ref_final = float(ref_value[-1])
+            n_ref = len(pf.orders.values)
+            ok = n_ref == ours.orders.idx.size and bool(np.array_equal(pf.orders.values["idx"], ours.orders.idx)) \
+                and bool(np.allclose(ours.value, ref_value, rtol=1e-9, atol=0.0))
+            out["parity"]["vectorbt"] = {"ok": ok, "orders": n_ref, "final_value": ref_final,
+                                         "tradejet_final_value": ours.final_value}
+            out["ok"] &= ok
+            rows.append({"engine": "vectorbt from_signals", "bars": n, "median_s": vbt_s, "bars_per_s": n / vbt_s,
+                         "best_s": _median_time.last_best,
+                         "first_call_s": vbt_compile, "import_s": vbt_import, "orders": n_ref,
+                         "speedup": vbt_s / tj_s, "target": TARGET_VS_VECTORBT})
+
+    if not args.no_backtrader:
+        try:
+            import backtrader  # noqa: F401
+        except ImportError as e:
+            out["skipped_backtrader"] = f"backtrader not installed: {e}"
+        else:
+            m = min(args.bt_bars, n)
+            c_bt = close[:m].copy()
+            bt_s, (bt_final, bt_orders) = _median_time(lambda: run_backtrader(c_bt, fee), args.bt_repeat)
+            sub = from_signals(c_bt, entries[:m], exits[:m], fee=fee)
+            ok = bt_orders == sub.orders.idx.size and abs(sub.final_value / bt_final - 1.0) <= 1e-6
+            out["parity"]["backtrader"] = {"ok": ok, "orders": bt_orders, "final_value": bt_final,
+                                           "tradejet_final_value": sub.final_value, "bars": m}
+            out["ok"] &= ok
+            bps = m / bt_s
+            rows.append({"engine": "backtrader (SMA+CrossOver, coc)", "bars": m, "median_s": bt_s, "bars_per_s": bps,
+                         "first_call_s": None, "orders": bt_orders,
+                         "speedup": (n / tj_s) / bps, "target": TARGET_VS_BACKTRADER})
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    res = measure(args)
+    table = Table(title=f"from_signals, SMA(10)/SMA(50) crossover, fee {res['fee']}, medians")
+    for col in ("engine", "bars", "median", "bars/s", "first call", "tradejet speedup", "target"):
+        table.add_column(col, justify="left" if col == "engine" else "right")
+    for r in res["rows"]:
+        sp = r.get("speedup")
+        table.add_row(
+            r["engine"], f"{r['bars']:,}", f"{r['median_s'] * 1e3:.2f} ms", f"{r['bars_per_s']:,.0f}",
+            "-" if r["first_call_s"] is None else f"{r['first_call_s']:.2f} s",
+            "-" if sp is None else f"{sp:,.1f}x",
+            "-" if sp is None else (f">= {r['target']:,.0f}x " + ("met" if sp >= r["target"] else "MISSED")),
+        )
+    con = Console(width=max(Console().width, 120))
+    con.print(table)
+    for name, p in res["parity"].items():
+        con.print(f"parity with {name}: {'ok' if p['ok'] else 'FAILED'} ({p['orders']} orders, "
+                  f"final value {p['final_value']:.12g} vs tradejet {p['tradejet_final_value']:.12g})")
+    for key in ("skipped_vectorbt", "skipped_backtrader"):
+        if key in res:
+            con.print(f"skipped: {res[key]}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2))
+    return 0 if res["ok"] else 1
