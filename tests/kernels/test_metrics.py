@@ -110,6 +110,10 @@ def test_summary_matches_numpy_on_a_real_equity_curve(shared_data):
     pos = np.zeros(close.size)
     for (a, b, sz, op) in zip(res.trades.entry_idx, res.trades.exit_idx, res.trades.size, res.trades.is_open):
         pos[a: b + 1 if op else b] = sz
+    np.testing.assert_array_equal(res.positions(), pos)
+    moved = np.r_[False, np.diff(res.value) != 0]
+    traded = np.isin(np.arange(close.size), res.orders.idx)
+    assert not (moved & ~np.r_[False, pos[:-1] != 0] & ~traded).any()  # equity moves only when held or traded
     notional = res.orders.size * res.orders.price
     ppy = M.periods_per_year(3600 * 10**9)
     s = M.summarize(res.value, 1000.0, pos, res.trades.pnl, notional, res.orders.fee, ppy)
@@ -130,8 +134,8 @@ def test_summary_matches_numpy_on_a_real_equity_curve(shared_data):
     assert s["exposure"] == pytest.approx((pos != 0).mean())
     assert s["turnover"] == pytest.approx(notional.sum() / res.value.mean(), rel=1e-12)
     assert s["fees"] == pytest.approx(res.orders.fee.sum(), rel=1e-12)
-    # exposure cross-check: the position is non-zero exactly while value moves with the price
     assert s["max_drawdown_bars"] > 0
+    assert res.metrics(ppy) == s
 
 
 def test_summary_matches_empyrical():

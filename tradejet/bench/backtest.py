@@ -4,7 +4,8 @@ One process, one synthetic random walk, the same signals for everyone. tradejet 
 vectorbt run ``from_signals`` on precomputed signals; backtrader runs its usual
 strategy (its own SMA and CrossOver indicators, cheat-on-close market orders) on a
 slice, because it needs ~70 s for 1M bars. Compile / first-call time is measured
-separately and excluded from the timed repeats; figures are medians. Parity with
+separately and excluded from the timed repeats (tradejet's also in fresh processes, with
+an empty and a filled Numba cache); figures are medians. Parity with
 vectorbt (same orders, equity curve to 1e-9) and with backtrader (same orders, final
 value to 1e-6) is checked before a ratio is printed; a failed check exits 1.
 """
@@ -118,6 +119,35 @@ def run_backtrader(close, fee: float, fast: int = 10, slow: int = 50):
     return float(cerebro.broker.getvalue()), strat.n_orders
 
 
+_FIRST_CALL = (
+    "import time; t0 = time.perf_counter()\n"
+    "import numpy as np\n"
+    "from tradejet.engine.backtest import from_signals\n"
+    "t1 = time.perf_counter()\n"
+    "from_signals(np.ones(100), np.zeros(100, bool), np.zeros(100, bool), fee=0.001)\n"
+    "print(t1 - t0, time.perf_counter() - t1)\n"
+)
+
+
+def first_call_times() -> dict:
+    """Return import and first-call seconds of from_signals in fresh processes: with an
+    empty Numba cache (cold compile) and then with that cache filled (warm)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for label in ("cold", "warm"):
+            r = subprocess.run([sys.executable, "-c", _FIRST_CALL], env=env, capture_output=True, text=True,
+                               check=True)
+            imp, first = (float(x) for x in r.stdout.split())
+            out[label] = {"import_s": imp, "first_call_s": first}
+    return out
+
+
 def measure(args: argparse.Namespace) -> dict:
     """Run every engine and return the figures (no printing)."""
     import numpy as np
@@ -131,6 +161,7 @@ def measure(args: argparse.Namespace) -> dict:
     out: dict = {"suite": "backtest", "bars": n, "fee": fee, "seed": args.seed, "rows": rows,
                  "parity": {}, "ok": True}
 
+    out["tradejet_start"] = first_call_times()
     t0 = time.perf_counter()
     from_signals(close[:100], entries[:100], exits[:100], fee=fee)
     tj_compile = time.perf_counter() - t0
@@ -207,6 +238,10 @@ def run(args: argparse.Namespace) -> int:
         )
     con = Console(width=max(Console().width, 120))
     con.print(table)
+    st = res["tradejet_start"]
+    con.print(f"tradejet from_signals in a fresh process: import {st['cold']['import_s']:.2f} s, first call "
+              f"{st['cold']['first_call_s']:.2f} s with an empty Numba cache (compile), "
+              f"{st['warm']['first_call_s']:.3f} s with it filled")
     for name, p in res["parity"].items():
         con.print(f"parity with {name}: {'ok' if p['ok'] else 'FAILED'} ({p['orders']} orders, "
                   f"final value {p['final_value']:.12g} vs tradejet {p['tradejet_final_value']:.12g})")

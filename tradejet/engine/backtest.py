@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tradejet.errors import DataError
+from tradejet.kernels.metrics import summarize
 from tradejet.kernels.signals import from_signals_nb, trades_from_orders_nb
 
 __all__ = ["from_signals", "SignalsResult", "Orders", "Trades"]
@@ -66,6 +67,26 @@ class SignalsResult:
     def total_return(self) -> float:
         """``final_value / init_cash - 1``."""
         return self.final_value / self.init_cash - 1.0
+
+    def positions(self) -> np.ndarray:
+        """Return the position (base units) held after each bar."""
+        pos = np.zeros(self.value.shape[0])
+        t = self.trades
+        for a, b, size, is_open in zip(t.entry_idx, t.exit_idx, t.size, t.is_open):
+            pos[a: pos.shape[0] if is_open else b] = size
+        return pos
+
+    def metrics(self, periods_per_year: float) -> dict[str, float]:
+        """Return every metric of :mod:`tradejet.kernels.metrics` for this run.
+
+        >>> r = from_signals([1.0, 2.0, 4.0], [True, False, False], [False, False, True])
+        >>> m = r.metrics(365.0)
+        >>> m["total_return"], m["n_trades"], m["exposure"]
+        (3.0, 1.0, 0.6666666666666666)
+        """
+        notional = self.orders.size * self.orders.price
+        return summarize(self.value, self.init_cash, self.positions(), self.trades.pnl, notional, self.orders.fee,
+                         periods_per_year)
 
 
 def _as_bool(name: str, a: object, n: int) -> np.ndarray:

@@ -173,23 +173,29 @@ def _pair_meta(symbols: list[str], cfg, fill_cfg) -> tuple[np.ndarray, np.ndarra
     n = len(symbols)
     meta = np.zeros((n, KP.N_META))
     rows = np.empty((n, F.N_PAIR))
-    maker = getattr(fill_cfg, "maker_fee", 0.0025)
-    taker = getattr(fill_cfg, "taker_fee", 0.0040)
     for j, sym in enumerate(symbols):
+        # fees: a per-pair override in [fills.pairs] wins, then the venue's metadata, then [fills]
+        over = fill_cfg.pairs.get(sym)
+        _, _, spread = fill_cfg.costs(sym)
         if uni is not None and sym in uni:
-            m = uni.meta[uni.index(sym)]
+            m = uni.meta[uni.index(sym)].copy()
+            if over is not None and over.maker_fee is not None:
+                m[KP.META_MAKER_FEE] = over.maker_fee
+            if over is not None and over.taker_fee is not None:
+                m[KP.META_TAKER_FEE] = over.taker_fee
             meta[j] = m
             rows[j] = F.pair_row(tick_size=m[KP.META_TICK_SIZE], lot_decimals=m[KP.META_LOT_DECIMALS],
                                  ordermin=m[KP.META_ORDERMIN], costmin=m[KP.META_COSTMIN],
-                                 maker_fee=m[KP.META_MAKER_FEE], taker_fee=m[KP.META_TAKER_FEE])
-        else:  # unknown to the venue's metadata: no rounding or minimums, base fees
+                                 maker_fee=m[KP.META_MAKER_FEE], taker_fee=m[KP.META_TAKER_FEE], spread=spread)
+        else:  # unknown to the venue's metadata: no rounding or minimums
+            mk, tk, _ = fill_cfg.costs(sym)
             meta[j, KP.META_PAIR_DECIMALS] = np.nan
             meta[j, KP.META_LOT_DECIMALS] = np.nan
             meta[j, KP.META_COST_DECIMALS] = np.nan
             meta[j, KP.META_TICK_SIZE] = np.nan
-            meta[j, KP.META_TAKER_FEE] = taker
-            meta[j, KP.META_MAKER_FEE] = maker
-            rows[j] = F.pair_row(maker_fee=maker, taker_fee=taker)
+            meta[j, KP.META_TAKER_FEE] = tk
+            meta[j, KP.META_MAKER_FEE] = mk
+            rows[j] = F.pair_row(maker_fee=mk, taker_fee=tk, spread=spread)
     return meta, rows
 
 
@@ -204,18 +210,7 @@ def build_context(symbols: list[str], cfg: Config):
         strat = params_table(msgspec.structs.asdict(cfg.strategies))
     except Exception as e:  # StrategyError -> a config error naming the section
         raise ConfigError(str(e), key="strategies") from None
-    fill_cfg = getattr(cfg, "fills", None)
-    if fill_cfg is None:
-        try:
-            from tradejet.config import FillConfig
-
-            fill_cfg = FillConfig()
-        except ImportError:  # TEMP until the fills branch lands its FillConfig
-            from types import SimpleNamespace
-
-            fill_cfg = SimpleNamespace(latency_ms=0.0, participation=0.10, impact_coef=1.0, max_impact=0.05,
-                                       min_spread=0.0, spread_window=60, vol_window=60, maker_fee=0.0025,
-                                       taker_fee=0.0040)
+    fill_cfg = cfg.fills
     meta, rows = _pair_meta(symbols, cfg, fill_cfg)
     ip = _ind_params(cfg)
     ind_state, ind_off = indicator_state(ip, len(symbols))
