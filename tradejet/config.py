@@ -20,7 +20,7 @@ import msgspec
 
 from tradejet.errors import ConfigError
 
-__all__ = ["Config", "load_config", "tradejet_home", "default_store_dir", "FillConfig", "PairFillConfig", "MLConfig"]
+__all__ = ["Config", "load_config", "tradejet_home", "default_store_dir", "FillConfig", "PairFillConfig", "MLConfig", "UniverseConfig", "ScheduleConfig", "StrategyShare", "SelectorConfig", "RiskConfig", "DEFAULT_SYMBOLS", "STRATEGY_NAMES", "IndicatorsConfig", "RegimeConfig", "StrategiesConfig", "BacktestConfig"]
 
 _ENV_KEYS = {"DEPLOYMENT_ENV": "deployment_env", "LOG_LEVEL": "log_level", "TRADEJET_HOME": "home"}
 
@@ -222,6 +222,87 @@ class RiskConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError("allow_short needs leverage_enabled (shorting borrows)")
         if self.max_pair_notional is not None and not self.max_pair_notional > 0.0:
             raise ValueError(f"max_pair_notional must be > 0, was {self.max_pair_notional}")
+
+
+class IndicatorsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Periods (in bars) of the indicators the strategies and the regime read. Defaults suit hourly bars."""
+
+    ema_fast: int = 12
+    ema_slow: int = 48
+    ema_long: int = 120
+    adx: int = 14
+    rsi: int = 14
+    bb_period: int = 20
+    bb_nbdev: float = 2.0
+    atr: int = 14
+    donchian_entry: int = 48
+    donchian_exit: int = 24
+    volume_sma: int = 24
+    momentum: list[int] = msgspec.field(default_factory=lambda: [24, 72, 168])
+    realized_vol: int = 24
+
+    def __post_init__(self) -> None:
+        if len(self.momentum) != 3:
+            raise ValueError(f"momentum takes three horizons, got {len(self.momentum)}")
+        for name in ("ema_fast", "ema_slow", "ema_long", "adx", "rsi", "bb_period", "atr", "donchian_entry",
+                     "donchian_exit", "volume_sma", "realized_vol"):
+            if getattr(self, name) < 2:
+                raise ValueError(f"{name} must be >= 2, was {getattr(self, name)}")
+        if min(self.momentum) < 2:
+            raise ValueError(f"momentum horizons must be >= 2, were {self.momentum}")
+        if not self.bb_nbdev > 0:
+            raise ValueError(f"bb_nbdev must be > 0, was {self.bb_nbdev}")
+        if self.ema_fast >= self.ema_slow:
+            raise ValueError(f"ema_fast ({self.ema_fast}) must be shorter than ema_slow ({self.ema_slow})")
+
+
+_Share = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+_Bars = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class RegimeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The regime detector (tradejet.kernels.regime); periods in bars, defaults for hourly bars."""
+
+    proxy: str | None = None
+    """The market proxy; default BTC/USD when the universe has it, else its first symbol."""
+    slope_bars: _Bars = 6
+    vol_lookback: _Bars = 720
+    vol_sample: _Bars = 1
+    dd_window: _Bars = 168
+    fast_window: _Bars = 24
+    panic_drawdown: _Share = 0.06
+    panic_vol_percentile: _Share = 0.85
+    crash_drawdown: _Share = 0.10
+    risk_off_drawdown: _Share = 1.0
+    high_vol_percentile: _Share = 0.65
+    breadth_on: _Share = 0.50
+    breadth_off: _Share = 0.50
+    confirm_bars: _Bars = 4
+    min_dwell_bars: _Bars = 6
+    panic_exit_bars: _Bars = 12
+    risk_off_vol_percentile: _Share = 0.80
+
+
+class StrategiesConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Per-strategy parameter overrides (validated against each strategy's Params struct)."""
+
+    trend_following: dict[str, Any] = msgspec.field(default_factory=dict)
+    mean_reversion: dict[str, Any] = msgspec.field(default_factory=dict)
+    breakout: dict[str, Any] = msgspec.field(default_factory=dict)
+    momentum_rotation: dict[str, Any] = msgspec.field(default_factory=dict)
+    ml_signal: dict[str, Any] = msgspec.field(default_factory=dict)
+    defensive: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class BacktestConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The compiled backtest and its built-in synthetic market."""
+
+    initial_cash: Annotated[float, msgspec.Meta(gt=0.0)] = 10_000.0
+    timeframe: str = "1h"
+    synthetic_days: Annotated[float, msgspec.Meta(gt=0.0)] = 365.0
+    synthetic_seed: int = 7
+    max_order_bars: _Bars = 10
+    """A market order not filled within this many bars is cancelled (e.g. a pair without trades)."""
 _Fee = Annotated[float, msgspec.Meta(ge=-0.01, lt=0.1)]
 
 
@@ -343,6 +424,10 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
     fills: FillConfig = msgspec.field(default_factory=FillConfig)
     ml: MLConfig = msgspec.field(default_factory=MLConfig)
+    indicators: IndicatorsConfig = msgspec.field(default_factory=IndicatorsConfig)
+    regime: RegimeConfig = msgspec.field(default_factory=RegimeConfig)
+    strategies: StrategiesConfig = msgspec.field(default_factory=StrategiesConfig)
+    backtest: BacktestConfig = msgspec.field(default_factory=BacktestConfig)
 
 
 def tradejet_home(env: Mapping[str, str] | None = None) -> Path:

@@ -1,0 +1,250 @@
+"""The compiled driver: one ``@njit`` loop over every bar of every symbol.
+
+Per bar ``t`` (one cross-section of the universe):
+
+1. working orders are filled against bar ``t`` by the shared fill model
+   (:func:`tradejet.kernels.fills.fill_bar_nb`) and booked with
+   :func:`tradejet.engine.step.on_fill_nb`; a market order still unfilled after
+   ``max_order_bars`` bars is cancelled;
+2. :func:`tradejet.engine.step.step_nb` runs the decision path on bar ``t``;
+3. accepted intents become working orders, ready at bar ``t + 1 + latency`` (by default
+   they fill at the next bar's open).
+
+No Python runs per bar. The event driver does the same three things per bar with an
+adapter in between, which is why a backtest and a paper run over the same bars make
+the same decisions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from tradejet.kernels.codes import Fill, OrderType
+from tradejet.kernels.fills import BAR, N_BAR, N_ORD, ORD, fill_bar_nb, market_context_nb
+from tradejet.kernels.portfolio import ACC_CASH
+from tradejet.engine.step import (
+    INFO_ACTIVE,
+    INFO_EQUITY,
+    INFO_REGIME,
+    INFO_TRADING_STATE,
+    OUT_CODE,
+    OUT_PAIR,
+    OUT_PRICE,
+    OUT_QTY,
+    OUT_REASON,
+    OUT_RESERVED,
+    OUT_SIDE,
+    OUT_STRATEGY,
+    OUT_TYPE,
+    on_fill_nb,
+    on_order_done_nb,
+    step_nb,
+)
+from tradejet.kernels.codes import Reject
+
+# working-order bookkeeping beside the fill model's ORD row
+WK_ACTIVE = 0
+WK_PAIR = 1
+WK_STRATEGY = 2
+WK_RESERVED = 3     # cash still reserved by the order
+WK_ID = 4
+WK_SUBMIT_BAR = 5
+WK_REASON = 6
+N_WK = 7
+
+# fills log columns
+FL_BAR = 0
+FL_PAIR = 1
+FL_STRATEGY = 2
+FL_SIDE = 3
+FL_QTY = 4
+FL_PRICE = 5
+FL_FEE = 6
+FL_PNL = 7
+FL_ORDER = 8
+FL_REGIME = 9
+N_FL = 10
+
+# orders log columns (every intent, accepted or not)
+OL_BAR = 0
+OL_PAIR = 1
+OL_STRATEGY = 2
+OL_SIDE = 3
+OL_QTY = 4
+OL_PRICE = 5
+OL_REASON = 6
+OL_CODE = 7
+OL_ORDER = 8
+N_OL = 9
+
+# run status
+RUN_OK = 0
+RUN_ORDERS_FULL = 1   # more working orders than slots: later intents were dropped (counted)
+
+
+@njit(cache=True, error_model="numpy")
+def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
+           intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1):
+    """Run bars ``t0 <= t < t1`` in place; call again with the next range to continue.
+
+    ``counters`` carries the run between calls: [fills, orders logged, dropped, next order id,
+    working orders].
+    """
+    bar = np.empty(N_BAR)
+    n_fills = counters[0]
+    n_orders = counters[1]
+    dropped = counters[2]
+    next_id = counters[3]
+    n_work = counters[4]
+    for t in range(t0, t1):
+        # 1. fills of working orders against this bar (active orders are kept, in submission
+        #    order, in slots 0..n_work-1: the same order the event driver sees them in)
+        k = 0
+        while k < n_work:
+            p = int(wk[k, WK_PAIR])
+            s = int(wk[k, WK_STRATEGY])
+            side = int(work[k, ORD.SIDE])
+            done = False
+            if have[t, p]:
+                for j in range(N_BAR):
+                    bar[j] = bar_ctx[p, t, j]
+                before = work[k, ORD.FILLED]
+                q, price, fee, code = fill_bar_nb(work[k], t, bar, pair_rows[p], cfg)
+                if q > 0.0:
+                    left = work[k, ORD.QTY] - before
+                    release = wk[k, WK_RESERVED] * (q / left) if left > 0.0 else wk[k, WK_RESERVED]
+                    if code == Fill.FILLED:
+                        release = wk[k, WK_RESERVED]
+                    wk[k, WK_RESERVED] -= release
+                    pnl = on_fill_nb(ctx, s, p, side, q, price, fee, ts[t], release)
+                    if n_fills < fills_log.shape[0]:
+                        fills_log[n_fills, FL_BAR] = t
+                        fills_log[n_fills, FL_PAIR] = p
+                        fills_log[n_fills, FL_STRATEGY] = s
+                        fills_log[n_fills, FL_SIDE] = side
+                        fills_log[n_fills, FL_QTY] = q
+                        fills_log[n_fills, FL_PRICE] = price
+                        fills_log[n_fills, FL_FEE] = fee
+                        fills_log[n_fills, FL_PNL] = pnl
+                        fills_log[n_fills, FL_ORDER] = wk[k, WK_ID]
+                        fills_log[n_fills, FL_REGIME] = ctx.info[INFO_REGIME]
+                    n_fills += 1
+                if code == Fill.FILLED or code >= Fill.REJECT_QTY:
+                    on_order_done_nb(ctx, s, p, side, work[k, ORD.QTY] - work[k, ORD.FILLED], wk[k, WK_RESERVED])
+                    done = True
+            if not done and work[k, ORD.TYPE] == OrderType.MARKET and t - wk[k, WK_SUBMIT_BAR] > max_order_bars:
+                work[k, ORD.STATUS] = Fill.CANCELLED
+                on_order_done_nb(ctx, s, p, side, work[k, ORD.QTY] - work[k, ORD.FILLED], wk[k, WK_RESERVED])
+                done = True
+            if done:  # close the gap, keeping submission order
+                for m in range(k + 1, n_work):
+                    for j in range(N_ORD):
+                        work[m - 1, j] = work[m, j]
+                    for j in range(N_WK):
+                        wk[m - 1, j] = wk[m, j]
+                n_work -= 1
+                wk[n_work, WK_ACTIVE] = 0.0
+            else:
+                k += 1
+
+        # 2. decide
+        n = step_nb(ctx, ts[t], O[t], H[t], L[t], C[t], V[t], have[t], scores[t], intents, out)
+
+        # 3. accepted intents become working orders
+        for i in range(n):
+            oid = -1
+            if out[i, OUT_CODE] == Reject.OK:
+                slot = n_work if n_work < work.shape[0] else -1
+                if slot < 0:
+                    dropped += 1
+                    on_order_done_nb(ctx, int(out[i, OUT_STRATEGY]), int(out[i, OUT_PAIR]), int(out[i, OUT_SIDE]),
+                                     out[i, OUT_QTY], out[i, OUT_RESERVED])
+                else:
+                    oid = next_id
+                    next_id += 1
+                    w = work[slot]
+                    for j in range(N_ORD):
+                        w[j] = 0.0
+                    w[ORD.SIDE] = out[i, OUT_SIDE]
+                    w[ORD.TYPE] = out[i, OUT_TYPE]
+                    w[ORD.QTY] = out[i, OUT_QTY]
+                    w[ORD.PRICE] = out[i, OUT_PRICE] if out[i, OUT_TYPE] != OrderType.MARKET else np.nan
+                    w[ORD.PRICE2] = np.nan
+                    w[ORD.READY_BAR] = t + 1 + latency_bars
+                    w[ORD.AVG_PRICE] = np.nan
+                    w[ORD.STATUS] = Fill.NONE
+                    wk[slot, WK_ACTIVE] = 1.0
+                    wk[slot, WK_PAIR] = out[i, OUT_PAIR]
+                    wk[slot, WK_STRATEGY] = out[i, OUT_STRATEGY]
+                    wk[slot, WK_RESERVED] = out[i, OUT_RESERVED]
+                    wk[slot, WK_ID] = oid
+                    wk[slot, WK_SUBMIT_BAR] = t
+                    wk[slot, WK_REASON] = out[i, OUT_REASON]
+                    n_work += 1
+            if n_orders < orders_log.shape[0]:
+                orders_log[n_orders, OL_BAR] = t
+                orders_log[n_orders, OL_PAIR] = out[i, OUT_PAIR]
+                orders_log[n_orders, OL_STRATEGY] = out[i, OUT_STRATEGY]
+                orders_log[n_orders, OL_SIDE] = out[i, OUT_SIDE]
+                orders_log[n_orders, OL_QTY] = out[i, OUT_QTY]
+                orders_log[n_orders, OL_PRICE] = out[i, OUT_PRICE]
+                orders_log[n_orders, OL_REASON] = out[i, OUT_REASON]
+                orders_log[n_orders, OL_CODE] = out[i, OUT_CODE]
+                orders_log[n_orders, OL_ORDER] = oid
+            n_orders += 1
+
+        equity[t] = ctx.info[INFO_EQUITY]
+        cash[t] = ctx.account[ACC_CASH]
+        regime[t] = ctx.info[INFO_REGIME]
+        active[t] = ctx.info[INFO_ACTIVE]
+        tstate[t] = ctx.info[INFO_TRADING_STATE]
+    counters[0] = n_fills
+    counters[1] = n_orders
+    counters[2] = dropped
+    counters[3] = next_id
+    counters[4] = n_work
+    return RUN_OK if dropped == 0 else RUN_ORDERS_FULL
+
+
+@njit(cache=True)
+def bar_context_nb(O, H, L, C, V, spread_window, vol_window, out):
+    """Fill ``out`` (n_pairs, T, N_BAR) with each pair's bars and causal cost estimates.
+
+    Bars a pair does not have (NaN) are skipped by the estimates: each pair's estimates
+    run over its own bars only.
+    """
+    T, n = C.shape
+    for p in range(n):
+        m = 0
+        for t in range(T):
+            if C[t, p] == C[t, p]:
+                m += 1
+        idx = np.empty(m, np.int64)
+        m = 0
+        for t in range(T):
+            if C[t, p] == C[t, p]:
+                idx[m] = t
+                m += 1
+        o = np.empty(m)
+        h = np.empty(m)
+        lo = np.empty(m)
+        c = np.empty(m)
+        v = np.empty(m)
+        for i in range(m):
+            o[i] = O[idx[i], p]
+            h[i] = H[idx[i], p]
+            lo[i] = L[idx[i], p]
+            c[i] = C[idx[i], p]
+            v[i] = V[idx[i], p]
+        ctx = market_context_nb(o, h, lo, c, v, spread_window, vol_window)
+        for t in range(T):
+            for j in range(N_BAR):
+                out[p, t, j] = np.nan
+        for i in range(m):
+            for j in range(N_BAR):
+                out[p, idx[i], j] = ctx[i, j]
+    return out
+
+
+_ = BAR  # the BAR layout is the contract of bar_context_nb's rows

@@ -1,0 +1,279 @@
+"""The step: the decision logic of one bar, written once and driven two ways.
+
+``step_nb(ctx, ts, open, high, low, close, volume, have_bar, scores, intents, out)``
+takes one cross-section of bars (one per pair; ``have_bar[p]`` False where a pair has
+no bar at this time) and runs the whole decision path:
+
+1. indicator packs updated (streaming kernels), marks set to the closes;
+2. breadth and the regime on the proxy (:mod:`tradejet.kernels.regime`);
+3. the trading state of the downtime schedule (:mod:`tradejet.kernels.schedule`);
+4. equity, the drawdown breaker;
+5. the selector: at most two active strategies and their capital shares;
+6. each strategy with a status other than INACTIVE (or holding positions) runs its step
+   kernel by integer code and writes intents;
+7. every intent goes through the risk checks (:func:`tradejet.kernels.risk.check_intent_nb`);
+   accepted buys reserve their cost so two entries in one bar cannot spend the same cash.
+
+It writes one row per intent into ``out`` (``OUT_*``: pair, strategy, side, qty and price
+as rounded by risk, order type, flags, reason, the risk code) and returns how many.
+The compiled backtest (:mod:`tradejet.engine.backtest`) calls it inside its ``@njit``
+loop; the event driver calls it once per bar from Python. Fills come back through
+:func:`on_fill_nb`, the same in both drivers.
+
+All state lives in :class:`Context` (a NamedTuple of arrays: Numba passes it as a tuple
+and caches the compiled step). Nothing is allocated per bar.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from tradejet.kernels.codes import Regime, Reject, Side, StrategyStatus
+from tradejet.kernels.pairs import META_TAKER_FEE
+from tradejet.kernels.portfolio import ACC_RESERVED, N_ACC, apply_fill_nb, equity_nb
+from tradejet.kernels.regime import RS_REGIME, regime_update_nb
+from tradejet.kernels.risk import LIM_MAX_DRAWDOWN, N_RS, RS_PEAK, check_intent_nb, update_breaker_nb
+from tradejet.kernels.schedule import trading_state_nb
+from tradejet.kernels.selector import selector_step_nb
+from tradejet.strategies.base import (
+    INT_FLAGS,
+    INT_PAIR,
+    INT_PRICE,
+    INT_QTY,
+    INT_REASON,
+    INT_SIDE,
+    INT_STRATEGY,
+    INT_TYPE,
+    IV_ATR,
+    IV_CLOSE,
+    IV_EMA_LONG,
+    IV_RV,
+    MAX_INTENTS,
+    N_INT,
+    N_IV,
+    N_PS,
+    PS_ENTRY_TS,
+    clear_position_nb,
+    indicators_update_nb,
+    on_entry_fill_nb,
+)
+from tradejet.strategies.dispatch import strategy_step_nb
+
+OUT_PAIR = 0
+OUT_STRATEGY = 1
+OUT_SIDE = 2
+OUT_QTY = 3
+OUT_PRICE = 4
+OUT_TYPE = 5
+OUT_FLAGS = 6
+OUT_REASON = 7
+OUT_CODE = 8
+OUT_RESERVED = 9   # cash reserved for an accepted buy (released by fills / cancels)
+N_OUT = 10
+
+# info: what a driver reports per bar
+INFO_STEP = 0
+INFO_REGIME = 1
+INFO_TRADING_STATE = 2
+INFO_EQUITY = 3
+INFO_BREADTH = 4
+INFO_ACTIVE = 5        # bitmask of strategies with status ACTIVE
+INFO_BREAKER = 6
+INFO_REGIME_CHANGED = 7
+N_INFO = 8
+
+
+class Context(NamedTuple):
+    """Every array the step reads or writes (shapes: n pairs, S strategies)."""
+
+    ind_state: np.ndarray       # (n, IND_SIZE) indicator packs
+    ind_off: np.ndarray         # (N_OFF,) int64 offsets into a pack
+    ind_params: np.ndarray      # (N_IP,)
+    iv: np.ndarray              # (n, N_IV) indicator values
+    mark: np.ndarray            # (n,) last close per pair
+    regime_state: np.ndarray    # kernels.regime state
+    regime_params: np.ndarray   # (N_RP,)
+    proxy: int                  # index of the regime proxy pair
+    sched_params: np.ndarray    # (N_SCHED,)
+    table_strategy: np.ndarray  # (4, 2) int64
+    table_share: np.ndarray     # (4, 2)
+    wind_down_ns: int
+    shares: np.ndarray          # (S,)
+    status: np.ndarray          # (S,) int64
+    deadline: np.ndarray        # (S,) int64
+    account: np.ndarray         # (N_ACC,)
+    pos_qty: np.ndarray         # (S, n)
+    pos_avg: np.ndarray         # (S, n)
+    realized: np.ndarray        # (S, n)
+    fees: np.ndarray            # (S, n)
+    risk_state: np.ndarray      # (N_RS,)
+    limits: np.ndarray          # (N_LIM,)
+    meta: np.ndarray            # (n, N_META)
+    unreconciled: np.ndarray    # (n,) bool
+    strat_params: np.ndarray    # (S, N_SP)
+    pos_state: np.ndarray       # (S, n, N_PS)
+    pending: np.ndarray         # (S, n) signed qty of working orders
+    info: np.ndarray            # (N_INFO,)
+
+
+def make_context(*, n_pairs: int, cash: float, ind_state, ind_off, ind_params, regime_state, regime_params,
+                 proxy: int, sched_params, table_strategy, table_share, wind_down_ns: int, limits, meta,
+                 strat_params) -> Context:
+    """Allocate a fresh :class:`Context` (a flat book with ``cash`` in the quote currency)."""
+    S = strat_params.shape[0]
+    account = np.zeros(N_ACC)
+    account[0] = cash
+    risk_state = np.zeros(N_RS)
+    risk_state[RS_PEAK] = np.nan
+    pos_state = np.zeros((S, n_pairs, N_PS))
+    for s in range(S):
+        for p in range(n_pairs):
+            clear_position_nb(pos_state[s, p])
+    info = np.zeros(N_INFO)
+    info[INFO_REGIME] = Regime.NEUTRAL
+    return Context(
+        ind_state=ind_state, ind_off=np.asarray(ind_off, np.int64), ind_params=ind_params,
+        iv=np.full((n_pairs, N_IV), np.nan), mark=np.full(n_pairs, np.nan), regime_state=regime_state,
+        regime_params=regime_params, proxy=int(proxy), sched_params=sched_params,
+        table_strategy=np.asarray(table_strategy, np.int64), table_share=np.asarray(table_share, np.float64),
+        wind_down_ns=int(wind_down_ns), shares=np.zeros(S), status=np.zeros(S, np.int64),
+        deadline=np.zeros(S, np.int64), account=account, pos_qty=np.zeros((S, n_pairs)),
+        pos_avg=np.zeros((S, n_pairs)), realized=np.zeros((S, n_pairs)), fees=np.zeros((S, n_pairs)),
+        risk_state=risk_state, limits=limits, meta=meta, unreconciled=np.zeros(n_pairs, np.bool_),
+        strat_params=strat_params, pos_state=pos_state, pending=np.zeros((S, n_pairs)), info=info)
+
+
+def new_buffers() -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(intents, out)`` buffers for :func:`step_nb`, allocated once per run."""
+    return np.zeros((MAX_INTENTS, N_INT)), np.zeros((MAX_INTENTS, N_OUT))
+
+
+@njit(cache=True)
+def _has_position(pos_qty, s):
+    for p in range(pos_qty.shape[1]):
+        if pos_qty[s, p] != 0.0:
+            return True
+    return False
+
+
+@njit(cache=True, error_model="numpy")
+def step_nb(ctx, ts, o, h, l, c, v, have_bar, scores, intents, out):
+    """Run the decision path for one bar cross-section; return the number of ``out`` rows."""
+    n_pairs = c.shape[0]
+    S = ctx.strat_params.shape[0]
+    t = int(ctx.info[INFO_STEP])
+    ctx.info[INFO_STEP] = t + 1
+
+    # 1. indicators and marks
+    for p in range(n_pairs):
+        if have_bar[p]:
+            indicators_update_nb(ctx.ind_state, ctx.ind_off, ctx.ind_params, p, o[p], h[p], l[p], c[p], v[p], ctx.iv)
+            ctx.mark[p] = c[p]
+
+    # 2. breadth and regime
+    cnt = 0
+    up = 0
+    for p in range(n_pairs):
+        e = ctx.iv[p, IV_EMA_LONG]
+        if have_bar[p] and e == e:
+            cnt += 1
+            if ctx.iv[p, IV_CLOSE] > e:
+                up += 1
+    breadth = up / cnt if cnt > 0 else np.nan
+    px = ctx.proxy
+    prev_regime = int(ctx.regime_state[RS_REGIME])
+    regime = prev_regime
+    if have_bar[px]:
+        regime = regime_update_nb(ctx.regime_state, ctx.regime_params, ctx.iv[px, IV_CLOSE],
+                                  ctx.iv[px, IV_EMA_LONG], ctx.iv[px, IV_RV], breadth)
+
+    # 3. schedule, 4. equity and breaker
+    tstate = trading_state_nb(ts, ctx.sched_params)
+    equity = equity_nb(ctx.account, ctx.pos_qty, ctx.pos_avg, ctx.mark)
+    breaker = update_breaker_nb(ctx.risk_state, equity, ctx.limits[LIM_MAX_DRAWDOWN])
+
+    # 5. selection
+    selector_step_nb(regime, ts, ctx.table_strategy, ctx.table_share, ctx.wind_down_ns, ctx.shares, ctx.status,
+                     ctx.deadline, ctx.pos_qty)
+    active = 0
+    for s in range(S):
+        if ctx.status[s] == StrategyStatus.ACTIVE:
+            active |= 1 << s
+
+    # 6. strategies
+    n = 0
+    for s in range(S):
+        if ctx.status[s] == StrategyStatus.INACTIVE and not _has_position(ctx.pos_qty, s):
+            continue
+        n = strategy_step_nb(s, ctx.strat_params[s], ctx.status[s], ctx.shares[s], equity, ctx.iv, have_bar,
+                             ctx.pos_qty[s], ctx.pending[s], ctx.pos_state[s], scores, t, intents, n)
+
+    # 7. risk
+    for k in range(n):
+        pair = int(intents[k, INT_PAIR])
+        strat = int(intents[k, INT_STRATEGY])
+        side = int(intents[k, INT_SIDE])
+        flags = int(intents[k, INT_FLAGS])
+        code, q, price = check_intent_nb(pair, strat, side, intents[k, INT_QTY], intents[k, INT_PRICE], flags,
+                                         tstate, ctx.meta, ctx.limits, ctx.shares, ctx.status, ctx.unreconciled,
+                                         ctx.account, ctx.pos_qty, ctx.pos_avg, ctx.mark, ctx.risk_state)
+        out[k, OUT_PAIR] = pair
+        out[k, OUT_STRATEGY] = strat
+        out[k, OUT_SIDE] = side
+        out[k, OUT_QTY] = q
+        out[k, OUT_PRICE] = price
+        out[k, OUT_TYPE] = intents[k, INT_TYPE]
+        out[k, OUT_FLAGS] = flags
+        out[k, OUT_REASON] = intents[k, INT_REASON]
+        out[k, OUT_CODE] = code
+        out[k, OUT_RESERVED] = 0.0
+        if code == Reject.OK:
+            ctx.pending[strat, pair] += side * q
+            if side == Side.BUY:
+                reserve = q * price * (1.0 + ctx.meta[pair, META_TAKER_FEE])
+                ctx.account[ACC_RESERVED] += reserve
+                out[k, OUT_RESERVED] = reserve
+
+    ctx.info[INFO_REGIME] = regime
+    ctx.info[INFO_TRADING_STATE] = tstate
+    ctx.info[INFO_EQUITY] = equity
+    ctx.info[INFO_BREADTH] = breadth
+    ctx.info[INFO_ACTIVE] = active
+    ctx.info[INFO_BREAKER] = breaker
+    ctx.info[INFO_REGIME_CHANGED] = 1.0 if regime != prev_regime else 0.0
+    return n
+
+
+@njit(cache=True)
+def on_fill_nb(ctx, strategy, pair, side, qty, price, fee, ts, release):
+    """Book one fill of an order the step accepted: portfolio, pending, reserved cash, position state.
+
+    ``release`` is the reserved cash this fill frees (the driver tracks it per order).
+    Return the P&L realized by the fill.
+    """
+    was_flat = ctx.pos_qty[strategy, pair] == 0.0
+    pnl = apply_fill_nb(ctx.account, ctx.pos_qty, ctx.pos_avg, ctx.realized, ctx.fees, strategy, pair, side, qty,
+                        price, fee)
+    ctx.pending[strategy, pair] -= side * qty
+    if abs(ctx.pending[strategy, pair]) < 1e-12:
+        ctx.pending[strategy, pair] = 0.0
+    ctx.account[ACC_RESERVED] = max(0.0, ctx.account[ACC_RESERVED] - release)
+    ps = ctx.pos_state[strategy, pair]
+    if ctx.pos_qty[strategy, pair] == 0.0:
+        clear_position_nb(ps)
+    elif side == Side.BUY and ctx.pos_qty[strategy, pair] > 0.0:
+        on_entry_fill_nb(ps, ctx.strat_params[strategy], ts, ctx.pos_avg[strategy, pair], ctx.iv[pair, IV_ATR],
+                         was_flat or ps[PS_ENTRY_TS] == 0.0)
+    return pnl
+
+
+@njit(cache=True)
+def on_order_done_nb(ctx, strategy, pair, side, unfilled_qty, unreleased):
+    """An accepted order ended with ``unfilled_qty`` left (cancelled, rejected): free what it held."""
+    ctx.pending[strategy, pair] -= side * unfilled_qty
+    if abs(ctx.pending[strategy, pair]) < 1e-12:
+        ctx.pending[strategy, pair] = 0.0
+    ctx.account[ACC_RESERVED] = max(0.0, ctx.account[ACC_RESERVED] - unreleased)
