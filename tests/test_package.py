@@ -10,7 +10,7 @@ import textwrap
 
 import tradejet
 
-EXPECTED_ALL = ["__version__", "load_config", "TradejetError"]
+EXPECTED_ALL = ["__version__", "load_config", "TradejetError", "run_backtest", "MarketBars"]
 
 
 def test_public_api_is_pinned():

@@ -256,8 +256,8 @@ class IndicatorsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
             raise ValueError(f"ema_fast ({self.ema_fast}) must be shorter than ema_slow ({self.ema_slow})")
 
 
-_Share = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
-_Bars = Annotated[int, msgspec.Meta(ge=1)]
+_Frac = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+_BarCount = Annotated[int, msgspec.Meta(ge=1)]
 
 
 class RegimeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -265,22 +265,22 @@ class RegimeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     proxy: str | None = None
     """The market proxy; default BTC/USD when the universe has it, else its first symbol."""
-    slope_bars: _Bars = 6
-    vol_lookback: _Bars = 720
-    vol_sample: _Bars = 1
-    dd_window: _Bars = 168
-    fast_window: _Bars = 24
-    panic_drawdown: _Share = 0.06
-    panic_vol_percentile: _Share = 0.85
-    crash_drawdown: _Share = 0.10
-    risk_off_drawdown: _Share = 1.0
-    high_vol_percentile: _Share = 0.65
-    breadth_on: _Share = 0.50
-    breadth_off: _Share = 0.50
-    confirm_bars: _Bars = 4
-    min_dwell_bars: _Bars = 6
-    panic_exit_bars: _Bars = 12
-    risk_off_vol_percentile: _Share = 0.80
+    slope_bars: _BarCount = 6
+    vol_lookback: _BarCount = 720
+    vol_sample: _BarCount = 1
+    dd_window: _BarCount = 168
+    fast_window: _BarCount = 24
+    panic_drawdown: _Frac = 0.06
+    panic_vol_percentile: _Frac = 0.85
+    crash_drawdown: _Frac = 0.10
+    risk_off_drawdown: _Frac = 1.0
+    high_vol_percentile: _Frac = 0.65
+    breadth_on: _Frac = 0.50
+    breadth_off: _Frac = 0.50
+    confirm_bars: _BarCount = 4
+    min_dwell_bars: _BarCount = 6
+    panic_exit_bars: _BarCount = 12
+    risk_off_vol_percentile: _Frac = 0.80
 
 
 class StrategiesConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -301,7 +301,7 @@ class BacktestConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeframe: str = "1h"
     synthetic_days: Annotated[float, msgspec.Meta(gt=0.0)] = 365.0
     synthetic_seed: int = 7
-    max_order_bars: _Bars = 10
+    max_order_bars: _BarCount = 10
     """A market order not filled within this many bars is cancelled (e.g. a pair without trades)."""
 _Fee = Annotated[float, msgspec.Meta(ge=-0.01, lt=0.1)]
 

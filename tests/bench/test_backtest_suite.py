@@ -30,7 +30,7 @@ def test_suite_runs_on_tiny_sizes_and_writes_json(tmp_path, capsys, ref):
     other = "--no-backtrader" if ref == "vectorbt" else "--no-vectorbt"
     parser = argparse.ArgumentParser()
     suite.add_arguments(parser)
-    args = parser.parse_args(["--bars", "3000", "--bt-bars", "1500", "--repeat", "2", other, "--json", str(out)])
+    args = parser.parse_args(["--bars", "3000", "--bt-bars", "1500", "--repeat", "2", other, "--no-system", "--json", str(out)])
     assert suite.run(args) == 0
     res = json.loads(out.read_text())
     assert res["ok"] and res["parity"][ref]["ok"]
@@ -43,6 +43,18 @@ def test_suite_runs_on_tiny_sizes_and_writes_json(tmp_path, capsys, ref):
 def test_cli_runs_the_suite_without_references(tmp_path):
     out = tmp_path / "b.json"
     r = subprocess.run([sys.executable, "-m", "tradejet", "bench", "backtest", "--bars", "2000", "--repeat", "1",
-                        "--no-vectorbt", "--no-backtrader", "--json", str(out)], capture_output=True, text=True)
+                        "--no-vectorbt", "--no-backtrader", "--no-system", "--json", str(out)], capture_output=True,
+                       text=True)
     assert r.returncode == 0, r.stderr
     assert [row["engine"] for row in json.loads(out.read_text())["rows"]] == ["tradejet from_signals"]
+
+
+def test_cli_reports_the_full_system_figure(tmp_path):
+    out = tmp_path / "s.json"
+    r = subprocess.run([sys.executable, "-m", "tradejet", "bench", "backtest", "--bars", "2000", "--repeat", "1",
+                        "--no-vectorbt", "--no-backtrader", "--system-days", "3", "--no-startup", "--json", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    sysres = json.loads(out.read_text())["system"]
+    assert sysres["bars"] == 3 * 1440 and sysres["symbols"] == 10
+    assert sysres["bar_steps_per_s"] > 0 and "full crypto system" in r.stdout

@@ -169,3 +169,17 @@ def test_real_crash_2018_01_16_across_ten_alt_btc_pairs(shared_data):
     panic_days = _days(ts, r == Regime.PANIC)
     assert "2018-01-16" in panic_days
     assert len(panic_days) <= 5, sorted(panic_days)  # the crash, not noise
+
+
+def test_python_detector_matches_the_batch_form():
+    from tradejet.engine.regime import RegimeDetector
+
+    rng = np.random.default_rng(3)
+    c = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, 400)))
+    e, rv = _inputs(c, 30, 10)
+    det = RegimeDetector()
+    stream = [det.update(close=c[t], ema_long=e[t], realized_vol=rv[t]) for t in range(400)]
+    assert stream == RegimeDetector().batch(c, e, rv)
+    assert set(det.signals) == {"raw", "vol_percentile", "drawdown", "fast_drawdown", "slope"}
+    with pytest.raises(ValueError, match="close must be > 0"):
+        det.update(close=0.0, ema_long=1.0, realized_vol=0.1)

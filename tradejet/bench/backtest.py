@@ -31,6 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-vectorbt", action="store_true", help="skip the vectorbt reference")
     p.add_argument("--no-backtrader", action="store_true", help="skip the backtrader reference")
+    p.add_argument("--system-days", type=float, default=365.0,
+                   help="days of 1-minute synthetic bars (10 pairs) for the full-system figure (default 365)")
+    p.add_argument("--no-system", action="store_true", help="skip the full crypto system figures")
+    p.add_argument("--no-startup", action="store_true",
+                   help="skip timing `tradejet backtest` to its first bar with a cold and a warm cache")
     p.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
 
 
@@ -225,6 +230,27 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     res = measure(args)
+    con = Console(width=max(Console().width, 120))
+    if not args.no_system:
+        from tradejet.bench._system import cold_and_warm, system_throughput
+
+        sysres = system_throughput(days=args.system_days, repeat=max(1, min(args.repeat, 3)))
+        res["system"] = sysres
+        t = Table(title="the full crypto system (compiled driver, compile excluded), median")
+        for col in ("case", "bar-steps", "median", "bar-steps/s", "compile", "target"):
+            t.add_column(col, justify="left" if col == "case" else "right")
+        ok = sysres["bar_steps_per_s"] >= sysres["target_bar_steps_per_s"]
+        t.add_row(sysres["case"], f"{sysres['bar_steps']:,}", f"{sysres['elapsed_s']:.2f} s",
+                  f"{sysres['bar_steps_per_s']:,.0f}", f"{sysres['compile_s']:.1f} s",
+                  f">= 20,000,000 {'met' if ok else 'MISSED'}")
+        con.print(t)
+        if not args.no_startup:
+            cw = cold_and_warm(repeat=3)
+            res["startup"] = cw
+            con.print(f"tradejet backtest, launch to first bar: warm cache {cw['warm_first_bar_s']:.2f} s "
+                      f"(target {cw['target_warm_s']} s: {'met' if cw['warm_first_bar_s'] <= cw['target_warm_s'] else 'MISSED'}), "
+                      f"cold cache {cw['cold_first_bar_s']:.1f} s (target {cw['target_cold_s']} s: "
+                      f"{'met' if cw['cold_first_bar_s'] <= cw['target_cold_s'] else 'MISSED'})")
     table = Table(title=f"from_signals, SMA(10)/SMA(50) crossover, fee {res['fee']}, medians")
     for col in ("engine", "bars", "median", "bars/s", "first call", "tradejet speedup", "target"):
         table.add_column(col, justify="left" if col == "engine" else "right")
@@ -240,7 +266,6 @@ def run(args: argparse.Namespace) -> int:
             "-" if sp is None else f"{sp:,.1f}x",
             "-" if sp is None else (f">= {r['target']:,.0f}x " + ("met" if sp >= r["target"] else "MISSED")),
         )
-    con = Console(width=max(Console().width, 120))
     con.print(table)
     st = res["tradejet_start"]
     con.print(f"tradejet from_signals in a fresh process: import {st['cold']['import_s']:.2f} s, first call "

@@ -17,7 +17,7 @@ from tradejet.errors import DataError
 from tradejet.kernels.metrics import summarize
 from tradejet.kernels.signals import from_signals_nb, trades_from_orders_nb
 
-__all__ = ["from_signals", "SignalsResult", "Orders", "Trades"]
+__all__ = ["from_signals", "SignalsResult", "Orders", "Trades", "run", "MarketBars", "BacktestResult"]
 
 
 class Orders(NamedTuple):
@@ -151,3 +151,13 @@ def from_signals(close, entries, exits, fee: float = 0.0, init_cash: float = 1.0
     trades = Trades(*trades_from_orders_nb(orders.idx, orders.side, orders.size, orders.price, orders.fee,
                                            c[-1], n - 1))
     return SignalsResult(value, orders, trades, float(cash), float(pos), init_cash, fee)
+
+
+def __getattr__(name: str):
+    # The compiled multi-strategy driver lives in tradejet.engine.simulate; it is re-exported
+    # here lazily (it imports the whole decision core) as tradejet.engine.backtest.run.
+    if name in ("run", "MarketBars", "BacktestResult"):
+        from tradejet.engine import simulate
+
+        return getattr(simulate, name)
+    raise AttributeError(name)

@@ -144,13 +144,9 @@ def _proxy_index(symbols: list[str], proxy: str | None) -> int:
 
 
 def _regime_params(cfg) -> np.ndarray:
-    r = cfg.regime
-    rp = np.array([r.slope_bars, r.vol_lookback, r.vol_sample, r.dd_window, r.fast_window, r.panic_drawdown,
-                   r.panic_vol_percentile, r.crash_drawdown, r.risk_off_drawdown, r.high_vol_percentile, r.breadth_on,
-                   r.breadth_off, r.confirm_bars, r.min_dwell_bars, r.panic_exit_bars, r.risk_off_vol_percentile],
-                  dtype=np.float64)
-    assert rp.shape == (N_RP,)
-    return rp
+    from tradejet.engine.regime import regime_params
+
+    return regime_params(cfg.regime)
 
 
 def _ind_params(cfg) -> np.ndarray:

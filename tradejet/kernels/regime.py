@@ -78,7 +78,8 @@ RS_O_DD = 14        # offset of the dd-window rolling max state
 RS_O_FAST = 15      # offset of the fast-window rolling max state
 RS_O_EMA = 16       # offset of the EMA ring (RP_SLOPE_BARS + 1)
 RS_O_VOL = 17       # offset of the vol ring (RP_VOL_LOOKBACK)
-N_RS_HEAD = 18
+RS_HI_SOFAR = 18    # highest close so far (stands in for the windows' max while they fill)
+N_RS_HEAD = 19
 
 
 def check_regime_params(rp) -> np.ndarray:
@@ -129,12 +130,16 @@ def regime_update_nb(st, rp, close, ema_long, rv, breadth):
     # rolling highs for the two drawdowns
     o_dd = int(st[RS_O_DD])
     o_fast = int(st[RS_O_FAST])
-    _s._max_upd(st, o_dd, close)
-    _s._max_upd(st, o_fast, close)
-    # the running max (slot 2 of a rolling-max state) is the max over what we have
-    # before the window is full, so a crash in the first bars still counts
-    hi = st[o_dd + 2]
-    fhi = st[o_fast + 2]
+    hi = _s._max_upd(st, o_dd, close)
+    fhi = _s._max_upd(st, o_fast, close)
+    # before a window is full the max over what we have stands in (a crash in the first
+    # bars still counts); only the kernels' return values are used, not their layout
+    if t == 0 or close > st[RS_HI_SOFAR]:
+        st[RS_HI_SOFAR] = close
+    if hi != hi:
+        hi = st[RS_HI_SOFAR]
+    if fhi != fhi:
+        fhi = st[RS_HI_SOFAR]
     dd = close / hi - 1.0 if hi == hi and hi > 0 else 0.0
     fdd = close / fhi - 1.0 if fhi == fhi and fhi > 0 else 0.0
     st[RS_DD] = dd
