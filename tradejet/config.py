@@ -32,6 +32,8 @@ __all__ = [
     "RiskConfig",
     "DEFAULT_SYMBOLS",
     "STRATEGY_NAMES",
+    "FillConfig",
+    "PairFillConfig",
 ]
 
 _ENV_KEYS = {"DEPLOYMENT_ENV": "deployment_env", "LOG_LEVEL": "log_level", "TRADEJET_HOME": "home"}
@@ -308,6 +310,61 @@ class BacktestConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A market order not filled within this many bars is cancelled (e.g. a pair without trades)."""
 
 
+_Fee = Annotated[float, msgspec.Meta(ge=-0.01, lt=0.1)]
+
+
+class PairFillConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Per-pair overrides of the fill costs; an unset field takes FillConfig's value."""
+
+    maker_fee: _Fee | None = None
+    """Maker rate, fraction of notional (0.0016 = 0.16 %)."""
+    taker_fee: _Fee | None = None
+    """Taker rate, fraction of notional."""
+    spread: Annotated[float, msgspec.Meta(ge=0.0, lt=0.5)] | None = None
+    """Full relative bid/ask spread (0.0002 = 2 bp); unset: estimated from the bars (Corwin-Schultz)."""
+
+
+class FillConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The fill model's parameters (backtest and paper fill alike; see tradejet.kernels.fills).
+
+    Pair decimals and minimums (tick size, lot decimals, ordermin, costmin) come from
+    the venue's pair metadata, not from here.
+    """
+
+    latency_ms: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
+    """Order latency; a market order fills at the open of the first bar starting after
+    it (0: the next bar's open)."""
+    participation: Annotated[float, msgspec.Meta(gt=0.0)] = 0.10
+    """Largest share of a bar's volume one order may take; the rest fills on later bars."""
+    impact_coef: Annotated[float, msgspec.Meta(ge=0.0)] = 1.0
+    """Y in the square-root law: impact = Y * sigma * sqrt(qty / volume), per bar."""
+    max_impact: Annotated[float, msgspec.Meta(ge=0.0, lt=1.0)] = 0.05
+    """Cap on the relative impact of one fill."""
+    min_spread: Annotated[float, msgspec.Meta(ge=0.0, lt=0.5)] = 0.0
+    """Floor on the spread (relative) when it is estimated from the bars."""
+    spread_window: Annotated[int, msgspec.Meta(ge=1)] = 60
+    """Bars averaged in the Corwin-Schultz spread estimate."""
+    vol_window: Annotated[int, msgspec.Meta(ge=2)] = 60
+    """Bars in the volatility and average-volume estimates used for impact."""
+    maker_fee: _Fee = 0.0025
+    """Default maker rate: Kraken's base tier (0.25 %, < $10k 30-day volume)."""
+    taker_fee: _Fee = 0.0040
+    """Default taker rate: Kraken's base tier (0.40 %)."""
+    pairs: dict[str, PairFillConfig] = msgspec.field(default_factory=dict)
+    """Overrides by pair name (e.g. ``"BTC/USD"``)."""
+
+    def costs(self, pair: str) -> tuple[float, float, float]:
+        """Return ``(maker_fee, taker_fee, spread)`` for ``pair``; spread NaN = estimate it.
+
+        >>> FillConfig(pairs={"BTC/USD": PairFillConfig(spread=1e-4)}).costs("BTC/USD")
+        (0.0025, 0.004, 0.0001)
+        """
+        p = self.pairs.get(pair) or PairFillConfig()
+        return (self.maker_fee if p.maker_fee is None else p.maker_fee,
+                self.taker_fee if p.taker_fee is None else p.taker_fee,
+                float("nan") if p.spread is None else p.spread)
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The root configuration."""
 
@@ -323,6 +380,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     regime: RegimeConfig = msgspec.field(default_factory=RegimeConfig)
     strategies: StrategiesConfig = msgspec.field(default_factory=StrategiesConfig)
     backtest: BacktestConfig = msgspec.field(default_factory=BacktestConfig)
+    fills: FillConfig = msgspec.field(default_factory=FillConfig)
 
 
 def tradejet_home(env: Mapping[str, str] | None = None) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import subprocess
@@ -9,6 +10,7 @@ import sys
 
 import pytest
 
+from tradejet.bench import backtest as suite
 from tradejet.bench.backtest import random_walk, sma_cross_signals
 
 
@@ -20,23 +22,25 @@ def test_signals_helper_marks_crossings():
 
 
 @pytest.mark.parametrize("ref", ["vectorbt", "backtrader"])
-def test_suite_runs_on_tiny_sizes_and_writes_json(tmp_path, ref):
+def test_suite_runs_on_tiny_sizes_and_writes_json(tmp_path, capsys, ref):
+    """In-process (vectorbt's import and compile are paid once per test session)."""
     if importlib.util.find_spec(ref) is None:
         pytest.skip(f"{ref} not installed: its column of the suite is skipped")
     out = tmp_path / "b.json"
     other = "--no-backtrader" if ref == "vectorbt" else "--no-vectorbt"
-    r = subprocess.run([sys.executable, "-m", "tradejet", "bench", "backtest", "--bars", "3000", "--bt-bars", "1500",
-                        "--repeat", "2", other, "--json", str(out)], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
+    parser = argparse.ArgumentParser()
+    suite.add_arguments(parser)
+    args = parser.parse_args(["--bars", "3000", "--bt-bars", "1500", "--repeat", "2", other, "--json", str(out)])
+    assert suite.run(args) == 0
     res = json.loads(out.read_text())
     assert res["ok"] and res["parity"][ref]["ok"]
     engines = [row["engine"] for row in res["rows"]]
     assert engines[0] == "tradejet from_signals" and any(ref in e for e in engines)
     assert all(row["bars_per_s"] > 0 for row in res["rows"])
-    assert "tradejet speedup" in r.stdout
+    assert "tradejet speedup" in capsys.readouterr().out
 
 
-def test_suite_without_references(tmp_path):
+def test_cli_runs_the_suite_without_references(tmp_path):
     out = tmp_path / "b.json"
     r = subprocess.run([sys.executable, "-m", "tradejet", "bench", "backtest", "--bars", "2000", "--repeat", "1",
                         "--no-vectorbt", "--no-backtrader", "--json", str(out)], capture_output=True, text=True)

@@ -137,3 +137,33 @@ REJECT_TEXT = (
     "top-3 concentration limit exceeded",
     "equity not positive",
 )
+
+
+class _Fill(NamedTuple):
+    """What the fill model did with one order on one bar (kernels/fills.py)."""
+
+    NONE: int = 0  # nothing this bar: not ready yet, no trades in the bar, resting, not triggered
+    PARTIAL: int = 1  # part filled this bar (participation cap); the rest stays working
+    FILLED: int = 2  # complete
+    REJECT_QTY: int = 3  # qty not finite / <= 0, or 0 after rounding down to lot_decimals
+    REJECT_PRICE: int = 4  # limit / trigger price not finite / <= 0
+    REJECT_ORDERMIN: int = 5  # qty < ordermin (Kraken: EOrder:Order minimum not met)
+    REJECT_COSTMIN: int = 6  # qty * price < costmin (Kraken: EOrder:Cost minimum not met)
+    REJECT_POST_ONLY: int = 7  # post-only limit would cross on arrival (Kraken cancels it rather than take)
+    REJECT_ORDER: int = 8  # unknown order type or side
+    CANCELLED: int = 9  # cancelled by the engine (set by the caller, never by the fill model)
+
+
+Fill = _Fill()
+FILL_TEXT = (
+    "no fill this bar",
+    "partially filled",
+    "filled",
+    "rejected: bad quantity",
+    "rejected: bad price",
+    "rejected: order minimum not met",
+    "rejected: cost minimum not met",
+    "rejected: post-only order would cross",
+    "rejected: unknown order type or side",
+    "cancelled",
+)

@@ -1,0 +1,510 @@
+"""The fill model: one Numba model for the backtest and the paper adapter.
+
+Contract
+--------
+Everything is float64 and addressed by the index NamedTuples below, so the compiled
+driver and the paper adapter pass plain arrays:
+
+- ``pair`` (``PAIR``, 7): ``tick_size, lot_decimals, ordermin, costmin, maker_fee,
+  taker_fee, spread``. Fees are fractions of notional (0.0025 = 0.25 %), charged in the
+  quote currency. ``spread`` is the full relative bid/ask spread (0.0002 = 2 bp); NaN
+  means "estimate it from the bars" (Corwin-Schultz). A NaN ``tick_size`` or
+  ``lot_decimals`` means no rounding; 0 ``ordermin``/``costmin`` means no minimum.
+- ``cfg`` (``CFG``): the :class:`tradejet.config.FillConfig` as an array
+  (:func:`config_array`).
+- ``bar`` (``BAR``, 8): ``open, high, low, close, volume`` of the bar being filled and
+  three causal estimates made from the bars *before* it (:func:`market_context_nb`):
+  ``spread`` (Corwin-Schultz, relative), ``sigma`` (std of log returns per bar) and
+  ``avg_volume`` (mean volume per bar). NaN estimates (warm-up) mean: spread falls back
+  to ``cfg[MIN_SPREAD]``, no impact.
+- ``order`` (``ORD``, 13): one working order, updated in place by the kernels (the
+  only mutation; everything else is pure).
+
+Rules (each has a hand-computed test and a brute-force oracle in tests/kernels/fill_loop.py):
+
+1. An order works from bar ``order[READY_BAR]`` on (:func:`ready_bar` = the next bar
+   after the latency: with latency 0, the next bar's open). A bar with zero volume has
+   no trades: nothing fills in it.
+2. Market orders take liquidity at the bar's open: buy ``open * (1 + half_spread +
+   impact)``, sell ``open * (1 - half_spread - impact)``, where ``impact =
+   min(impact_coef * sigma * sqrt(qty / avg_volume), max_impact)`` (square-root law;
+   per-bar sigma and per-bar volume give the same figure as daily ones).
+3. Every fill is capped by ``participation * volume`` of its bar, rounded down to
+   ``lot_decimals``; the rest stays working and takes the next bars (market: their
+   opens; limit: while price trades through).
+4. Limit orders: on arrival, a limit that crosses the touch (buy ``price >=
+   open * (1 + half_spread)``, sell ``price <= open * (1 - half_spread)``) is rejected
+   when post-only (``REJECT_POST_ONLY``), else fills as taker at the market price,
+   never worse than its limit. A resting limit fills as maker only when the bar trades
+   *through* it (buy: ``low < price``; sell: ``high > price``), at its price, or at the
+   open when a later bar opens through it (a gap).
+5. Stop-loss / take-profit: ``order[PRICE]`` is the order's own trigger and
+   ``order[PRICE2]`` the other leg of a bracket (NaN for none). A sell (closing a long)
+   stops when ``low <= stop`` and takes profit when ``high >= take_profit``; a buy
+   mirrors it. A trigger at the open fills from the open (a gap); otherwise the trigger
+   price is the reference. When both legs could trigger inside one bar, the stop wins
+   (the worse outcome). A triggered order is a market order from its trigger price:
+   half spread and impact against it; what the cap leaves fills at the next opens.
+6. Every fill price is kept inside the bar's ``[low, high]``.
+7. Fees: ``qty * price * rate``, maker rate for resting limits, taker for the rest.
+8. :func:`prepare_order_nb` rounds and checks an order exactly as the live adapter
+   must: qty rounded down to ``lot_decimals``; limit prices to the tick on the passive
+   side (buy down, sell up), triggers to the nearest tick; ``qty >= ordermin`` and
+   ``qty * price >= costmin`` (market orders use a reference price).
+
+The model is deterministic: no randomness.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from tradejet.kernels.codes import Fill, OrderType
+
+__all__ = [
+    "PAIR", "CFG", "BAR", "ORD", "N_PAIR", "N_CFG", "N_BAR", "N_ORD",
+    "pair_row", "config_array", "ready_bar", "new_order",
+    "round_qty_nb", "round_price_nb", "prepare_order_nb", "corwin_schultz_nb", "market_context_nb",
+    "half_spread_nb", "impact_nb", "fill_bar_nb",
+]
+
+
+class _Pair(NamedTuple):
+    TICK_SIZE: int = 0
+    LOT_DECIMALS: int = 1
+    ORDERMIN: int = 2
+    COSTMIN: int = 3
+    MAKER_FEE: int = 4
+    TAKER_FEE: int = 5
+    SPREAD: int = 6
+
+
+class _Cfg(NamedTuple):
+    PARTICIPATION: int = 0
+    IMPACT_COEF: int = 1
+    MAX_IMPACT: int = 2
+    MIN_SPREAD: int = 3
+    SPREAD_WINDOW: int = 4
+    VOL_WINDOW: int = 5
+    LATENCY_NS: int = 6
+
+
+class _Bar(NamedTuple):
+    OPEN: int = 0
+    HIGH: int = 1
+    LOW: int = 2
+    CLOSE: int = 3
+    VOLUME: int = 4
+    SPREAD: int = 5
+    SIGMA: int = 6
+    AVG_VOLUME: int = 7
+
+
+class _Ord(NamedTuple):
+    SIDE: int = 0  # +1 buy, -1 sell
+    TYPE: int = 1  # codes.OrderType
+    QTY: int = 2  # requested, base units (rounded by prepare_order_nb)
+    PRICE: int = 3  # limit price, or the order's own trigger
+    PRICE2: int = 4  # bracket: the other leg's trigger (NaN for none)
+    POST_ONLY: int = 5  # 1.0 for post-only limits
+    READY_BAR: int = 6  # first bar index the order works in
+    FILLED: int = 7  # cumulative filled qty
+    AVG_PRICE: int = 8  # volume-weighted fill price (NaN before the first fill)
+    FEES: int = 9  # cumulative fees, quote currency
+    STATUS: int = 10  # codes.Fill of the last event
+    TRIGGERED: int = 11  # 0 not yet; OrderType.STOP_LOSS or TAKE_PROFIT: the leg that fired
+    ARRIVED: int = 12  # 1.0 once a limit has met the market (post-only check done)
+
+
+PAIR = _Pair()
+CFG = _Cfg()
+BAR = _Bar()
+ORD = _Ord()
+N_PAIR = len(PAIR)
+N_CFG = len(CFG)
+N_BAR = len(BAR)
+N_ORD = len(ORD)
+
+# qty arithmetic: a quantity within max(1e-9, 1e-14 relative) lot units below a whole number
+# of lots is that number (0.7 * 3 = 2.0999999999999996 is 21 lots of 0.1, not 20)
+_LOT_EPS = 1e-9
+
+
+def pair_row(tick_size: float = math.nan, lot_decimals: float = math.nan, ordermin: float = 0.0,
+             costmin: float = 0.0, maker_fee: float = 0.0025, taker_fee: float = 0.0040,
+             spread: float = math.nan) -> np.ndarray:
+    """Return a checked ``PAIR`` row (defaults: no rounding, no minimums, Kraken's base fees).
+
+    >>> pair_row(tick_size=0.1, lot_decimals=8, ordermin=5e-5, costmin=0.5)[:4].tolist()
+    [0.1, 8.0, 5e-05, 0.5]
+    """
+    row = np.array([tick_size, lot_decimals, ordermin, costmin, maker_fee, taker_fee, spread], dtype=np.float64)
+    names = PAIR._fields
+    for i in (0, 1, 6):
+        if not (math.isnan(row[i]) or (row[i] >= 0 and math.isfinite(row[i]))):
+            raise ValueError(f"{names[i].lower()} must be >= 0 or NaN, was {row[i]}")
+    if not math.isnan(row[0]) and row[0] == 0:
+        raise ValueError("tick_size must be > 0 or NaN, was 0.0")
+    if not math.isnan(row[1]) and row[1] != int(row[1]):
+        raise ValueError(f"lot_decimals must be a whole number, was {row[1]}")
+    for i in (2, 3):
+        if not (row[i] >= 0 and math.isfinite(row[i])):
+            raise ValueError(f"{names[i].lower()} must be finite and >= 0, was {row[i]}")
+    for i in (4, 5):
+        if not (-0.01 <= row[i] < 0.1):
+            raise ValueError(f"{names[i].lower()} must be a fraction in [-0.01, 0.1), was {row[i]}")
+    return row
+
+
+def config_array(cfg) -> np.ndarray:
+    """Return ``CFG`` from an object with FillConfig's fields (see tradejet.config.FillConfig)."""
+    return np.array([cfg.participation, cfg.impact_coef, cfg.max_impact, cfg.min_spread, cfg.spread_window,
+                     cfg.vol_window, cfg.latency_ms * 1e6], dtype=np.float64)
+
+
+def ready_bar(submit_bar: int, latency_ns: float, bar_ns: int) -> int:
+    """Return the first bar an order submitted after bar ``submit_bar`` closes can trade in.
+
+    >>> ready_bar(10, 0, 60_000_000_000), ready_bar(10, 90e9, 60_000_000_000)
+    (11, 12)
+    """
+    if bar_ns <= 0 or latency_ns < 0:
+        raise ValueError(f"bar_ns must be > 0 and latency_ns >= 0, was {bar_ns} and {latency_ns}")
+    return int(submit_bar) + 1 + int(latency_ns // bar_ns)
+
+
+def new_order(side: int, order_type: int, qty: float, price: float = math.nan, price2: float = math.nan,
+              post_only: bool = False, ready: int = 0) -> np.ndarray:
+    """Return a fresh ``ORD`` row (call :func:`prepare_order_nb` before filling it)."""
+    o = np.zeros(N_ORD)
+    o[ORD.SIDE], o[ORD.TYPE], o[ORD.QTY] = side, order_type, qty
+    o[ORD.PRICE], o[ORD.PRICE2], o[ORD.POST_ONLY], o[ORD.READY_BAR] = price, price2, float(post_only), ready
+    o[ORD.AVG_PRICE] = np.nan
+    return o
+
+
+@njit(cache=True)
+def round_qty_nb(qty, lot_decimals):
+    """Round ``qty`` down to ``lot_decimals`` (NaN decimals: unchanged)."""
+    if math.isnan(lot_decimals):
+        return qty
+    scale = 10.0 ** lot_decimals
+    x = qty * scale
+    return math.floor(x + max(_LOT_EPS, abs(x) * 1e-14)) / scale
+
+
+@njit(cache=True)
+def round_price_nb(price, tick, direction):
+    """Round ``price`` to a multiple of ``tick``: direction -1 down, +1 up, 0 nearest."""
+    if math.isnan(tick):
+        return price
+    x = price / tick
+    if direction < 0:
+        k = math.floor(x + 1e-9)
+    elif direction > 0:
+        k = math.ceil(x - 1e-9)
+    else:
+        k = math.floor(x + 0.5 + 1e-9)
+    digits = max(0, int(math.ceil(-math.log10(tick) - 1e-9))) + 2
+    return round(k * tick, digits)
+
+
+@njit(cache=True)
+def prepare_order_nb(order, pair, ref_price):
+    """Round the order to the pair's rules and check its minimums; return a ``Fill`` code.
+
+    Resets the fill state. On a rejection ``order[STATUS]`` carries the code too.
+    ``ref_price`` values a market order for the ``costmin`` check (e.g. the last close).
+    """
+    order[ORD.FILLED] = 0.0
+    order[ORD.FEES] = 0.0
+    order[ORD.AVG_PRICE] = np.nan
+    order[ORD.TRIGGERED] = 0.0
+    order[ORD.ARRIVED] = 0.0
+    order[ORD.STATUS] = Fill.NONE
+    side = order[ORD.SIDE]
+    typ = order[ORD.TYPE]
+    code = Fill.NONE
+    if not (side == 1.0 or side == -1.0) or not (typ == OrderType.MARKET or typ == OrderType.LIMIT
+                                                  or typ == OrderType.STOP_LOSS or typ == OrderType.TAKE_PROFIT):
+        code = Fill.REJECT_ORDER
+    qty = order[ORD.QTY]
+    if code == Fill.NONE:
+        if not (qty > 0.0 and qty < np.inf):
+            code = Fill.REJECT_QTY
+        else:
+            qty = round_qty_nb(qty, pair[PAIR.LOT_DECIMALS])
+            order[ORD.QTY] = qty
+            if qty <= 0.0:
+                code = Fill.REJECT_QTY
+    px = ref_price
+    if code == Fill.NONE and typ != OrderType.MARKET:
+        p = order[ORD.PRICE]
+        p2 = order[ORD.PRICE2]
+        if not (p > 0.0 and p < np.inf) or not (math.isnan(p2) or (p2 > 0.0 and p2 < np.inf)):
+            code = Fill.REJECT_PRICE
+        else:
+            tick = pair[PAIR.TICK_SIZE]
+            if typ == OrderType.LIMIT:
+                p = round_price_nb(p, tick, -1 if side > 0 else 1)
+            else:
+                p = round_price_nb(p, tick, 0)
+                if not math.isnan(p2):
+                    order[ORD.PRICE2] = round_price_nb(p2, tick, 0)
+            order[ORD.PRICE] = p
+            px = p
+            if not (p > 0.0):
+                code = Fill.REJECT_PRICE
+    if code == Fill.NONE and qty < pair[PAIR.ORDERMIN] * (1.0 - 1e-12):
+        code = Fill.REJECT_ORDERMIN
+    if code == Fill.NONE and qty * px < pair[PAIR.COSTMIN] * (1.0 - 1e-12):
+        code = Fill.REJECT_COSTMIN
+    order[ORD.STATUS] = code
+    return code
+
+
+@njit(cache=True)
+def corwin_schultz_nb(high, low, close):
+    """Return the Corwin-Schultz (2012) two-bar relative spread estimate per bar.
+
+    ``out[t]`` uses bars ``t-1`` and ``t`` (NaN at 0), with the paper's adjustment for
+    a gap from ``close[t-1]``; negative estimates are set to 0. Average it over a
+    window (:func:`market_context_nb`) before use: one pair is very noisy.
+    """
+    n = high.shape[0]
+    out = np.full(n, np.nan)
+    k = 3.0 - 2.0 * math.sqrt(2.0)
+    for t in range(1, n):
+        h1, l1 = high[t - 1], low[t - 1]
+        h2, l2 = high[t], low[t]
+        c0 = close[t - 1]
+        if l2 > c0:
+            d = l2 - c0
+            h2 -= d
+            l2 -= d
+        elif h2 < c0:
+            d = c0 - h2
+            h2 += d
+            l2 += d
+        if not (l1 > 0.0 and l2 > 0.0):
+            continue
+        beta = math.log(h1 / l1) ** 2 + math.log(h2 / l2) ** 2
+        gamma = math.log(max(h1, h2) / min(l1, l2)) ** 2
+        alpha = (math.sqrt(2.0 * beta) - math.sqrt(beta)) / k - math.sqrt(gamma / k)
+        s = 2.0 * (math.exp(alpha) - 1.0) / (1.0 + math.exp(alpha))
+        out[t] = s if s > 0.0 else 0.0
+    return out
+
+
+@njit(cache=True)
+def market_context_nb(open_, high, low, close, volume, spread_window, vol_window):
+    """Return the ``(n, N_BAR)`` bar rows the fill model reads, estimates causal.
+
+    Row ``i`` holds bar ``i``'s OHLCV and estimates from bars ``< i`` only (an order
+    filled at bar ``i``'s open cannot know bar ``i``): ``spread`` = mean of the last
+    ``spread_window`` Corwin-Schultz estimates, ``sigma`` = sample std of the last
+    ``vol_window`` log close-to-close returns, ``avg_volume`` = mean of the last
+    ``vol_window`` volumes. NaN until enough bars exist.
+    """
+    n = open_.shape[0]
+    out = np.full((n, N_BAR), np.nan)
+    cs = corwin_schultz_nb(high, low, close)
+    sw = int(spread_window)
+    vw = int(vol_window)
+    for i in range(n):
+        out[i, BAR.OPEN] = open_[i]
+        out[i, BAR.HIGH] = high[i]
+        out[i, BAR.LOW] = low[i]
+        out[i, BAR.CLOSE] = close[i]
+        out[i, BAR.VOLUME] = volume[i]
+        # cs[j] exists for j >= 1; window of cs ending at i-1
+        if i - sw >= 1:
+            s = 0.0
+            for j in range(i - sw, i):
+                s += cs[j]
+            out[i, BAR.SPREAD] = s / sw
+        # log returns r_j = log(c_j / c_{j-1}) for j in [i - vw, i - 1]
+        if i - vw >= 1 and vw >= 2:
+            m = 0.0
+            for j in range(i - vw, i):
+                m += math.log(close[j] / close[j - 1])
+            m /= vw
+            ss = 0.0
+            for j in range(i - vw, i):
+                d = math.log(close[j] / close[j - 1]) - m
+                ss += d * d
+            out[i, BAR.SIGMA] = math.sqrt(ss / (vw - 1))
+        if i >= vw:
+            v = 0.0
+            for j in range(i - vw, i):
+                v += volume[j]
+            out[i, BAR.AVG_VOLUME] = v / vw
+    return out
+
+
+@njit(cache=True)
+def half_spread_nb(pair, bar, cfg):
+    """Return half the relative spread: the pair's setting, else the bar's estimate, floored."""
+    s = pair[PAIR.SPREAD]
+    if math.isnan(s):
+        s = bar[BAR.SPREAD]
+    if math.isnan(s) or s < cfg[CFG.MIN_SPREAD]:
+        s = cfg[CFG.MIN_SPREAD]
+    return 0.5 * s
+
+
+@njit(cache=True)
+def impact_nb(qty, bar, cfg):
+    """Return the relative price impact ``min(coef * sigma * sqrt(qty / avg_volume), max)``."""
+    sigma = bar[BAR.SIGMA]
+    adv = bar[BAR.AVG_VOLUME]
+    coef = cfg[CFG.IMPACT_COEF]
+    if coef == 0.0 or math.isnan(sigma) or not (adv > 0.0):
+        return 0.0
+    imp = coef * sigma * math.sqrt(qty / adv)
+    cap = cfg[CFG.MAX_IMPACT]
+    return imp if imp < cap else cap
+
+
+@njit(cache=True)
+def _cap_qty(remaining, bar, pair, cfg):
+    vol = bar[BAR.VOLUME]
+    cap = cfg[CFG.PARTICIPATION] * vol
+    q = remaining if remaining < cap else cap
+    return round_qty_nb(q, pair[PAIR.LOT_DECIMALS])
+
+
+@njit(cache=True)
+def _taker_price(side, ref, qty, bar, pair, cfg):
+    cost = half_spread_nb(pair, bar, cfg) + impact_nb(qty, bar, cfg)
+    p = ref * (1.0 + side * cost)
+    hi = bar[BAR.HIGH]
+    lo = bar[BAR.LOW]
+    if p > hi:
+        p = hi
+    if p < lo:
+        p = lo
+    return p
+
+
+@njit(cache=True)
+def _apply(order, q, price, rate, pair):
+    fee = q * price * rate
+    filled = order[ORD.FILLED]
+    new_filled = filled + q
+    if filled > 0.0:
+        order[ORD.AVG_PRICE] = (order[ORD.AVG_PRICE] * filled + price * q) / new_filled
+    else:
+        order[ORD.AVG_PRICE] = price
+    order[ORD.FILLED] = new_filled
+    order[ORD.FEES] += fee
+    left = round_qty_nb(order[ORD.QTY] - new_filled, pair[PAIR.LOT_DECIMALS])
+    if left <= 0.0 or left <= order[ORD.QTY] * 1e-12:
+        order[ORD.FILLED] = order[ORD.QTY]
+        code = Fill.FILLED
+    else:
+        code = Fill.PARTIAL
+    order[ORD.STATUS] = code
+    return q, price, fee, code
+
+
+@njit(cache=True)
+def fill_bar_nb(order, bar_index, bar, pair, cfg):
+    """Work one order against one bar; return ``(qty, price, fee, code)`` of this bar.
+
+    ``code`` is a ``Fill`` code: ``NONE`` (nothing happened), ``PARTIAL``, ``FILLED`` or
+    ``REJECT_POST_ONLY``; ``price`` is NaN when nothing filled. The order row is
+    updated in place (filled qty, average price, fees, status, trigger). Orders that
+    are complete, rejected or cancelled are left alone. Rules: module docstring.
+    """
+    status = order[ORD.STATUS]
+    if not (status == Fill.NONE or status == Fill.PARTIAL):
+        return 0.0, np.nan, 0.0, Fill.NONE
+    if bar_index < order[ORD.READY_BAR] or not (bar[BAR.VOLUME] > 0.0):
+        return 0.0, np.nan, 0.0, Fill.NONE
+    side = order[ORD.SIDE]
+    typ = order[ORD.TYPE]
+    remaining = round_qty_nb(order[ORD.QTY] - order[ORD.FILLED], pair[PAIR.LOT_DECIMALS])
+    o = bar[BAR.OPEN]
+    hi = bar[BAR.HIGH]
+    lo = bar[BAR.LOW]
+    taker = pair[PAIR.TAKER_FEE]
+
+    if typ == OrderType.MARKET or order[ORD.TRIGGERED] != 0.0:
+        q = _cap_qty(remaining, bar, pair, cfg)
+        if q <= 0.0:
+            return 0.0, np.nan, 0.0, Fill.NONE
+        return _apply(order, q, _taker_price(side, o, q, bar, pair, cfg), taker, pair)
+
+    if typ == OrderType.LIMIT:
+        p = order[ORD.PRICE]
+        arriving = order[ORD.ARRIVED] == 0.0
+        if arriving:
+            order[ORD.ARRIVED] = 1.0
+            hs = half_spread_nb(pair, bar, cfg)
+            crosses = p >= o * (1.0 + hs) if side > 0 else p <= o * (1.0 - hs)
+            if crosses:
+                if order[ORD.POST_ONLY] != 0.0:
+                    order[ORD.STATUS] = Fill.REJECT_POST_ONLY
+                    return 0.0, np.nan, 0.0, Fill.REJECT_POST_ONLY
+                q = _cap_qty(remaining, bar, pair, cfg)
+                if q <= 0.0:
+                    return 0.0, np.nan, 0.0, Fill.NONE
+                px = _taker_price(side, o, q, bar, pair, cfg)
+                if side > 0 and px > p:
+                    px = p
+                if side < 0 and px < p:
+                    px = p
+                return _apply(order, q, px, taker, pair)
+        through = lo < p if side > 0 else hi > p
+        if not through:
+            return 0.0, np.nan, 0.0, Fill.NONE
+        q = _cap_qty(remaining, bar, pair, cfg)
+        if q <= 0.0:
+            return 0.0, np.nan, 0.0, Fill.NONE
+        px = p
+        if not arriving:  # the bar opened through a resting limit: filled at the open
+            if side > 0 and o < p:
+                px = o
+            if side < 0 and o > p:
+                px = o
+        return _apply(order, q, px, pair[PAIR.MAKER_FEE], pair)
+
+    # stop-loss / take-profit, possibly a bracket (PRICE2 = the other leg)
+    if typ == OrderType.STOP_LOSS:
+        stop = order[ORD.PRICE]
+        tp = order[ORD.PRICE2]
+    else:
+        tp = order[ORD.PRICE]
+        stop = order[ORD.PRICE2]
+    has_stop = not math.isnan(stop)
+    has_tp = not math.isnan(tp)
+    if side < 0:  # selling out of a long: the stop is below, the take-profit above
+        stop_open = has_stop and o <= stop
+        tp_open = has_tp and o >= tp
+        stop_hit = has_stop and lo <= stop
+        tp_hit = has_tp and hi >= tp
+    else:  # buying back a short: the stop is above, the take-profit below
+        stop_open = has_stop and o >= stop
+        tp_open = has_tp and o <= tp
+        stop_hit = has_stop and hi >= stop
+        tp_hit = has_tp and lo <= tp
+    if stop_open:
+        leg, trig = OrderType.STOP_LOSS, o
+    elif tp_open:
+        leg, trig = OrderType.TAKE_PROFIT, o
+    elif stop_hit:  # also when both could have fired inside the bar: assume the worse
+        leg, trig = OrderType.STOP_LOSS, stop
+    elif tp_hit:
+        leg, trig = OrderType.TAKE_PROFIT, tp
+    else:
+        return 0.0, np.nan, 0.0, Fill.NONE
+    order[ORD.TRIGGERED] = leg
+    q = _cap_qty(remaining, bar, pair, cfg)
+    if q <= 0.0:
+        return 0.0, np.nan, 0.0, Fill.NONE
+    return _apply(order, q, _taker_price(side, trig, q, bar, pair, cfg), taker, pair)
