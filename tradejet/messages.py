@@ -28,6 +28,7 @@ __all__ = [
     "RegimeChanged",
     "TradingStateChanged",
     "AllocationChanged",
+    "BarsComplete",
 ]
 
 
@@ -186,3 +187,9 @@ class AllocationChanged(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     status: list[int]
     deadlines: list[int]
     reason: str
+
+
+class BarsComplete(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """A market data feed has delivered every bar opening at or before ``ts`` (closes a cross-section)."""
+
+    ts: int
