@@ -166,6 +166,7 @@ class Engine:
         self.latency_ns = np.zeros(1 << 20, np.int64)
         self.n_latency = 0
         self._stop = False
+        self.replay_until = 0  # bars a resumed run re-steps to rebuild its book: no checkpoints before it
         self.quote = self.symbols[0].split("/", 1)[1] if "/" in self.symbols[0] else "USD"
         if ledger is not None and not ledger.cash() and not ledger.fills():
             ledger.set_cash(self.quote, float(config.backtest.initial_cash), ts=0)
@@ -352,7 +353,8 @@ class Engine:
         self._pending_ts = None
         self.last_ts = ts
         self.bars_done = t + 1
-        if self.ledger is not None and (self._dirty or self.bars_done % self.checkpoint_bars == 0):
+        if self.ledger is not None and self.bars_done >= self.replay_until and (
+                self._dirty or self.bars_done % self.checkpoint_bars == 0):
             self.checkpoint()
         return cmds + submits
 
