@@ -98,3 +98,58 @@ def test_ledger_of_another_run_is_refused(tmp_path):
     cmd[cmd.index("--max-bars") + 1] = "500"
     b = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
     assert b.returncode == 2 and "another paper run" in b.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
+    ref = tmp_path / "ref.sqlite"
+    assert subprocess.run(_cmd(ref, "max"), env=_env(), capture_output=True, timeout=120).returncode == 0
+    path = tmp_path / "c.sqlite"
+    p = subprocess.Popen(_cmd(path, "1000000x"), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(2.0)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    if p.returncode == 0:
+        pytest.skip("the run finished before Ctrl-C")
+    assert p.returncode == 130 and "stopped after bar" in err
+    with Ledger(path) as led:
+        assert not led.orders(open_only=True)  # open orders cancelled
+        n = int(led.get_meta("last_bar").split()[0])
+        assert 0 < n < BARS
+    out = subprocess.run(_cmd(path, "max"), env=_env(), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    got, want = _state(path), _state(ref)
+    assert [o[0] for o in got[0]] == [o[0] for o in want[0]] and got[1] == want[1]
+    assert got[2]["USD"] == pytest.approx(want[2]["USD"], rel=1e-12)
+
+
+@pytest.mark.parametrize(("extra", "message"), [(["--speed", "fast"], "speed must be like"),
+                                               (["--max-bars", "0"], "--max-bars must be >= 1"),
+                                               (["--from", "2024-02-01", "--to", "2024-01-01"], "must be after")])
+def test_paper_refuses_bad_arguments(tmp_path, extra, message):
+    from tradejet.cli import main
+
+    argv = ["paper", "--synthetic", "--ledger", str(tmp_path / "l.sqlite"), "--quiet"] + extra
+    if "--max-bars" not in extra and "--from" not in extra:
+        argv += ["--max-bars", "10"]
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(argv) == 2
+    assert message in err.getvalue()
+
+
+def test_reconcile_refuses_a_ledger_without_a_paper_run(tmp_path):
+    from tradejet.cli import main
+
+    import contextlib
+    import io
+
+    Ledger(tmp_path / "l.sqlite").close()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["reconcile", "--ledger", str(tmp_path / "l.sqlite")]) == 2
+        assert main(["reconcile", "--ledger", str(tmp_path / "missing.sqlite")]) == 2
+    assert "records no paper run" in err.getvalue() and "no such ledger" in err.getvalue()

@@ -146,7 +146,8 @@ def run_command(args: argparse.Namespace) -> int:
                     ledger.set_order_status(o.cid, "canceled", ts=venue.bar_ts, detail="stopped by the operator")
             eng.checkpoint()
             audit.append("paper_stopped", {"bars": eng.bars_done})
-            con.print(f"stopped after bar {eng.bars_done:,}; restart with the same command to resume")
+            print(f"tradejet paper: stopped after bar {eng.bars_done:,}; restart with the same command to resume",
+                  file=sys.stderr)
             return 130
         rep = asyncio.run(reconcile(ledger, venue, engine=eng, audit=audit, ts=venue.bar_ts))
         audit.append("paper_finished", {"bars": eng.bars_done, "reconcile_clean": rep.clean})
