@@ -105,3 +105,17 @@ def test_run_over_a_fake_feed_steps_each_timestamp_once():
     eng = Engine(Config(), FakeVenue(events=evs), None, symbols=["BTC/USD", "ETH/USD"])
     assert asyncio.run(eng.run()) == 3 and eng.log.ts == [1, 2, 3]
     assert eng.latency_percentiles()["n"] == 3
+
+
+def test_example_bot_runs(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    out = subprocess.run([sys.executable, str(root / "examples" / "embedded_bot.py"), "--days", "20", "--ledger",
+                          str(tmp_path / "b.sqlite")], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "480 bars" in out.stdout and "orders" in out.stdout
