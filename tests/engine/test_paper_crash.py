@@ -153,3 +153,41 @@ def test_reconcile_refuses_a_ledger_without_a_paper_run(tmp_path):
         assert main(["reconcile", "--ledger", str(tmp_path / "l.sqlite")]) == 2
         assert main(["reconcile", "--ledger", str(tmp_path / "missing.sqlite")]) == 2
     assert "records no paper run" in err.getvalue() and "no such ledger" in err.getvalue()
+
+
+_KILL_AT = """
+import os, signal, sys
+from tradejet.io.ledger import Ledger
+method, n = sys.argv[1], int(sys.argv[2])
+real = getattr(Ledger, method)
+calls = [0]
+def wrapped(self, *a, **k):
+    out = real(self, *a, **k)
+    calls[0] += 1
+    if calls[0] == n:  # the write is durable, what should follow it never happens
+        os.kill(os.getpid(), signal.SIGKILL)
+    return out
+setattr(Ledger, method, wrapped)
+from tradejet.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize(("method", "n"), [("record_order", 7), ("record_fill", 12), ("set_order_status", 9)])
+def test_kill_right_after_a_ledger_write(tmp_path, method, n):
+    """SIGKILL exactly between an order's write and its send, a fill's write and the book, a status and the bar."""
+    ref = tmp_path / "ref.sqlite"
+    assert subprocess.run(_cmd(ref, "max"), env=_env(), capture_output=True, timeout=120).returncode == 0
+    path = tmp_path / "k.sqlite"
+    argv = _cmd(path, "max")[3:]
+    p = subprocess.run([sys.executable, "-c", _KILL_AT, method, str(n), *argv], env=_env(), capture_output=True,
+                       timeout=120)
+    assert p.returncode == -signal.SIGKILL
+    with Ledger(path) as led:
+        if method == "record_order":
+            assert led.orders()[-1].status == "pending_new"  # written, never sent
+    out = subprocess.run(_cmd(path, "max"), env=_env(), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    got, want = _state(path), _state(ref)
+    assert got[0] == want[0] and got[1] == want[1]
+    assert got[2]["USD"] == pytest.approx(want[2]["USD"], rel=1e-12)
