@@ -157,3 +157,16 @@ def test_run_needs_an_adapter():
 
     with pytest.raises(DataError, match="adapter"):
         asyncio.run(Engine(Config(), None, None, symbols=["BTC/USD"]).run())
+
+
+def test_parity_real_ten_majors_hourly_2017_2022(shared_data, tmp_path):
+    """45k hourly bars of the ten USDT majors, symbols starting years apart (2017..2020), 2018/2020/2022 crashes."""
+    for f in sorted((shared_data / "crypto" / "binance").glob("*USDT_1h_*_2022-10.csv*")):
+        (tmp_path / f.name).symlink_to(f)
+    bars, _ = load_bars(tmp_path)
+    assert len(bars.symbols) == 10 and bars.n_bars > 40_000
+    cfg = Config()
+    res = run(bars, cfg)
+    eng = run_paper(bars, cfg)
+    assert len(res.fills["qty"]) > 100
+    assert_same(res, eng)
