@@ -190,4 +190,9 @@ def test_kill_right_after_a_ledger_write(tmp_path, method, n):
     assert out.returncode == 0, out.stderr
     got, want = _state(path), _state(ref)
     assert got[0] == want[0] and got[1] == want[1]
+    from tradejet.io.audit import read_records
+
+    resumed = [r for r in read_records(path.with_name(path.name + ".audit.jsonl")) if r.event == "resume_reconcile"]
+    if method == "record_fill":  # the fill written just before the kill is ahead of the rebuilt venue: found
+        assert resumed and resumed[0].data["findings"], resumed
     assert got[2]["USD"] == pytest.approx(want[2]["USD"], rel=1e-12)

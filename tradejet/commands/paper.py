@@ -107,6 +107,7 @@ def resume_point(ledger, bars) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    import msgspec
     from rich.console import Console
 
     from tradejet.adapters.paper import parse_speed
@@ -138,7 +139,21 @@ def run_command(args: argparse.Namespace) -> int:
         if done:
             con.print(f"resuming {run_id} after bar {done:,} of {stop:,} (re-stepping to rebuild the book)")
         status = _Status(eng, venue, stop, label, cfg.backtest.initial_cash)
-        interrupted = asyncio.run(_drive(eng, status, con, quiet=args.quiet))
+        interrupted = False
+        if 0 < done < stop:
+            # rebuild the book up to the last completed bar, then see what the crash left behind:
+            # reported to the audit log, not applied (the replay that follows re-makes those events)
+            venue.feed.stop = done
+            interrupted = asyncio.run(_drive(eng, status, con, quiet=True))
+            venue.feed.stop = stop
+            found = asyncio.run(reconcile(ledger, venue, engine=eng, ts=venue.bar_ts, apply=False))
+            audit.append("resume_reconcile", {"after_bar": done, "findings": [msgspec.to_builtins(f)
+                                                                               for f in found.findings]})
+            if found.findings:
+                con.print(f"resume: {len(found.findings)} differences between the ledger and the rebuilt venue "
+                          f"(events after bar {done:,}; the replay re-makes them): see the audit log")
+        if not interrupted:
+            interrupted = asyncio.run(_drive(eng, status, con, quiet=args.quiet))
         if interrupted:
             for o in list(venue._work):
                 venue.cancel_now(o.cid)
