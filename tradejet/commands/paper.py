@@ -15,7 +15,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import math
 import signal
 import sys
 import time
@@ -259,5 +258,4 @@ class _Status:
         for o in e.last_orders[-5:]:
             orders.add_row(o.client_order_id, o.symbol, "buy" if o.side > 0 else "sell",
                            ORDER_TYPE_TEXT[o.order_type], f"{o.qty:.6g}", STRATEGY_TEXT[o.strategy])
-        _ = math
         return Group(head, pos, orders)

@@ -40,7 +40,7 @@ import numpy as np
 
 from tradejet.config import Config
 from tradejet.errors import DataError
-from tradejet.kernels.codes import OrderType, Reject, Side
+from tradejet.kernels.codes import OrderType, Reject
 from tradejet.kernels.fills import PAIR, round_qty_nb
 from tradejet.kernels.portfolio import ACC_CASH
 from tradejet.messages import (
@@ -463,5 +463,3 @@ class Engine:
     def close(self) -> None:
         """Checkpoint (the ledger and audit log stay open: their owner closes them)."""
         self.checkpoint()
-
-    _ = Side
