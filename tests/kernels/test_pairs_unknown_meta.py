@@ -31,3 +31,10 @@ def test_known_pair_still_rounds():
     m[0, KP.META_TICK_SIZE] = 0.01
     m[0, KP.META_PAIR_DECIMALS] = 2
     assert KP.prepare_order_nb(m, 0, 1, 1.239, 10.019, True) == (Reject.OK, 1.23, 10.01)
+
+
+def test_round_qty_down_terminates_beyond_float_precision():
+    # qty * 10**decimals above 2**53: the old loop stepped k - 1 == k forever
+    for qty, dec in ((999_999_999.123, 10.0), (8.5e8, 9.0), (1e9, 10.0)):
+        got = KP.round_qty_down_nb(qty, dec)
+        assert got <= qty and got == qty

@@ -40,6 +40,8 @@ def round_qty_down_nb(qty: float, lot_decimals: float) -> float:
     if not (qty > 0.0) or not math.isfinite(qty):
         return 0.0
     scale = 10.0 ** lot_decimals
+    if qty * scale >= 9007199254740992.0:  # 2**53: k - 1 == k below would loop forever; nothing finer to cut
+        return qty
     k = math.floor(qty * scale)
     # qty * scale may land just below an integer (0.29 * 100 = 28.999...): try one up.
     if (k + 1.0) / scale <= qty:
