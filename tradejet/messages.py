@@ -27,6 +27,8 @@ __all__ = [
     "Balance",
     "RegimeChanged",
     "TradingStateChanged",
+    "AllocationChanged",
+    "BarsComplete",
 ]
 
 
@@ -188,3 +190,9 @@ class AllocationChanged(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     status: list[int]
     deadlines: list[int]
     reason: str
+
+
+class BarsComplete(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """A market data feed has delivered every bar opening at or before ``ts`` (closes a cross-section)."""
+
+    ts: int

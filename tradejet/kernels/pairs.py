@@ -110,9 +110,11 @@ def prepare_order_nb(meta, pair: int, side: int, qty: float, price: float, is_li
     to the tick in the side's favour (buys down, sells up; other prices left as given),
     ``code`` from :func:`check_minimums_nb`.
     """
-    q = round_qty_down_nb(qty, meta[pair, META_LOT_DECIMALS])
+    # NaN decimals / tick: a pair the venue's metadata does not know (backtests on files): no rounding
+    lot = meta[pair, META_LOT_DECIMALS]
+    q = round_qty_down_nb(qty, lot) if lot == lot else (qty if qty > 0.0 and math.isfinite(qty) else 0.0)
     p = price
-    if is_limit:
+    if is_limit and meta[pair, META_TICK_SIZE] == meta[pair, META_TICK_SIZE]:
         p = round_price_nb(price, meta[pair, META_TICK_SIZE], meta[pair, META_PAIR_DECIMALS],
                            ROUND_DOWN if side > 0 else ROUND_UP)
     code = check_minimums_nb(q, p, meta[pair, META_ORDERMIN], meta[pair, META_COSTMIN])

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["shared_data_dir"]
+__all__ = ["shared_data_dir", "FakeVenue"]
 
 
 def shared_data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -24,3 +24,6 @@ def shared_data_dir(env: Mapping[str, str] | None = None) -> Path:
     if not (root / "pyproject.toml").exists():
         root = Path.cwd()
     return (root / ".." / "shared" / "data").resolve()
+
+
+from tradejet.testing.venue import FakeVenue  # noqa: E402
