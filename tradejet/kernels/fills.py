@@ -314,46 +314,44 @@ def market_context_nb(open_, high, low, close, volume, spread_window, vol_window
     filled at bar ``i``'s open cannot know bar ``i``): ``spread`` = mean of the last
     ``spread_window`` Corwin-Schultz estimates, ``sigma`` = sample std of the last
     ``vol_window`` log close-to-close returns, ``avg_volume`` = mean of the last
-    ``vol_window`` volumes. NaN until enough bars exist. Rolling sums, O(1) per bar.
+    ``vol_window`` volumes. NaN until enough bars exist.
+
+    Each row is summed over its own window only (O(window) per bar, not rolling sums):
+    a row must not depend on how much history came before it, so the paper venue, which
+    keeps a bounded history, computes the very same numbers as the compiled backtest
+    (the parity test checks fills bit for bit).
     """
     n = open_.shape[0]
-    out = np.empty((n, N_BAR))
+    out = np.full((n, N_BAR), np.nan)
     cs = corwin_schultz_nb(high, low, close)
     sw = int(spread_window)
     vw = int(vol_window)
-    cs_sum = 0.0  # sum of cs[i - sw .. i - 1]
-    r_sum = 0.0  # sums of log returns r[j] = log(close[j] / close[j-1]), j in [i - vw, i - 1]
-    r_ss = 0.0
-    v_sum = 0.0  # sum of volume[i - vw .. i - 1]
     for i in range(n):
         out[i, BAR.OPEN] = open_[i]
         out[i, BAR.HIGH] = high[i]
         out[i, BAR.LOW] = low[i]
         out[i, BAR.CLOSE] = close[i]
         out[i, BAR.VOLUME] = volume[i]
-        out[i, BAR.SPREAD] = cs_sum / sw if i - sw >= 1 else np.nan
-        if i - vw >= 1 and vw >= 2:
-            mean = r_sum / vw
-            var = (r_ss - r_sum * mean) / (vw - 1)
-            out[i, BAR.SIGMA] = math.sqrt(var) if var > 0.0 else 0.0
-        else:
-            out[i, BAR.SIGMA] = np.nan
-        out[i, BAR.AVG_VOLUME] = v_sum / vw if i >= vw else np.nan
-        # slide the windows to end at bar i (used by row i + 1)
-        if i >= 1:
-            cs_sum += cs[i]
-            if i - sw >= 1:
-                cs_sum -= cs[i - sw]
-            r = math.log(close[i] / close[i - 1])
-            r_sum += r
-            r_ss += r * r
-            if i - vw >= 1:
-                r_old = math.log(close[i - vw] / close[i - vw - 1])
-                r_sum -= r_old
-                r_ss -= r_old * r_old
-        v_sum += volume[i]
-        if i - vw >= 0:
-            v_sum -= volume[i - vw]
+        if i - sw >= 1:  # cs[j] exists for j >= 1; window of cs ending at i-1
+            s = 0.0
+            for j in range(i - sw, i):
+                s += cs[j]
+            out[i, BAR.SPREAD] = s / sw
+        if i - vw >= 1 and vw >= 2:  # log returns r_j = log(c_j / c_{j-1}), j in [i - vw, i - 1]
+            m = 0.0
+            for j in range(i - vw, i):
+                m += math.log(close[j] / close[j - 1])
+            m /= vw
+            ss = 0.0
+            for j in range(i - vw, i):
+                d = math.log(close[j] / close[j - 1]) - m
+                ss += d * d
+            out[i, BAR.SIGMA] = math.sqrt(ss / (vw - 1))
+        if i >= vw:
+            v = 0.0
+            for j in range(i - vw, i):
+                v += volume[j]
+            out[i, BAR.AVG_VOLUME] = v / vw
     return out
 
 
