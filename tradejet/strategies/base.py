@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from tradejet.kernels import streaming as _s
-from tradejet.kernels.codes import OrderType, Side
+from tradejet.kernels.codes import OrderType, Side, StrategyStatus
 
 # ------------------------------------------------------------------ indicator parameters
 IP_EMA_FAST = 0
@@ -311,6 +311,25 @@ def exit_all_nb(intents, n, pair, strategy, qty, price, reason, forced):
     side = Side.SELL if qty > 0.0 else Side.BUY
     flags = FLAG_REDUCE_ONLY | (FLAG_FORCED if forced else 0)
     return emit_nb(intents, n, pair, strategy, side, abs(qty), price, flags, reason)
+
+
+@njit(cache=True)
+def manage_long_nb(intents, n, pair, strategy, params, status, ps, qty, close, signal_exit, signal_reason):
+    """Manage one held position for a bar; return the new intent count.
+
+    Advances the position state (bars held, high, trailing stop); FLATTEN exits at once
+    (forced); otherwise the shared stop / take-profit / time stop, then the strategy's own
+    ``signal_exit`` (reported as ``signal_reason``).
+    """
+    advance_position_nb(ps, params, close)
+    if status == StrategyStatus.FLATTEN:
+        return exit_all_nb(intents, n, pair, strategy, qty, close, REASON_FLATTEN, True)
+    r = protective_exit_nb(ps, params, close)
+    if r < 0 and signal_exit:
+        r = signal_reason
+    if r >= 0:
+        n = exit_all_nb(intents, n, pair, strategy, qty, close, r, False)
+    return n
 
 
 def finite_or(x: float, default: float) -> float:

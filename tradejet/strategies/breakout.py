@@ -34,16 +34,8 @@ def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending,
         c = iv[p, b.IV_CLOSE]
         q = pos_qty[p]
         if q > 0.0:
-            ps = pos_state[p]
-            b.advance_position_nb(ps, params, c)
-            if status == StrategyStatus.FLATTEN:
-                n = b.exit_all_nb(intents, n, p, code, q, c, b.REASON_FLATTEN, True)
-                continue
-            r = b.protective_exit_nb(ps, params, c)
-            if r < 0 and c < iv[p, b.IV_DON_LOW]:
-                r = b.REASON_SIGNAL_EXIT
-            if r >= 0:
-                n = b.exit_all_nb(intents, n, p, code, q, c, r, False)
+            n = b.manage_long_nb(intents, n, p, code, params, status, pos_state[p], q, c,
+                                 c < iv[p, b.IV_DON_LOW], b.REASON_SIGNAL_EXIT)
         elif q == 0.0 and status == StrategyStatus.ACTIVE:
             if c > iv[p, b.IV_DON_HIGH] and iv[p, b.IV_VOLUME] > params[b.SP_P0] * iv[p, b.IV_VOL_SMA]:
                 n = b.emit_nb(intents, n, p, code, Side.BUY, b.entry_qty_nb(params, share, equity, 0.0, c), c, 0,

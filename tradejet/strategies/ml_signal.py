@@ -44,16 +44,8 @@ def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending,
         q = pos_qty[p]
         s = scores[p]
         if q > 0.0:
-            ps = pos_state[p]
-            b.advance_position_nb(ps, params, c)
-            if status == StrategyStatus.FLATTEN:
-                n = b.exit_all_nb(intents, n, p, code, q, c, b.REASON_FLATTEN, True)
-                continue
-            r = b.protective_exit_nb(ps, params, c)
-            if r < 0 and s == s and s < params[b.SP_P0 + 1]:
-                r = b.REASON_SIGNAL_EXIT
-            if r >= 0:
-                n = b.exit_all_nb(intents, n, p, code, q, c, r, False)
+            n = b.manage_long_nb(intents, n, p, code, params, status, pos_state[p], q, c,
+                                 s == s and s < params[b.SP_P0 + 1], b.REASON_SIGNAL_EXIT)
         elif q == 0.0 and status == StrategyStatus.ACTIVE and s == s and s > params[b.SP_P0]:
             n = b.emit_nb(intents, n, p, code, Side.BUY, b.entry_qty_nb(params, share, equity, 0.0, c), c, 0,
                           b.REASON_ENTRY)

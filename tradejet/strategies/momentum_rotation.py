@@ -55,16 +55,8 @@ def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending,
         c = iv[p, b.IV_CLOSE]
         q = pos_qty[p]
         if q > 0.0:
-            ps = pos_state[p]
-            b.advance_position_nb(ps, params, c)
-            if status == StrategyStatus.FLATTEN:
-                n = b.exit_all_nb(intents, n, p, code, q, c, b.REASON_FLATTEN, True)
-                continue
-            r = b.protective_exit_nb(ps, params, c)
-            if r < 0 and t % rebalance == 0 and not (chosen >> p) & 1:
-                r = b.REASON_REBALANCE
-            if r >= 0:
-                n = b.exit_all_nb(intents, n, p, code, q, c, r, False)
+            n = b.manage_long_nb(intents, n, p, code, params, status, pos_state[p], q, c,
+                                 t % rebalance == 0 and not (chosen >> p) & 1, b.REASON_REBALANCE)
         elif q == 0.0 and (chosen >> p) & 1:
             qty = frac * share * equity / c if c > 0.0 else 0.0
             n = b.emit_nb(intents, n, p, code, Side.BUY, qty, c, 0, b.REASON_ENTRY)

@@ -34,16 +34,8 @@ def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending,
         c = iv[p, b.IV_CLOSE]
         q = pos_qty[p]
         if q > 0.0:
-            ps = pos_state[p]
-            b.advance_position_nb(ps, params, c)
-            if status == StrategyStatus.FLATTEN:
-                n = b.exit_all_nb(intents, n, p, code, q, c, b.REASON_FLATTEN, True)
-                continue
-            r = b.protective_exit_nb(ps, params, c)
-            if r < 0 and iv[p, b.IV_EMA_FAST] < iv[p, b.IV_EMA_SLOW]:
-                r = b.REASON_SIGNAL_EXIT
-            if r >= 0:
-                n = b.exit_all_nb(intents, n, p, code, q, c, r, False)
+            n = b.manage_long_nb(intents, n, p, code, params, status, pos_state[p], q, c,
+                                 iv[p, b.IV_EMA_FAST] < iv[p, b.IV_EMA_SLOW], b.REASON_SIGNAL_EXIT)
         elif q == 0.0 and status == StrategyStatus.ACTIVE:
             ef, es = iv[p, b.IV_EMA_FAST], iv[p, b.IV_EMA_SLOW]
             if ef > es and iv[p, b.IV_EMA_FAST_PREV] <= iv[p, b.IV_EMA_SLOW_PREV] \
