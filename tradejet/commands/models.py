@@ -65,6 +65,15 @@ def _cfg(args: argparse.Namespace):
     return load_config(args.config).ml
 
 
+def _risk_backtest(args: argparse.Namespace):
+    """Gate 4 on the engine: ``ml_signal`` backtested with the candidate under the loaded config."""
+    from functools import partial
+
+    from tradejet.engine.mlgate import ml_signal_backtest
+
+    return partial(ml_signal_backtest, config=load_config(args.config))
+
+
 def _store(args: argparse.Namespace, audit=None):
     from tradejet.models.artifacts import ArtifactStore
 
@@ -83,17 +92,19 @@ def _when(ns: int) -> str:
 
 
 def _gate_table(gates, title: str = "Gates"):
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("gate", "result", "reason", title=title, show_lines=False)
-    for g in gates:
-        table.add_row(g.gate, "[green]PASS[/]" if g.passed else "[red]FAIL[/]", g.reason)
+    for g in gates:  # reasons end in "[engine backtest ...]": text, not rich markup
+        table.add_row(g.gate, "[green]PASS[/]" if g.passed else "[red]FAIL[/]", escape(g.reason))
     return table
 
 
 def _train(args: argparse.Namespace) -> int:
     import msgspec
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from tradejet.models.data import synthetic_market
@@ -112,7 +123,7 @@ def _train(args: argparse.Namespace) -> int:
             bar.update(task, advance=1, description=f"{args.system}: {step}")
 
         res = run_retraining(args.system, data, budget, _home(args), cfg=cfg, promote=not args.no_promote,
-                             progress=progress)
+                             progress=progress, risk_backtest=_risk_backtest(args))
         bar.update(task, completed=steps)
     if args.json:
         sys.stdout.write(msgspec.json.encode(res).decode() + "\n")
@@ -122,7 +133,7 @@ def _train(args: argparse.Namespace) -> int:
         if res.gates:
             con.print(_gate_table(res.gates, title=f"Gates of {res.model_id}"))
         colour = {"promoted": "green", "validated": "green"}.get(res.outcome, "red")
-        con.print(f"[bold {colour}]{res.outcome.upper()}[/]: {res.reason} "
+        con.print(f"[bold {colour}]{res.outcome.upper()}[/]: {escape(res.reason)} "
                   f"(model {res.model_id or '-'}, promoted {res.promoted_id or '-'}, {res.elapsed_s:.1f} s)")
     return 0 if res.outcome in ("promoted", "validated") else 1
 
@@ -192,7 +203,8 @@ def _validate(args: argparse.Namespace) -> int:
         store = _store(args, audit)
         mid = _pick(args, store)
         is_promoted = mid == store.promoted_id()
-        gates = run_gates(store, mid, DEFAULT_SCHEMA, _cfg(args), compare_promoted=not is_promoted)
+        gates = run_gates(store, mid, DEFAULT_SCHEMA, _cfg(args), compare_promoted=not is_promoted,
+                          risk_backtest=_risk_backtest(args))
         status = store.manifest(mid).status
         if all(g.passed for g in gates) and status == "candidate":
             store.set_status(mid, "validated", "passed all four gates (tradejet models validate)", gates=gates)

@@ -11,12 +11,16 @@
 4. **risk**: a simulation of trading the model's entries over the out-of-sample window
    keeps the max drawdown, the annual turnover and the largest position within limits.
 
-**Gate 4 is an interim simulation** (until the compiled backtest of issue 5 can run
-``ml_signal`` with a candidate): :func:`simulate_entries_nb` walks the OOS rows in time
+**Gate 4 runs on the engine** when the caller hands in ``risk_backtest``
+(:func:`tradejet.engine.mlgate.ml_signal_backtest`: the compiled driver trading
+``ml_signal`` with the candidate's scores over the OOS window; the CLI and the scheduler
+always do). Without it (an embedding bot calling the models layer alone, or validation
+rows saved before they carried OHLCV) the **interim simulation** stands in, and the reason
+says which ran: :func:`simulate_entries_nb` walks the OOS rows in time
 order, long-only, entering ``risk_fraction`` of equity (cash only, no leverage) at the
 close of a bar whose probability reaches the threshold when that symbol is flat,
 holding ``horizon`` bars, paying ``fee_bps`` per side, marking to market every bar.
-Swap it for the engine's backtest when that lands; the gate's numbers keep their names.
+Both report the same numbers under the same names.
 
 Each gate returns a :class:`~tradejet.models.artifacts.GateResult` with its numbers
 and reason; :func:`run_gates` stops at the first failure and marks the rest as not run.
@@ -26,6 +30,7 @@ Only onnxruntime, NumPy and Numba are needed here (no scikit-learn).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,6 +46,9 @@ if TYPE_CHECKING:
     # caller (CLI, scheduler) passes it in.
     MLConfig = Any
     from tradejet.models.inference import OnnxModel
+
+# gate 4's backtest: (validation rows, probabilities, threshold, ml config) -> numbers
+RiskBacktest = Callable[[dict[str, np.ndarray], np.ndarray, float, Any], dict[str, float]]
 
 __all__ = ["SUPPORTED_OPSETS", "GATES", "gate_integrity", "gate_schema", "gate_out_of_sample", "gate_risk",
            "run_gates", "simulate_entries", "simulate_entries_nb", "onnx_opsets"]
@@ -322,10 +330,24 @@ def simulate_entries(ts: np.ndarray, sym: np.ndarray, close: np.ndarray, signal:
 
 
 def gate_risk(ts: np.ndarray, sym: np.ndarray, close: np.ndarray, proba: np.ndarray, threshold: float,
-              cfg: MLConfig) -> GateResult:
-    """Gate 4 (interim simulation, see the module docstring): drawdown, turnover, position size."""
-    r = simulate_entries(ts, sym, close, proba >= threshold, hold=cfg.horizon, fraction=cfg.risk_fraction,
-                         fee_bps=cfg.fee_bps)
+              cfg: MLConfig, *, rows: dict[str, np.ndarray] | None = None,
+              backtest: RiskBacktest | None = None) -> GateResult:
+    """Gate 4: max drawdown, turnover and position size of trading the candidate's entries.
+
+    With ``backtest`` (the engine's :func:`tradejet.engine.mlgate.ml_signal_backtest`, handed
+    in by the caller because the models layer may not import the engine) and validation
+    ``rows`` that carry the OOS window's OHLCV, the numbers come from a backtest of
+    ``ml_signal`` on the compiled driver. Otherwise from the interim simulation
+    (:func:`simulate_entries`), and the reason says so.
+    """
+    if backtest is not None and rows is not None and all(k in rows for k in ("open", "high", "low", "volume")):
+        r = dict(backtest(rows, proba, threshold, cfg))
+        how = "[engine backtest of ml_signal]"
+    else:
+        r = simulate_entries(ts, sym, close, proba >= threshold, hold=cfg.horizon, fraction=cfg.risk_fraction,
+                             fee_bps=cfg.fee_bps)
+        how = "[interim simulation]" if backtest is None else \
+            "[interim simulation: the validation rows hold no OHLCV for an engine backtest]"
     nums = dict(r, limit_max_drawdown=cfg.max_drawdown, limit_turnover_per_year=cfg.max_turnover,
                 limit_max_position=cfg.max_position)
     fails = []
@@ -337,16 +359,20 @@ def gate_risk(ts: np.ndarray, sym: np.ndarray, close: np.ndarray, proba: np.ndar
     if r["max_position"] > cfg.max_position:
         fails.append(f"largest position {r['max_position']:.2%} of equity > limit {cfg.max_position:.2%}")
     if fails:
-        return _result("risk", False, "; ".join(fails) + " [interim simulation]", **nums)
+        return _result("risk", False, "; ".join(fails) + " " + how, **nums)
     return _result("risk", True, f"max drawdown {r['max_drawdown']:.2%}, turnover {r['turnover_per_year']:.1f}x/yr, "
                                  f"largest position {r['max_position']:.2%}, {int(r['entries'])} entries, final "
-                                 f"equity {r['final_equity']:.4f} [interim simulation]", **nums)
+                                 f"equity {r['final_equity']:.4f} {how}", **nums)
 
 
 # -- all four ---------------------------------------------------------------------------------
 def run_gates(store: ArtifactStore, model_id: str, schema: FeatureSchema, cfg: MLConfig,
-              *, compare_promoted: bool = True) -> list[GateResult]:
-    """Run the four gates on a stored model; stop at the first failure (the rest: "not run")."""
+              *, compare_promoted: bool = True, risk_backtest: RiskBacktest | None = None) -> list[GateResult]:
+    """Run the four gates on a stored model; stop at the first failure (the rest: "not run").
+
+    ``risk_backtest``: gate 4's backtest (see :func:`gate_risk`); the CLI and the scheduler
+    pass :func:`tradejet.engine.mlgate.ml_signal_backtest`.
+    """
     results: list[GateResult] = []
 
     def done() -> list[GateResult]:
@@ -391,7 +417,8 @@ def run_gates(store: ArtifactStore, model_id: str, schema: FeatureSchema, cfg: M
                                           promoted_id, compare))
         if not results[-1].passed:
             return done()
-        results.append(gate_risk(rows["ts"], rows["sym"], rows["close"], proba, manifest.threshold, cfg))
+        results.append(gate_risk(rows["ts"], rows["sym"], rows["close"], proba, manifest.threshold, cfg,
+                                 rows=rows, backtest=risk_backtest))
         return done()
     finally:
         model.close()

@@ -61,13 +61,16 @@ def audit_path(home: str | Path, system: str) -> Path:
 def run_retraining(system: str, data: str | Path | list[Candles], budget_s: float, home: str | Path, *,
                    cfg: MLConfig, schema: FeatureSchema = DEFAULT_SCHEMA,
                    regimes: dict[str, np.ndarray] | None = None, promote: bool = True,
-                   progress: Callable[[str], None] | None = None) -> RetrainResult:
+                   progress: Callable[[str], None] | None = None,
+                   risk_backtest: Callable[..., dict[str, float]] | None = None) -> RetrainResult:
     """Run the whole pipeline for ``system`` and return what happened (never raises on a gate failure).
 
     ``cfg`` is the ``ml`` section of the config (``load_config().ml``): the models layer
     may not import :mod:`tradejet.config`, so the caller hands it in.
     ``data`` is a folder of candle CSVs (files of the system's bar interval are used) or a
-    list of :class:`~tradejet.models.data.Candles`. ``budget_s`` bounds the run; when it
+    list of :class:`~tradejet.models.data.Candles`. ``risk_backtest`` is gate 4's backtest
+    (:func:`tradejet.engine.mlgate.ml_signal_backtest`; the models layer may not import the
+    engine). ``budget_s`` bounds the run; when it
     runs out the promoted model stays. Bad data raises :class:`~tradejet.errors.DataError`
     (after auditing it).
     """
@@ -131,11 +134,14 @@ def run_retraining(system: str, data: str | Path | list[Candles], budget_s: floa
             oos = tr.oos
             validation = {"X": oos.X, "y": oos.y, "ts": oos.ts, "sym": oos.sym, "close": oos.close,
                           "symbols": np.array(oos.symbols)}
+            if oos.ohlv is not None:  # the OOS window's bars, for gate 4's engine backtest
+                validation.update(open=oos.ohlv[:, 0], high=oos.ohlv[:, 1], low=oos.ohlv[:, 2],
+                                  volume=oos.ohlv[:, 3])
             candidate = store.add_candidate(manifest, blob, validation).id
             if time.monotonic() > deadline:
                 raise BudgetExceeded("time budget ran out before the gates")
             step("gates")
-            gates = run_gates(store, candidate, schema, cfg)
+            gates = run_gates(store, candidate, schema, cfg, risk_backtest=risk_backtest)
             store.record_gates(candidate, gates)
             failed = [g for g in gates if not g.passed]
             if failed:

@@ -55,13 +55,16 @@ class Dataset:
     close: np.ndarray      # (n,) float64
     symbols: tuple[str, ...]
     interval_ns: int
+    # (n, 4) float64: open, high, low, volume of each row's bar (gate 4 backtests the OOS window's bars)
+    ohlv: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
     def take(self, idx: np.ndarray) -> Dataset:
         return Dataset(self.X[idx], self.y[idx], self.ts[idx], self.label_end_ts[idx], self.sym[idx],
-                       self.close[idx], self.symbols, self.interval_ns)
+                       self.close[idx], self.symbols, self.interval_ns,
+                       None if self.ohlv is None else self.ohlv[idx])
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,16 +95,17 @@ def build_dataset(candles: list[Candles], cfg: MLConfig, schema: FeatureSchema =
                                 stop_loss=cfg.stop_loss_atr)
         keep = (y >= 0) & ~np.isnan(X).any(axis=1)
         idx = np.flatnonzero(keep)
-        parts.append((X[idx], y[idx], c.ts[idx], c.ts[end[idx]], np.full(len(idx), si, np.int32), c.close[idx]))
+        parts.append((X[idx], y[idx], c.ts[idx], c.ts[end[idx]], np.full(len(idx), si, np.int32), c.close[idx],
+                      np.column_stack((c.open[idx], c.high[idx], c.low[idx], c.volume[idx])).astype(np.float64)))
         if len(c) > 1:
             intervals.append(c.interval_s)
-    cols = [np.concatenate([p[i] for p in parts]) for i in range(6)]
+    cols = [np.concatenate([p[i] for p in parts]) for i in range(7)]
     if len(cols[0]) == 0:
         raise DataError(f"no labelled rows: {sum(len(c) for c in candles)} bars are too few for the warm-up "
                         f"and a {cfg.horizon}-bar label horizon")
     interval_ns = int(np.median(intervals)) * 1_000_000_000 if intervals else 0
     return Dataset(np.ascontiguousarray(cols[0], np.float32), cols[1].astype(np.int8), cols[2], cols[3], cols[4],
-                   cols[5], tuple(c.symbol for c in candles), interval_ns)
+                   cols[5], tuple(c.symbol for c in candles), interval_ns, cols[6])
 
 
 def _purged(ds: Dataset, before: np.ndarray, t0: int, embargo_ns: int) -> np.ndarray:
