@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="report folder (default ./runs/<UTC timestamp>)")
     p.add_argument("--no-png", action="store_true", help="skip equity.png")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    from tradejet.commands._ml import add_model_arg
+
+    add_model_arg(p)
     p.set_defaults(func=run_command)
 
 
@@ -83,14 +86,30 @@ def run_command(args: argparse.Namespace) -> int:
             rate = done * len(bars.symbols) / max(time.perf_counter() - began[0], 1e-9)
             prog.update(task, completed=done, rate=f"{rate:,.0f} bar-steps/s")
 
-        result = run(bars, cfg, progress=progress, chunk=max(5_000, bars.n_bars // 50))
-    result.warnings[:0] = warnings
+        scores, ml_note = _scores(args, cfg, bars)
+        result = run(bars, cfg, scores=scores, progress=progress, chunk=max(5_000, bars.n_bars // 50))
+    result.warnings[:0] = warnings + [ml_note]
     report, series = to_report(result, cfg, title=f"tradejet backtest: {label}")
     write_report(out, report, series, png=not args.no_png)
     if not args.quiet:
         _summary(con, result, out, time.perf_counter() - t_launch)
     print(out)
     return 0
+
+
+def _scores(args, cfg, bars):
+    """``ml_signal``'s scores for the whole run in one batch (features are causal), and a note."""
+    from tradejet.commands._ml import load_model
+
+    model, _mid, note = load_model(args, cfg)
+    if model is None:
+        return None, note
+    from tradejet.models.scoring import batch_scores
+
+    try:
+        return batch_scores(model, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.have), note
+    finally:
+        model.close()
 
 
 def _summary(con, res, out: Path, wall: float) -> None:

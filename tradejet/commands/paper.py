@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeframe", help="which timeframe to take from --data when it holds several")
     p.add_argument("--quiet", action="store_true", help="no live status")
     p.add_argument("--log-json", action="store_true", help="structured logs: one JSON object per line")
+    from tradejet.commands._ml import add_model_arg
+
+    add_model_arg(p)
     p.set_defaults(func=run_command)
 
 
@@ -126,15 +129,23 @@ def run_command(args: argparse.Namespace) -> int:
     bars, label, source = load_source(args, cfg)
     stop = bars.n_bars if args.max_bars is None else min(args.max_bars, bars.n_bars)
     source["stop"] = stop
+    from tradejet.commands._ml import load_model
+    from tradejet.models.scoring import StreamingScorer
+
+    model, model_id, ml_note = load_model(args, cfg)
+    source["model"] = model_id  # another model makes other decisions: another run
     path = Path(args.ledger) if args.ledger else tradejet_home() / "paper" / "ledger.sqlite"
     con = Console(stderr=True, quiet=args.quiet)
     with Ledger(path) as ledger, AuditLog(path.with_name(path.name + ".audit.jsonl")) as audit:
         run_id = _run_identity(ledger, cfg, source)
         done = resume_point(ledger, bars)
         eng, venue = build_paper(bars, cfg, ledger=ledger, audit=audit, speed=speed, fast_until=done, stop=stop,
-                                 run_id=run_id)
+                                 run_id=run_id,
+                                 scorer=None if model is None else StreamingScorer(model, len(bars.symbols)))
         eng.replay_until = done
-        audit.append("paper_started", {"run_id": run_id, "resume_after": done, "stop": stop, "source": label})
+        audit.append("paper_started", {"run_id": run_id, "resume_after": done, "stop": stop, "source": label,
+                                       "model": model_id, "ml": ml_note})
+        con.print(ml_note)
         if done:
             con.print(f"resuming {run_id} after bar {done:,} of {stop:,} (re-stepping to rebuild the book)")
         status = _Status(eng, venue, stop, label, cfg.backtest.initial_cash)

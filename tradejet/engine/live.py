@@ -114,10 +114,15 @@ class Engine:
     record : keep an :class:`EngineLog` (per-bar equity, every intent and fill) in memory.
     checkpoint_bars : write the equity mark and the last completed bar to the ledger every
         this many bars (and on every bar with orders or fills, and on :meth:`close`).
+    scorer : ``ml_signal``'s model scores, one row per bar: a
+        :class:`~tradejet.models.scoring.StreamingScorer` (anything with ``update(o, h, l, c,
+        v, have, out=)``), advanced once per cross-section before the step, as the compiled
+        backtest reads row ``t`` of its batch scores. ``None``: no scores, ``ml_signal`` never
+        enters.
     """
 
     def __init__(self, config: Config, adapter, ledger, *, symbols: list[str], run_id: str = "tj",
-                 audit=None, record: bool = True, checkpoint_bars: int = 500):
+                 audit=None, record: bool = True, checkpoint_bars: int = 500, scorer=None):
         from tradejet.engine.simulate import build_context
         from tradejet.engine.step import new_buffers
         from tradejet.strategies.base import MAX_INTENTS
@@ -143,6 +148,7 @@ class Engine:
         self._v = np.full(n, np.nan)
         self._have = np.zeros(n, np.bool_)
         self._scores = np.full(n, np.nan)
+        self.scorer = scorer
         self._n_in = 0
         self._pending_ts: int | None = None
         self._t_arrival = 0
@@ -295,7 +301,9 @@ class Engine:
                 keep.append(w)
         self.working = keep
 
-        # 2. decide
+        # 2. decide (the model scores this bar first, as row t of the backtest's batch scores)
+        if self.scorer is not None:
+            self.scorer.update(self._o, self._h, self._l, self._c, self._v, self._have, out=self._scores)
         n = step_nb(ctx, ts, self._o, self._h, self._l, self._c, self._v, self._have, self._scores,
                     self._intents, self._out)
 
