@@ -18,7 +18,7 @@ def test_save_then_check(tmp_path):
     base = tmp_path / "base.json"
     assert suite.run(_args("--events", "300", "--warmup", "200", "--save", str(base))) == 0
     res = json.loads(base.read_text())
-    assert res["events"] == 300 and res["symbols"] == 10 and res["orders"] > 0
+    assert res["events"] == 300 and res["symbols"] == 10 and res["orders"] > 0 and res["ml_score"] is True
     for clock in ("cross_section_us", "last_bar_us", "per_bar_per_symbol_us"):
         r = res[clock]
         assert 0 < r["p50"] <= r["p99"] <= r["p99.9"] <= r["max"]

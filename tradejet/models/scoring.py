@@ -96,6 +96,26 @@ def features_update_nb(kinds, states, o, h, l, c, v, regime, out):  # noqa: E741
         out[j] = np.float32(y)
 
 
+@njit(cache=True)
+def features_update_all_nb(kinds, states, o, h, l, c, v, have, regime, rows, ready):  # noqa: E741
+    """One cross-section: advance every symbol with a bar; mark in ``ready`` the complete rows; return their count."""
+    k = 0
+    for p in range(states.shape[0]):
+        ready[p] = False
+        if not have[p]:
+            continue
+        features_update_nb(kinds, states[p], o[p], h[p], l[p], c[p], v[p], regime[p], rows[p])
+        ok = True
+        for j in range(rows.shape[1]):
+            if rows[p, j] != rows[p, j]:
+                ok = False
+                break
+        if ok:
+            ready[p] = True
+            k += 1
+    return k
+
+
 class StreamingScorer:
     """One row per symbol per bar: streaming features, then one ONNX call for the complete rows.
 
@@ -119,6 +139,8 @@ class StreamingScorer:
         self.states = np.repeat(self._fresh[None], n_symbols, axis=0)
         self.rows = np.full((n_symbols, schema.width), np.nan, np.float32)
         self.n = n_symbols
+        self._ready = np.zeros(n_symbols, np.bool_)
+        self._regime = np.full(n_symbols, float(REGIME_DEFAULT))
 
     def reset(self, symbol: int) -> None:
         """Forget a symbol's history (a new series starts)."""
@@ -129,17 +151,12 @@ class StreamingScorer:
         """Add one bar for every symbol with ``have``; return the scores (NaN: no bar or warm-up)."""
         out = np.full(self.n, np.nan) if out is None else out
         out[:] = np.nan
-        ready = []
-        for p in range(self.n):
-            if not have[p]:
-                continue
-            r = float(REGIME_DEFAULT) if regime is None else float(regime[p])
-            features_update_nb(self.kinds, self.states[p], float(o[p]), float(h[p]), float(l[p]), float(c[p]),
-                               float(v[p]), r, self.rows[p])
-            if not np.isnan(self.rows[p]).any():
-                ready.append(p)
-        if ready:
-            out[ready] = self.model.predict(self.rows[ready])
+        reg = self._regime if regime is None else np.ascontiguousarray(regime, np.float64)
+        k = features_update_all_nb(self.kinds, self.states, np.asarray(o, np.float64), np.asarray(h, np.float64),
+                                   np.asarray(l, np.float64), np.asarray(c, np.float64), np.asarray(v, np.float64),
+                                   np.asarray(have, np.bool_), reg, self.rows, self._ready)
+        if k:
+            out[self._ready] = self.model.predict(self.rows[self._ready])
         return out
 
 
