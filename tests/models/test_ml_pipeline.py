@@ -138,3 +138,19 @@ def test_real_data_trains_and_is_gated(shared_data, tmp_path):
     m = ArtifactStore(tmp_path, "crypto").manifest(res.model_id)
     assert m.export_max_abs_diff <= 1e-5 and np.isfinite(m.metrics["oos_f1"])
     assert len(m.data_sources) == 2
+
+
+def test_undefined_metrics_do_not_break_the_manifest(tmp_path):
+    """Regression: too few rows for a CV fold gave NaN cv_* metrics, written as JSON null, and the
+    manifest of the candidate could not be read back (the run failed with 'manifest unreadable')."""
+    from tradejet.models.artifacts import ArtifactStore
+    from tradejet.models.data import synthetic_market
+    from tradejet.models.gates import _result
+
+    res = run_retraining("crypto", synthetic_market(n_symbols=10, n_bars=100, seed=1), 300, tmp_path,
+                         cfg=small_cfg(horizon=6, min_precision=0.0, min_recall=0.0, min_f1=0.0,
+                                       min_precision_lift=-1.0, threshold=0.3))
+    assert res.model_id is not None and "unreadable" not in res.reason, res.reason
+    m = ArtifactStore(tmp_path, "crypto").manifest(res.model_id)
+    assert "cv_f1" not in m.metrics and "oos_f1" in m.metrics  # undefined: left out, not null
+    assert _result("x", True, "ok", a=float("nan"), b=1.0).numbers == {"b": 1.0}

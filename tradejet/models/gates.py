@@ -60,8 +60,9 @@ _MIN_COMPARE_ROWS = 200
 
 
 def _result(gate: str, passed: bool, reason: str, **numbers: float) -> GateResult:
-    return GateResult(gate=gate, passed=passed, reason=reason, numbers={k: float(v) for k, v in numbers.items()},
-                      ts=time.time_ns())
+    # an undefined number (NaN: e.g. precision with no positive call) is left out: JSON has no NaN
+    return GateResult(gate=gate, passed=passed, reason=reason,
+                      numbers={k: float(v) for k, v in numbers.items() if np.isfinite(v)}, ts=time.time_ns())
 
 
 # -- gate 1 ---------------------------------------------------------------------------------

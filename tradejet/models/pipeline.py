@@ -129,7 +129,9 @@ def run_retraining(system: str, data: str | Path | list[Candles], budget_s: floa
                                                                 "oos_fraction": cfg.oos_fraction,
                                                                 "embargo_bars": cfg.embargo_bars,
                                                                 "oos_start_ts": tr.oos_start_ts},
-                metrics={**tr.metrics, "export_max_abs_diff": diff}, threshold=cfg.threshold, model_sha256="",
+                # undefined metrics (NaN) are left out: JSON has no NaN and the manifest must read back
+                metrics={k: float(v) for k, v in {**tr.metrics, "export_max_abs_diff": diff}.items()
+                         if np.isfinite(v)}, threshold=cfg.threshold, model_sha256="",
                 validation_sha256="", export_max_abs_diff=diff, data_sources=[c.source for c in candles])
             oos = tr.oos
             validation = {"X": oos.X, "y": oos.y, "ts": oos.ts, "sym": oos.sym, "close": oos.close,
