@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     from tradejet.commands._ml import add_model_arg
 
     add_model_arg(p)
+    p.add_argument("--retrain", action="store_true",
+                   help="retrain the model in every DOWNTIME window on the bars replayed so far (train, gate, "
+                        "promote, swap the scorer's model; see tradejet.engine.retrain)")
     p.set_defaults(func=run_command)
 
 
@@ -134,6 +137,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     model, model_id, ml_note = load_model(args, cfg)
     source["model"] = model_id  # another model makes other decisions: another run
+    source["retrain"] = bool(getattr(args, "retrain", False))
     path = Path(args.ledger) if args.ledger else tradejet_home() / "paper" / "ledger.sqlite"
     con = Console(stderr=True, quiet=args.quiet)
     with Ledger(path) as ledger, AuditLog(path.with_name(path.name + ".audit.jsonl")) as audit:
@@ -141,7 +145,9 @@ def run_command(args: argparse.Namespace) -> int:
         done = resume_point(ledger, bars)
         eng, venue = build_paper(bars, cfg, ledger=ledger, audit=audit, speed=speed, fast_until=done, stop=stop,
                                  run_id=run_id,
-                                 scorer=None if model is None else StreamingScorer(model, len(bars.symbols)))
+                                 scorer=None if model is None and not source["retrain"]
+                                 else StreamingScorer(model, len(bars.symbols)))
+        hook = _retrainer(cfg, bars, eng, audit) if source["retrain"] else None
         eng.replay_until = done
         audit.append("paper_started", {"run_id": run_id, "resume_after": done, "stop": stop, "source": label,
                                        "model": model_id, "ml": ml_note})
@@ -154,7 +160,7 @@ def run_command(args: argparse.Namespace) -> int:
             # rebuild the book up to the last completed bar, then see what the crash left behind:
             # reported to the audit log, not applied (the replay that follows re-makes those events)
             venue.feed.stop = done
-            interrupted = asyncio.run(_drive(eng, status, con, quiet=True))
+            interrupted = asyncio.run(_drive(eng, status, con, quiet=True, hook=hook))
             venue.feed.stop = stop
             found = asyncio.run(reconcile(ledger, venue, engine=eng, ts=venue.bar_ts, apply=False))
             audit.append("resume_reconcile", {"after_bar": done, "findings": [msgspec.to_builtins(f)
@@ -163,7 +169,7 @@ def run_command(args: argparse.Namespace) -> int:
                 con.print(f"resume: {len(found.findings)} differences between the ledger and the rebuilt venue "
                           f"(events after bar {done:,}; the replay re-makes them): see the audit log")
         if not interrupted:
-            interrupted = asyncio.run(_drive(eng, status, con, quiet=args.quiet))
+            interrupted = asyncio.run(_drive(eng, status, con, quiet=args.quiet, hook=hook))
         if interrupted:
             for o in list(venue._work):
                 venue.cancel_now(o.cid)
@@ -186,7 +192,28 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _drive(eng, status, con, *, quiet: bool) -> bool:
+def _retrainer(cfg, bars, eng, audit):
+    """The DOWNTIME retraining hook of a replay: trains in the loop on the bars up to the current one."""
+    import numpy as np
+
+    from tradejet.config import tradejet_home
+    from tradejet.engine.retrain import DowntimeRetrainer
+    from tradejet.models.data import Candles
+
+    def history(ts: int) -> list:
+        end = int(np.searchsorted(bars.ts, ts, "right"))
+        out = []
+        for p, sym in enumerate(bars.symbols):
+            idx = np.flatnonzero(bars.have[:end, p])
+            out.append(Candles(sym, "paper replay", bars.ts[idx], bars.open[idx, p], bars.high[idx, p],
+                               bars.low[idx, p], bars.close[idx, p], bars.volume[idx, p]))
+        return out
+
+    home = Path(cfg.home) if cfg.home else tradejet_home()
+    return DowntimeRetrainer(cfg, home, history, scorer=eng.scorer, background=False, audit=audit)
+
+
+async def _drive(eng, status, con, *, quiet: bool, hook=None) -> bool:
     loop = asyncio.get_running_loop()
     stopped = []
 
@@ -200,7 +227,7 @@ async def _drive(eng, status, con, *, quiet: bool) -> bool:
         except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
             pass
     if quiet or not sys.stderr.isatty():
-        await eng.run()
+        await eng.run(on_bar_done=hook)
         return bool(stopped)
     from rich.live import Live
 
@@ -208,6 +235,8 @@ async def _drive(eng, status, con, *, quiet: bool) -> bool:
         last = [0.0]
 
         def on_bar_done(e) -> None:
+            if hook is not None:
+                hook(e)
             now = time.monotonic()
             if now - last[0] >= 0.25:
                 last[0] = now

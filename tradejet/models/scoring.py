@@ -125,11 +125,9 @@ class StreamingScorer:
     def __init__(self, model, n_symbols: int, schema: FeatureSchema = DEFAULT_SCHEMA):
         if n_symbols < 1:
             raise ValueError(f"n_symbols must be >= 1, was {n_symbols}")
-        names = list(getattr(model, "names", schema.names) or schema.names)
-        if names != list(schema.names):
-            raise ModelError(f"the model's features {names} are not the schema's {list(schema.names)}")
-        self.model = model
         self.schema = schema
+        self.model = None
+        self.set_model(model)
         kinds, states = zip(*(_kind_and_state(f) for f in schema.features), strict=True)
         self.kinds = np.array(kinds, np.int64)
         width = max(len(x) for x in states)
@@ -141,6 +139,17 @@ class StreamingScorer:
         self.n = n_symbols
         self._ready = np.zeros(n_symbols, np.bool_)
         self._regime = np.full(n_symbols, float(REGIME_DEFAULT))
+
+    def set_model(self, model) -> None:
+        """Score with ``model`` from the next bar on (``None``: advance the features, score nothing).
+
+        The feature states carry on: a model retrained on the same schema takes over warm.
+        """
+        if model is not None:
+            names = list(getattr(model, "names", self.schema.names) or self.schema.names)
+            if names != list(self.schema.names):
+                raise ModelError(f"the model's features {names} are not the schema's {list(self.schema.names)}")
+        self.model = model
 
     def reset(self, symbol: int) -> None:
         """Forget a symbol's history (a new series starts)."""
@@ -155,7 +164,7 @@ class StreamingScorer:
         k = features_update_all_nb(self.kinds, self.states, np.asarray(o, np.float64), np.asarray(h, np.float64),
                                    np.asarray(l, np.float64), np.asarray(c, np.float64), np.asarray(v, np.float64),
                                    np.asarray(have, np.bool_), reg, self.rows, self._ready)
-        if k:
+        if k and self.model is not None:
             out[self._ready] = self.model.predict(self.rows[self._ready])
         return out
 
