@@ -133,11 +133,15 @@ def run_command(args: argparse.Namespace) -> int:
     stop = bars.n_bars if args.max_bars is None else min(args.max_bars, bars.n_bars)
     source["stop"] = stop
     from tradejet.commands._ml import load_model
-    from tradejet.models.scoring import StreamingScorer
 
     model, model_id, ml_note = load_model(args, cfg)
     source["model"] = model_id  # another model makes other decisions: another run
     source["retrain"] = bool(getattr(args, "retrain", False))
+    scorer = None
+    if model is not None or source["retrain"]:
+        from tradejet.models.scoring import StreamingScorer
+
+        scorer = StreamingScorer(model, len(bars.symbols))
     path = Path(args.ledger) if args.ledger else tradejet_home() / "paper" / "ledger.sqlite"
     con = Console(stderr=True, quiet=args.quiet)
     with Ledger(path) as ledger, AuditLog(path.with_name(path.name + ".audit.jsonl")) as audit:
@@ -145,8 +149,7 @@ def run_command(args: argparse.Namespace) -> int:
         done = resume_point(ledger, bars)
         eng, venue = build_paper(bars, cfg, ledger=ledger, audit=audit, speed=speed, fast_until=done, stop=stop,
                                  run_id=run_id,
-                                 scorer=None if model is None and not source["retrain"]
-                                 else StreamingScorer(model, len(bars.symbols)))
+                                 scorer=scorer)
         hook = _retrainer(cfg, bars, eng, audit) if source["retrain"] else None
         eng.replay_until = done
         audit.append("paper_started", {"run_id": run_id, "resume_after": done, "stop": stop, "source": label,
