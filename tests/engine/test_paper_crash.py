@@ -39,6 +39,28 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _bars_done(path: Path) -> int:
+    """The child's progress as its ledger records it (0 before the first checkpoint)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0) as db:
+            r = db.execute("SELECT value FROM meta WHERE key = 'last_bar'").fetchone()
+        return int(r[0].split()[0]) if r else 0
+    except sqlite3.Error:
+        return 0
+
+
+def _wait_for_progress(path: Path, p: subprocess.Popen, since: int, timeout: float = 90.0) -> None:
+    """Wait until the child has stepped past bar ``since`` (start-up and the resume replay done), or exited.
+
+    A fixed sleep before the kill missed the run on a loaded machine (start-up alone took longer).
+    """
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and p.poll() is None and _bars_done(path) <= since:
+        time.sleep(0.02)
+
+
 def _state(path: Path):
     with Ledger(path) as led:
         orders = [(o.client_order_id, o.symbol, o.side, o.qty, o.status, o.filled_qty) for o in led.orders()]
@@ -61,9 +83,11 @@ def test_kill_9_and_restart_equals_uninterrupted(tmp_path):
     rng = random.Random(11)
     kills, progress = 0, []
     for _ in range(4):
+        since = _bars_done(path) if path.exists() else 0
         p = subprocess.Popen(_cmd(path, "1000000x"), env=_env(), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.8, 3.0))
+        _wait_for_progress(path, p, since)
+        time.sleep(rng.uniform(0.0, 1.0))
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             kills += 1
@@ -106,7 +130,8 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     path = tmp_path / "c.sqlite"
     p = subprocess.Popen(_cmd(path, "1000000x"), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          text=True)
-    time.sleep(2.0)
+    _wait_for_progress(path, p, 0)
+    time.sleep(0.3)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     if p.returncode == 0:
