@@ -60,7 +60,7 @@ class DownloadReport:
 
     symbol: str
     timeframe: str
-    start: int  # first candle this run asked for
+    start: int  # first candle this run fetches (after what an earlier run stored)
     end: int
     from_trades: int = 0  # candles built from trades and handed to the store
     from_ohlc: int = 0
@@ -270,6 +270,7 @@ async def download_bars(client: KrakenHttp, store: BarStore, *, pair: str, symbo
         segments.append((covered[1], None))
     if covered is not None and segments[0][0] != start:
         report.resumed = True
+    report.start = report.end = segments[0][0]  # where this run begins
     try:
         for lo, hi in segments:
             sink.seg_start = lo
