@@ -275,5 +275,5 @@ def test_a_damaged_progress_file_is_named(tmp_path):
     d = BarStore(tmp_path).series_dir("kraken", "BTC/USD", "1m")
     d.mkdir(parents=True)
     (d / MARKER).write_text("{not json")
-    with pytest.raises(DataError, match=r"download progress file is damaged.*download.json"):
+    with pytest.raises(DataError, match=r"download.json: download progress file is damaged.*delete it to start over"):
         run_download(venue(lambda r: page([], "0")), tmp_path)
