@@ -234,9 +234,11 @@ async def run_checks(client: KrakenHttp, pairs: Sequence[PairOrder], *, has_cred
                 nonce_ok = True
         except _KeyBroken:
             skipped = "not checked: fix the API key/secret first"
-            for ep in ("OpenOrders", "ClosedOrders", "AddOrder", "CancelOrder", "GetWebSocketsToken", "TradeVolume"):
-                if not any(ep in c.name for c in checks):
-                    checks.append(Check(f"{PERMISSION_NAMES[ep]} ({ep})", None, skipped))
+            for ep in ("Balance", "OpenOrders", "ClosedOrders", "AddOrder", "CancelOrder", "GetWebSocketsToken",
+                       "TradeVolume"):
+                if not any(f"({ep}" in c.name for c in checks):
+                    extra = " validate" if ep == "AddOrder" else ""
+                    checks.append(Check(f"{PERMISSION_NAMES[ep]} ({ep}{extra})", None, skipped))
     if nonce_ok is True:
         checks.append(Check("nonce", True, f"{n_private}+ private calls accepted with increasing nonces; {nonce_hint}"))
     elif nonce_ok is False:
