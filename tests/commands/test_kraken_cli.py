@@ -161,4 +161,4 @@ def test_data_download_unreachable_venue_says_so(env, capsys, tmp_path):
 def test_parse_since_forms():
     assert parse_since("2026-11-01") == parse_since("2026-11-01T00:00:00Z") == 1_793_491_200 * 10**9
     assert parse_since("2026-11-01T12:30") == (1_793_491_200 + 45_000) * 10**9
-    assert parse_since("1761955200") == 1_793_491_200 * 10**9
+    assert parse_since("1793491200") == 1_793_491_200 * 10**9
