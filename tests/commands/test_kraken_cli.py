@@ -162,3 +162,8 @@ def test_parse_since_forms():
     assert parse_since("2026-11-01") == parse_since("2026-11-01T00:00:00Z") == 1_793_491_200 * 10**9
     assert parse_since("2026-11-01T12:30") == (1_793_491_200 + 45_000) * 10**9
     assert parse_since("1793491200") == 1_793_491_200 * 10**9
+
+
+def test_sandbox_rejects_an_unknown_permission(env, capsys):
+    assert main(["sandbox", "--port", "0", "--permissions", "funds,withdraw"]) == 2
+    assert "unknown permission 'withdraw'" in capsys.readouterr().err

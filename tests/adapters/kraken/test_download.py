@@ -277,3 +277,19 @@ def test_a_damaged_progress_file_is_named(tmp_path):
     (d / MARKER).write_text("{not json")
     with pytest.raises(DataError, match=r"download.json: download progress file is damaged.*delete it to start over"):
         run_download(venue(lambda r: page([], "0")), tmp_path)
+
+
+def test_a_venue_whose_since_is_inclusive_does_not_count_a_trade_twice(tmp_path):
+    tape = [(T0 + 1.0, "10.0", "1.0"), (T0 + 2.0, "11.0", "2.0"), (T0 + 61.0, "12.0", "4.0"), (T0 + 62.0, "9.0", "8.0"),
+            (T0 + 130.0, "10.0", "16.0"), (T0 + 700.0, "10.0", "32.0")]
+
+    def trades(request):
+        since = int(request.url.params["since"])
+        rows = [[p, q, t, "b", "m", "", j + 1] for j, (t, p, q) in enumerate(tape) if round(t * NS) >= since][:2]
+        return page(rows, str(round(rows[-1][2] * NS)) if rows else str(since))
+
+    r = run_download(venue(trades), tmp_path)
+    got = BarStore(tmp_path).read("kraken", "BTC/USD", "1m")
+    assert r.from_trades == 3 and r.trades == 5
+    assert got["volume"].tolist()[:3] == [3.0, 12.0, 16.0] and got["trades"].tolist()[:3] == [2.0, 2.0, 1.0]
+    assert got["high"].tolist()[:3] == [11.0, 12.0, 10.0] and got["low"].tolist()[:3] == [10.0, 9.0, 10.0]

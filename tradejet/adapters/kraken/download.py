@@ -199,13 +199,19 @@ async def _trades_range(client: KrakenHttp, pair: str, lo: int, hi: int, tf_ns: 
     cursor = str(lo - 1)  # Kraken's since is exclusive: lo - 1 keeps a trade at exactly lo
     pend_ts, pend_p, pend_q = np.empty(0, np.int64), np.empty(0), np.empty(0)
     pages = 0
+    last_id: int | None = None
     while True:
         page = await client.trades(pair, since=cursor, count=count)
         sink.report.calls += 1
         pages += 1
-        ts, price, qty = _trade_arrays(page.rows, cursor)
+        rows = page.rows
+        if last_id is not None:  # a trade seen on the previous page (same ns as the cursor) is not counted twice
+            rows = [r for r in rows if r.trade_id is None or r.trade_id > last_id]
+        ids = [r.trade_id for r in rows if r.trade_id is not None]
+        last_id = max(ids) if ids else last_id
+        ts, price, qty = _trade_arrays(rows, cursor)
         sink.report.trades += int(((ts >= lo) & (ts < hi)).sum())
-        done = not page.rows or bool(ts.size and ts[-1] >= hi)
+        done = not rows or bool(ts.size and ts[-1] >= hi)  # no newer trades, or past the range
         sel = (ts >= lo) & (ts < hi)
         pend_ts = np.concatenate([pend_ts, ts[sel]])
         pend_p = np.concatenate([pend_p, price[sel]])
