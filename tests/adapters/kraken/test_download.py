@@ -293,3 +293,26 @@ def test_a_venue_whose_since_is_inclusive_does_not_count_a_trade_twice(tmp_path)
     assert r.from_trades == 3 and r.trades == 5
     assert got["volume"].tolist()[:3] == [3.0, 12.0, 16.0] and got["trades"].tolist()[:3] == [2.0, 2.0, 1.0]
     assert got["high"].tolist()[:3] == [11.0, 12.0, 10.0] and got["low"].tolist()[:3] == [10.0, 9.0, 10.0]
+
+
+def test_a_recorded_kraken_ohlc_page_is_stored_as_recorded_without_its_forming_candle(recorded, tmp_path):
+    body = recorded("OHLC_BTCUSD_60.json")
+    rows = json.loads(body)["result"]["BTC/USD"]
+    trades_body = json.loads(recorded("Trades_BTCUSD.json"))  # its trades lie in the forming candle
+
+    def handler(request):
+        ep = request.url.path.rsplit("/", 1)[-1]
+        return httpx.Response(200, content=body) if ep == "OHLC" else httpx.Response(200, json=trades_body)
+
+    async def main():
+        async with KrakenHttp(transport=httpx.MockTransport(handler), public_burst=100, public_rate=1000) as k:
+            return await download_bars(k, BarStore(tmp_path), pair="BTC/USD", symbol="BTC/USD", timeframe="1h",
+                                       since_ns=(rows[0][0] - 7200) * NS)
+
+    r = asyncio.run(main())
+    got = BarStore(tmp_path).read("kraken", "BTC/USD", "1h")
+    assert r.from_ohlc == len(rows) - 1 and r.from_trades == 0
+    assert got["ts"].tolist() == [row[0] * NS for row in rows[:-1]]
+    assert got["close"].tolist() == [float(row[4]) for row in rows[:-1]]
+    assert got["volume"].tolist() == [float(row[6]) for row in rows[:-1]]
+    assert got["trades"].tolist() == [float(row[7]) for row in rows[:-1]]
