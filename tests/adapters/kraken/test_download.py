@@ -316,3 +316,35 @@ def test_a_recorded_kraken_ohlc_page_is_stored_as_recorded_without_its_forming_c
     assert got["close"].tolist() == [float(row[4]) for row in rows[:-1]]
     assert got["volume"].tolist() == [float(row[6]) for row in rows[:-1]]
     assert got["trades"].tolist() == [float(row[7]) for row in rows[:-1]]
+
+
+class GappyMarket(SyntheticMarket):
+    """A replay like recorded data: some candles had no trade (flat, volume 0), some one print."""
+
+    def candle(self, pair, i):
+        t, o, h, lo, c, v, n = super().candle(pair, i)
+        if i % 7 == 3:
+            return t, o, o, o, o, 0.0, 0
+        return (t, o, h, lo, c, v, 1) if i % 5 == 1 else (t, o, h, lo, c, v, n)
+
+
+def test_empty_and_thin_candles_of_a_replay_stay_consistent_between_ohlc_trades_and_download(tmp_path):
+    m = GappyMarket({KEY: 85000.0}, seed=4, history=800)
+    store = BarStore(tmp_path)
+
+    async def main():
+        async with Sandbox(market=m) as sb, client(sb) as k:
+            ohlc = await k.ohlc(KEY, 1)
+            r = await download_bars(k, store, pair=KEY, symbol="BTC/USD", timeframe="1m", since_ns=m.t0 * NS)
+            return ohlc, r
+
+    ohlc, r = asyncio.run(main())
+    counts = {row.time: row.count for row in ohlc.rows[:-1]}
+    assert {counts[m.t0 + 60 * i] for i in range(81, 800) if i % 7 == 3} == {0}
+    assert {counts[m.t0 + 60 * i] for i in range(81, 800) if i % 5 == 1 and i % 7 != 3} == {4}
+    want = expected(m)
+    keep = want["volume"] > 0  # no trades, no candle: on both paths
+    want = {c: a[keep] for c, a in want.items()}
+    want["trades"] = np.maximum(want["trades"], 4)
+    assert r.from_trades + r.from_ohlc == keep.sum() < 800
+    assert_bars_equal(store.read("kraken", "BTC/USD", "1m"), want)

@@ -12,7 +12,7 @@ from typing import Any
 
 from tradejet.adapters.kraken.sandbox.market import MarketSource
 from tradejet.adapters.kraken.sandbox.pairs import ALIASES, ASSETS, PAIRS
-from tradejet.adapters.kraken.sandbox.tape import MAX_TRADES, trades_page
+from tradejet.adapters.kraken.sandbox.tape import MAX_TRADES, tape_count, trades_page
 
 __all__ = ["MarketData", "Refusal"]
 
@@ -82,6 +82,7 @@ class MarketData:
     def _row(self, key: str, i: int, forming: bool) -> list[Any]:
         pd = PAIRS[key]["pair_decimals"]
         t, o, h, lo, c, v, n = self.market.candle(key, i)
+        n = tape_count(n, v)  # the number of trades the Trades endpoint serves for it
         if forming:  # only the open is known so far
             h = lo = c = o
             v, n = 0.0, 0

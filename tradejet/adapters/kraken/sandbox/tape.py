@@ -1,7 +1,8 @@
 """The sandbox's public trade tape: the trades behind each closed candle.
 
 Kraken builds its OHLC candles from its trades, so the sandbox does the reverse: every
-closed candle ``i`` is split into ``max(count, 4)`` trades whose prices run open ->
+closed candle ``i`` is split into ``max(count, 4)`` trades (none for an empty candle; OHLC
+reports that number as the candle's ``count``) whose prices run open ->
 low/high -> high/low -> close (formatted as OHLC formats them) and whose volumes (integer
 units of 1e-8) add up to the candle's volume string. Aggregating the tape therefore gives
 back exactly the candles ``/0/public/OHLC`` serves, which is what ``tradejet data
@@ -19,7 +20,7 @@ from typing import Any
 from tradejet.adapters.kraken.sandbox.market import MarketSource
 from tradejet.adapters.kraken.sandbox.pairs import PAIRS
 
-__all__ = ["candle_trades", "trades_page", "MAX_TRADES"]
+__all__ = ["candle_trades", "trades_page", "tape_count", "MAX_TRADES"]
 
 MAX_TRADES = 1000  # Kraken's cap per Trades call (and its default)
 _NS = 1_000_000_000
@@ -30,12 +31,23 @@ def _fmt(x: float, decimals: int) -> str:
     return f"{float(x):.{decimals}f}"
 
 
+def tape_count(count: int, volume: float) -> int:
+    """Trades behind a candle: none for an empty one (no volume or no count), else at least 4.
+
+    >>> tape_count(0, 1.5), tape_count(2, 1.5), tape_count(9, 0.0), tape_count(9, 1.5)
+    (0, 4, 0, 9)
+    """
+    return 0 if count <= 0 or not volume > 0 else max(int(count), 4)
+
+
 def candle_trades(market: MarketSource, key: str, i: int) -> list[tuple[int, list[Any]]]:
     """Return ``[(time_ns, row), ...]`` for closed candle ``i``; ``row`` in Kraken's Trades layout."""
     t, o, h, lo, c, v, n = market.candle(key, i)
+    k = tape_count(n, v)
+    if k == 0:
+        return []
     pd = PAIRS[key]["pair_decimals"]
     po, ph, pl, pc = (_fmt(x, pd) for x in (o, h, lo, c))
-    k = max(int(n), 4)
     path = [po, pl, ph] if float(pc) >= float(po) else [po, ph, pl]
     prices = path + [pc] * (k - 3)
     units = int(_fmt(v, 8).replace(".", ""))  # the volume string OHLC shows, in 1e-8 units
