@@ -237,3 +237,16 @@ def test_an_order_check_refusal_still_proves_the_trade_permission():
     checks, _ = run_mock({"AddOrder": httpx.Response(200, json={"error": ["EOrder:Insufficient funds"]})})
     c = checks["Create & Modify Orders (AddOrder validate)"]
     assert c.ok is True and "EOrder:Insufficient funds" in c.detail
+
+
+def test_a_cancel_refused_for_the_made_up_id_still_proves_the_cancel_permission():
+    checks, seen = run_mock({"CancelOrder": httpx.Response(200, json={"error": ["EGeneral:Invalid arguments:txid"]})})
+    c = checks["Cancel/Close Orders (CancelOrder)"]
+    assert c.ok is True and "EGeneral:Invalid arguments:txid" in c.detail
+    txid = next(p["txid"] for ep, p in seen if ep == "CancelOrder")
+    assert [len(part) for part in txid.split("-")] == [6, 5, 6] and txid.startswith("O")
+
+
+def test_a_cancel_refused_for_permissions_fails():
+    checks, _ = run_mock({"CancelOrder": httpx.Response(200, json={"error": ["EGeneral:Permission denied"]})})
+    assert checks["Cancel/Close Orders (CancelOrder)"].ok is False

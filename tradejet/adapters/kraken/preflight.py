@@ -45,7 +45,7 @@ PERMISSION_NAMES = {
     "ClosedOrders": "Query Closed Orders & Trades", "AddOrder": "Create & Modify Orders",
     "CancelOrder": "Cancel/Close Orders", "GetWebSocketsToken": "Access WebSockets API",
 }
-_FAKE_TXID = "OTJDOC-TORCHK-NOSUCH"  # an order id that cannot exist: its cancel must be "Unknown order"
+_FAKE_TXID = "ONOSCH-DOCTR-CHECK0"  # shaped like a Kraken txid (6-5-6) but never issued: "Unknown order"
 
 
 @dataclass
@@ -217,8 +217,7 @@ async def run_checks(client: KrakenHttp, pairs: Sequence[PairOrder], *, has_cred
             await _private(checks, "ClosedOrders", client.closed_orders, lambda r: f"{r.count} closed order(s)")
             n_private += 2
             await _check_add_order(checks, client, pairs, meta, prices)
-            await _private(checks, "CancelOrder", lambda: _cancel_unknown(client),
-                           lambda r: "cancel of an unknown order id answered EOrder:Unknown order: the key may cancel")
+            await _private(checks, "CancelOrder", lambda: _cancel_unknown(client), str)
             await _private(checks, "GetWebSocketsToken", client.get_websockets_token,
                            lambda r: f"token received (valid {r.expires} s; not shown)")
             n_private += 2
@@ -252,11 +251,13 @@ async def run_checks(client: KrakenHttp, pairs: Sequence[PairOrder], *, has_cred
     return checks
 
 
-async def _cancel_unknown(client: KrakenHttp) -> object:
+async def _cancel_unknown(client: KrakenHttp) -> str:
     try:
         res = await client.cancel_order(txid=_FAKE_TXID)
     except UnknownOrder:
-        return None
+        return "cancel of an unknown order id answered EOrder:Unknown order: the key may cancel"
+    except OrderRejected as e:  # refused for the id itself, past the permission check
+        return f"cancel of a made-up order id refused as such ({e}), not for permissions: the key may cancel"
     raise VenueError(f"Kraken CancelOrder of the nonexistent order {_FAKE_TXID} answered {res}: expected"
                      " EOrder:Unknown order")
 
