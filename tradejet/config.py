@@ -411,6 +411,32 @@ class MLConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     budget_s: _PosFloat = 900.0
 
 
+class OrdersConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The size of the orders the bot sends, in quote currency (USD), per pair.
+
+    ``tradejet doctor`` checks it against each pair's live ``ordermin`` (base units, at the
+    last price) and ``costmin``: an order below them is refused by Kraken. ``notional`` is
+    the smallest order the strategies are expected to send; ``pairs`` overrides it by
+    symbol (``"BTC/USD" = 50.0``).
+    """
+
+    notional: Annotated[float, msgspec.Meta(gt=0.0)] = 20.0
+    pairs: dict[str, Annotated[float, msgspec.Meta(gt=0.0)]] = msgspec.field(default_factory=dict)
+
+    def for_pair(self, symbol: str) -> tuple[float, str]:
+        """Return ``(notional, config key that sets it)`` for ``symbol``.
+
+        >>> OrdersConfig(pairs={"BTC/USD": 50.0}).for_pair("BTC/USD")
+        (50.0, "orders.pairs.'BTC/USD'")
+        """
+        if symbol in self.pairs:
+            return self.pairs[symbol], f"orders.pairs.'{symbol}'"
+        return self.notional, "orders.notional"
+
+
+__all__ += ["OrdersConfig"]
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The root configuration."""
 
@@ -428,6 +454,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     regime: RegimeConfig = msgspec.field(default_factory=RegimeConfig)
     strategies: StrategiesConfig = msgspec.field(default_factory=StrategiesConfig)
     backtest: BacktestConfig = msgspec.field(default_factory=BacktestConfig)
+    orders: OrdersConfig = msgspec.field(default_factory=OrdersConfig)
 
 
 def tradejet_home(env: Mapping[str, str] | None = None) -> Path:

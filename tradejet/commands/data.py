@@ -61,6 +61,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_store(rs)
     rs.set_defaults(func=cmd_resample)
 
+    dl = cmds.add_parser("download", help="download candles from Kraken (OHLC for the last 720, Trades before)")
+    dl.add_argument("--symbol", required=True, help="pair, any of Kraken's names: BTC/USD, XBTUSD, XXBTZUSD")
+    dl.add_argument("--timeframe", default="1m", help="1m, 5m, 15m, 30m, 1h, 4h, 1d, 1w, 15d (default 1m)")
+    dl.add_argument("--since", required=True, metavar="DATE",
+                    help="first candle, UTC: 2026-11-01, 2026-11-01T12:00, or Unix seconds")
+    dl.add_argument("--base-url", default=None, metavar="URL",
+                    help="Kraken REST base URL (default https://api.kraken.com; the sandbox: http://127.0.0.1:8787)")
+    dl.add_argument("--config", metavar="FILE", help="config file (its universe maps pair names)")
+    dl.add_argument("--venue", default="kraken", help="venue folder in the store (default: kraken)")
+    _add_store(dl)
+    dl.set_defaults(func=cmd_download)
+
     sy = cmds.add_parser("synth", help="write the seeded synthetic market to the store (demo data)")
     sy.add_argument("--days", type=float, default=30.0)
     sy.add_argument("--timeframe", default="1m")
@@ -183,4 +195,70 @@ def cmd_synth(args) -> int:
     added = m.to_store(store, args.venue)
     print(f"synthetic market (seed {args.seed}): {len(m.symbols)} symbols x {m.ts.size} {m.timeframe} bars; "
           f"{added} bars added to {store.root} @ {args.venue}")
+    return 0
+
+
+def parse_since(text: str) -> int:
+    """Return ``--since`` (``2026-11-01``, ``2026-11-01T12:00[:00][Z]``, Unix seconds) as Unix ns, UTC.
+
+    >>> parse_since("1970-01-02"), parse_since("60")
+    (86400000000000, 60000000000)
+    """
+    import datetime as dt
+
+    from tradejet.errors import ConfigError
+
+    t = text.strip()
+    if t.isdigit():
+        return int(t) * 1_000_000_000
+    try:
+        d = dt.datetime.fromisoformat(t.replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        raise ConfigError(f"--since must be a UTC date like 2026-11-01 or 2026-11-01T12:00, or Unix seconds;"
+                          f" was {text!r}", key="--since") from None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=dt.timezone.utc)
+    return int(d.timestamp()) * 1_000_000_000 + d.microsecond * 1000
+
+
+def cmd_download(args) -> int:
+    import asyncio
+    import time
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from tradejet.adapters.kraken.download import download_bars
+    from tradejet.adapters.kraken.http import DEFAULT_BASE_URL, KrakenHttp
+    from tradejet.config import load_config
+    from tradejet.engine.universe import Universe
+    from tradejet.errors import ConfigError
+
+    since = parse_since(args.since)
+    if since > time.time_ns():
+        raise ConfigError(f"--since is in the future: {args.since}", key="--since")
+    cfg = load_config(args.config)
+    universe = Universe.from_config(cfg.universe)
+    pair = universe.pair(args.symbol)  # canonical <-> Kraken names come from the universe
+    store = _store(args)
+
+    async def main():
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[pos]}"),
+                      TimeElapsedColumn(), TimeRemainingColumn(), transient=True,
+                      disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task(f"{pair.symbol} {args.timeframe}", total=None, pos="")
+
+            def on_progress(done: int, end: int, phase: str) -> None:
+                from tradejet.io.timeframes import fmt_ts
+
+                start = since - since % 60_000_000_000
+                bar.update(task, total=max(end - start, 1), completed=max(done - start, 0),
+                           description=f"{pair.symbol} {args.timeframe} {phase}", pos=fmt_ts(done))
+
+            async with KrakenHttp(base_url=args.base_url or DEFAULT_BASE_URL) as client:
+                return await download_bars(client, store, pair=pair.pair_key, symbol=pair.symbol,
+                                           timeframe=args.timeframe, since_ns=since, venue=args.venue,
+                                           progress=on_progress)
+
+    report = asyncio.run(main())
+    print(report.summary())
     return 0

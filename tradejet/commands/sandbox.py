@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--speed", type=float, default=1.0,
                    help="market seconds per wall-clock second: 1 = real time, candles aligned to the clock"
                         " (default); 60 = one 1-minute candle per second; 0 = only POST /_sandbox/advance")
+    p.add_argument("--permissions", default=None, metavar="LIST",
+                   help="what the key may do, comma list of funds, open, closed, trade, cancel, websocket"
+                        " (default all); e.g. 'funds,open,closed' makes a key without trading rights")
     p.add_argument("--tier", choices=["starter", "intermediate", "pro"], default="starter",
                    help="Kraken verification tier whose rate limits are enforced")
     p.set_defaults(func=run)
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     creds = Credentials(args.api_key, args.api_secret) if args.api_key else None
     ws_port = args.ws_port if args.ws_port is not None else (args.port + 1 if args.port else 0)
     sb = Sandbox(port=args.port, ws_port=ws_port, credentials=creds, balances=parse_balances(args.balance),
-                 seed=args.seed, tier=args.tier, speed=args.speed or None)
+                 seed=args.seed, tier=args.tier, speed=args.speed or None, permissions=args.permissions)
 
     async def main() -> None:
         await sb.start()

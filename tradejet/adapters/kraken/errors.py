@@ -71,6 +71,7 @@ _TABLE: tuple[tuple[str, type[VenueError]], ...] = (
     ("EAuth:", AuthError),
     ("EGeneral:Temporary lockout", AuthError),
     ("EGeneral:Permission denied", PermissionDenied),
+    ("EGeneral:Too many requests", RateLimited),  # public endpoints, per IP
     ("EGeneral:Invalid arguments", InvalidArguments),
     ("EGeneral:Internal error", VenueUnavailable),
     ("EGeneral:Unknown method", VenueError),

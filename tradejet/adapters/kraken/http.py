@@ -54,6 +54,7 @@ from tradejet.adapters.kraken.schemas import (
     TickerInfo,
     TradeBalance,
     TradeRow,
+    TradeVolumeResult,
     TradesHistoryResult,
     TradesResult,
     WebSocketsToken,
@@ -364,6 +365,10 @@ class KrakenHttp:
     async def get_websockets_token(self) -> WebSocketsToken:
         """Return a token for private WebSocket channels (use within 15 minutes)."""
         return await self._get("GetWebSocketsToken", WebSocketsToken, private=True)
+
+    async def trade_volume(self, pairs: Sequence[str] | None = None) -> TradeVolumeResult:
+        """Return the 30-day volume and the account's taker/maker fees (percent) for ``pairs``."""
+        return await self._get("TradeVolume", TradeVolumeResult, {"pair": pairs}, private=True)
 
     # -- private: trading ------------------------------------------------------------------
 

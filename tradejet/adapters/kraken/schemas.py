@@ -287,6 +287,28 @@ class WebSocketsToken(msgspec.Struct, frozen=True):
     expires: int
 
 
+class FeeTierInfo(msgspec.Struct, frozen=True):
+    """One pair's fee in ``TradeVolume`` (percent strings, e.g. ``"0.4000"``)."""
+
+    fee: str | float
+    minfee: str | None = None
+    maxfee: str | None = None
+    nextfee: str | None = None
+    tiervolume: str | None = None
+    nextvolume: str | None = None
+
+
+class TradeVolumeResult(msgspec.Struct, frozen=True):
+    """``TradeVolume``: 30-day volume (in ``currency``) and the account's fees for the asked pairs."""
+
+    currency: str
+    volume: str | float
+    fees: dict[str, FeeTierInfo] = {}
+    fees_maker: dict[str, FeeTierInfo] = {}
+
+
+__all__ += ["FeeTierInfo", "TradeVolumeResult"]
+
 _ENVELOPE = msgspec.json.Decoder(Envelope)
 _DECODERS: dict[Any, msgspec.json.Decoder] = {}
 

@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tradejet.adapters.kraken.ratelimit import TIERS, TRADING, DecayingCounter, rest_cost, trade_cost
+from tradejet.adapters.kraken.sandbox.keys import AccountInfo, check_permission
 from tradejet.adapters.kraken.sandbox.market import MarketSource
 from tradejet.adapters.kraken.sandbox.matching import match_order
 from tradejet.adapters.kraken.sandbox.pairs import MAKER_FEE, PAIRS, TAKER_FEE, WS_SYMBOLS
@@ -83,9 +84,10 @@ class Account:
     pairs: dict[str, DecayingCounter] = field(default_factory=dict)
     ws_tokens: dict[str, float] = field(default_factory=dict)
     dms_deadline: float | None = None
+    permissions: frozenset[str] | None = None  # None: every permission (see sandbox.keys)
 
 
-class Exchange(MarketData):
+class Exchange(MarketData, AccountInfo):
     """Balances, orders, trades and market replay of one sandbox."""
 
     def __init__(self, market: MarketSource, *, tier: str = "starter", seed: int = 0,
@@ -106,10 +108,12 @@ class Exchange(MarketData):
 
     # -- accounts and authentication --------------------------------------------------------------
 
-    def add_account(self, key: str, secret: str, balances: dict[str, str | float] | None = None) -> Account:
+    def add_account(self, key: str, secret: str, balances: dict[str, str | float] | None = None,
+                    permissions: frozenset[str] | None = None) -> Account:
         now = self.clock()
         bal = {a: Decimal(str(v)) for a, v in (balances or {"ZUSD": "10000"}).items()}
-        acct = Account(key, secret, bal, rest=DecayingCounter(self.tier.rest_max, self.tier.rest_decay, now))
+        acct = Account(key, secret, bal, rest=DecayingCounter(self.tier.rest_max, self.tier.rest_decay, now),
+                       permissions=permissions)
         self.accounts[key] = acct
         return acct
 
@@ -187,6 +191,7 @@ class Exchange(MarketData):
             raise Refusal("EGeneral:Unknown method")
         if self.status == "maintenance":
             raise Refusal("EService:Unavailable")
+        check_permission(acct.permissions, endpoint)
         self.charge(acct, endpoint, params)
         return fn(acct, params)
 

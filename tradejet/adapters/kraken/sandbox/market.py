@@ -81,7 +81,7 @@ class SyntheticMarket:
             self._extend(self._block)
             arr = self._arr[pair]
         o, h, lo, c, v, _ = arr[i]
-        count = 1 + int(v * 37) % 50
+        count = 4 + int(v * 37) % 47  # >= 4: the trade tape needs open, low, high, close prints
         return (self.t0 + i * self.interval_s, float(o), float(h), float(lo), float(c), float(v), count)
 
     def last_price(self, pair: str) -> float:

@@ -12,6 +12,7 @@ from typing import Any
 
 from tradejet.adapters.kraken.sandbox.market import MarketSource
 from tradejet.adapters.kraken.sandbox.pairs import ALIASES, ASSETS, PAIRS
+from tradejet.adapters.kraken.sandbox.tape import MAX_TRADES, tape_count, trades_page
 
 __all__ = ["MarketData", "Refusal"]
 
@@ -81,6 +82,7 @@ class MarketData:
     def _row(self, key: str, i: int, forming: bool) -> list[Any]:
         pd = PAIRS[key]["pair_decimals"]
         t, o, h, lo, c, v, n = self.market.candle(key, i)
+        n = tape_count(n, v)  # the number of trades the Trades endpoint serves for it
         if forming:  # only the open is known so far
             h = lo = c = o
             v, n = 0.0, 0
@@ -142,16 +144,14 @@ class MarketData:
 
     def pub_Trades(self, p: dict[str, str]) -> Any:  # noqa: N802
         key = self._pair(p.get("pair"))
-        pd = PAIRS[key]["pair_decimals"]
-        m = self.market
-        rows = []
-        for i in range(max(0, self.view_index - 50), self.view_index):
-            t, o, h, lo, c, v, n = m.candle(key, i)
-            rows.append([_fmt(c, pd), _fmt(v, 8), t + m.interval_s - 0.5, "b" if c >= o else "s", "m", "", i + 1])
-        since = p.get("since")
-        if since:
-            cut = int(since) / 1e9 if len(since) > 12 else int(since)
-            rows = [r for r in rows if r[2] > cut]
-        last = str(int((rows[-1][2] if rows else m.t0) * 1e9))
+        try:
+            count = int(p.get("count") or MAX_TRADES)
+            since = p.get("since") or None
+            if since is not None and (not since.isdigit()):
+                raise ValueError
+        except ValueError:
+            raise Refusal("EGeneral:Invalid arguments") from None
+        if not 1 <= count <= MAX_TRADES:
+            raise Refusal("EGeneral:Invalid arguments:count")
+        rows, last = trades_page(self.market, key, self.view_index, since, count)
         return {p.get("pair") or key: rows, "last": last}
-

@@ -22,7 +22,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -32,6 +32,7 @@ from tradejet.adapters.kraken.book import book_checksum
 from tradejet.adapters.kraken.ratelimit import TRADING
 from tradejet.adapters.kraken.sandbox.exchange import Exchange, Refusal, SandboxOrder
 from tradejet.adapters.kraken.sandbox.faults import Faults
+from tradejet.adapters.kraken.sandbox.keys import TOO_MANY_REQUESTS, PublicLimit, parse_permissions
 from tradejet.adapters.kraken.sandbox.market import MarketSource, SyntheticMarket
 from tradejet.adapters.kraken.sandbox.pairs import PAIRS, START_PRICES, WS_SYMBOLS
 from tradejet.errors import ConfigError
@@ -75,7 +76,8 @@ class Sandbox:
                  credentials: Credentials | None = None, balances: dict[str, str] | None = None, seed: int = 0,
                  tier: str = "starter", speed: float | None = None, market: MarketSource | None = None,
                  pairs: list[str] | None = None, interval_s: int = 60,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, permissions: str | Iterable[str] | None = None,
+                 public_limit: tuple[float, float] | None = None):
         if host not in _LOCAL:
             raise ConfigError(f"the sandbox binds to 127.0.0.1 only, was asked for {host}", key="host")
         self.host = host
@@ -86,7 +88,9 @@ class Sandbox:
         self.exchange = Exchange(market or SyntheticMarket(prices, seed=seed, interval_s=interval_s), tier=tier,
                                  seed=seed, clock=clock)
         self.exchange.add_account(self.credentials.api_key, self.credentials.reveal_secret(),
-                                  balances or {"ZUSD": "10000"})
+                                  balances or {"ZUSD": "10000"}, permissions=parse_permissions(permissions))
+        # (burst, calls per second) for public endpoints, None: unlimited; Kraken allows ~1/s per IP
+        self.public_limit = PublicLimit(*public_limit) if public_limit else None
         self.exchange.listeners.append(self._on_event)
         self.faults = Faults()
         if speed is not None and speed < 0:
@@ -312,6 +316,8 @@ class Sandbox:
         except ValueError:
             return await self._write(writer, 200, {"error": ["EGeneral:Invalid arguments"]})
         if kind == "public":
+            if self.public_limit is not None and not self.public_limit.allow():
+                return await self._write(writer, 200, {"error": [TOO_MANY_REQUESTS]})
             fault = self.faults.take(endpoint)
             if fault is not None:
                 r = await self._pre_fault(fault, endpoint, writer)
