@@ -218,6 +218,8 @@ class AlpacaVenue:
         ref = order.limit_price if order.order_type == OrderType.LIMIT else self.last_close.get(order.symbol, math.nan)
         if not ref == ref:
             ref = await self._last_price(order.symbol)
+        if not ref > 0:
+            return f"no reference price for {order.symbol} (no recent daily bar): cannot check the limits"
         notional = order.qty * ref
         if self.max_order_notional is not None and notional > self.max_order_notional:
             return f"order notional {notional:.2f} USD is over max_order_notional {self.max_order_notional:.2f}"
@@ -238,8 +240,9 @@ class AlpacaVenue:
         return ""
 
     async def _last_price(self, symbol: str) -> float:
-        start = (datetime.now(timezone.utc) - timedelta(days=10)).date().isoformat()
-        rows = await self.client.bars(self.to_alpaca[symbol], start=start)
+        c = await self.clock()
+        today = day_of_ns(parse_time_ns(c.timestamp, "GET /v2/clock", "timestamp"))
+        rows = await self.client.bars(self.to_alpaca[symbol], start=(today - timedelta(days=14)).isoformat())
         return rows[-1].c if rows else math.nan
 
     async def cancel(self, client_order_id: str) -> None:
