@@ -269,3 +269,34 @@ def test_admin_routes_over_http():
     r1, r2, r3 = with_server(fn)
     assert r1["is_open"] is True and r2["positions"] == {"SPY": [5.0, 400.0]}
     assert r3.status_code == 400 and "fault kind" in r3.json()["message"]
+
+
+def test_fill_activities_page_and_filter_by_time():
+    async def fn(srv, c):
+        srv.advance()
+        for i in range(3):
+            await c.submit_order(symbol="SPY", qty=1, side="buy", client_order_id=f"p-{i}")
+        t_first = srv.activities[0]["transaction_time"]
+        srv.advance(2)
+        await c.submit_order(symbol="AAPL", qty=1, side="buy", client_order_id="p-3")
+        paged = await c.fills(page_size=1)
+        later = await c.fills(after=t_first)
+        return paged, later
+    paged, later = with_server(fn)
+    assert [f.qty for f in paged] == ["1"] * 4 and len({f.id for f in paged}) == 4
+    assert [f.symbol for f in later] == ["AAPL"]
+
+
+def test_venue_reports_each_fill_once_across_polls():
+    async def fn(srv, c):
+        srv.advance(3)
+        v = _venue(srv, c)
+        await v.submit(order("t-a"))
+        first = await drain(v)
+        await v.submit(order("t-b"))
+        second = await drain(v)
+        third = await drain(v)
+        return first, second, third, v
+    first, second, third, v = with_server(fn)
+    fills = [e.client_order_id for e in first + second + third if isinstance(e, OrderFilled)]
+    assert fills == ["t-a", "t-b"] and third == [] and v._fills_after is not None

@@ -259,7 +259,7 @@ class AlpacaServer:
         self.activities.append({
             "id": f"{stamp}::{self._new_id()}", "activity_type": "FILL", "transaction_time": _utc(self.now_ns),
             "type": "fill", "price": _s(price), "qty": _s(q), "side": o.side, "symbol": o.symbol,
-            "leaves_qty": "0", "order_id": o.id, "cum_qty": _s(o.qty), "order_status": "filled"})
+            "leaves_qty": "0", "order_id": o.id, "cum_qty": _s(o.qty), "order_status": "filled", "_ns": self.now_ns})
         for leg in o.legs or []:
             if leg.status == "held":
                 leg.status = "new"
@@ -672,11 +672,11 @@ class AlpacaServer:
             return 200, self.order_json(self.place(req))
         if route == "GET /v2/orders":
             status = q.get("status", "open")
-            after = q.get("after")
+            after = _time_param(q["after"], "after") if q.get("after") else None
             rows = [o for o in self.orders.values()
                     if (status == "all" or (status == "open") == (o.status in ("new", "accepted", "held",
                                                                                "partially_filled")))
-                    and (after is None or _utc(o.created_ns) > after)]
+                    and (after is None or o.created_ns > after)]
             if q.get("direction", "desc") == "desc":
                 rows.reverse()
             return 200, [self.order_json(o) for o in rows[: int(q.get("limit", 50))]]
@@ -695,7 +695,8 @@ class AlpacaServer:
         if route == "GET /v2/account/activities/FILL":
             rows = list(self.activities)
             if q.get("after"):
-                rows = [a for a in rows if a["transaction_time"] > q["after"]]
+                after_ns = _time_param(q["after"], "after")
+                rows = [a for a in rows if a["_ns"] > after_ns]
             if q.get("direction", "desc") == "desc":
                 rows.reverse()
             if q.get("page_token"):
@@ -703,7 +704,7 @@ class AlpacaServer:
                 if q["page_token"] not in ids:
                     raise _Refusal(422, 40010001, "invalid page_token")
                 rows = rows[ids.index(q["page_token"]) + 1:]
-            return 200, rows[: int(q.get("page_size", 100))]
+            return 200, [{k: v for k, v in a.items() if k != "_ns"} for a in rows[: int(q.get("page_size", 100))]]
         if route in ("GET /v2/stocks/{symbol}/bars", "GET /v2/stocks/bars"):
             if q.get("timeframe") not in ("1Day", "1D"):
                 raise _Refusal(422, 42210000, f"invalid timeframe {q.get('timeframe')!r}: this server has 1Day only")
@@ -749,6 +750,18 @@ class AlpacaServer:
         except (KeyError, ValueError, TypeError, ConfigError) as e:
             return await self._write(writer, 400, {"message": f"bad admin request: {e}"})
         return await self._write(writer, 200, self.state())
+
+
+def _time_param(v: str, name: str) -> int:
+    from tradejet.adapters.alpaca.schemas import parse_time_ns
+    from tradejet.errors import ResponseError
+
+    try:
+        return parse_time_ns(v, "query", name)
+    except ResponseError:
+        d = _day_param(v, name)
+        assert d is not None
+        return int(datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp()) * 10**9
 
 
 def _day_param(v: str | None, name: str) -> date | None:

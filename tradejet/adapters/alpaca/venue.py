@@ -343,13 +343,20 @@ class AlpacaVenue:
                                              "order with this client id)", ts_event=time.time_ns()))
         out += self._outbox
         self._outbox = []
+        newest = None
         for a in await self.client.fills(after=self._fills_after):
+            newest = a.transaction_time
             if a.id in self._seen_fills:
                 continue
             self._seen_fills.add(a.id)
             f = await self._to_fill(a)
             if f is not None:
                 out.append(f)
+        if newest is not None:
+            # ask only for the recent past next time (a minute of overlap; the seen ids drop repeats)
+            t = parse_time_ns(newest, "GET /v2/account/activities/FILL", "transaction_time") - 60 * 10**9
+            self._fills_after = _iso(t) if self._fills_after is None or _iso(t) > self._fills_after \
+                else self._fills_after
         if self._working:
             for cid in list(self._working):
                 oid = self._ids.get(cid)
