@@ -44,6 +44,10 @@ def order(cid: str, qty: float = 2.0, side: int = 1, symbol: str = "SPY", typ: i
                        stop_price=price if typ == OrderType.STOP_LOSS else float("nan"))
 
 
+async def _never(_s: float) -> None:
+    raise AssertionError("the venue idled: the test expected more events")
+
+
 async def drain(v: AlpacaVenue) -> list:
     return await v._poll_executions()
 
@@ -300,3 +304,27 @@ def test_venue_reports_each_fill_once_across_polls():
     first, second, third, v = with_server(fn)
     fills = [e.client_order_id for e in first + second + third if isinstance(e, OrderFilled)]
     assert fills == ["t-a", "t-b"] and third == [] and v._fills_after is not None
+
+
+def test_events_hand_out_missed_days_but_only_the_newest_days_orders_go_out():
+    async def fn(srv, c):
+        v = _venue(srv, c, wait=_never)
+        v.last_day = srv.sessions[0].day  # the bot was down for days 1..4
+        srv.advance(11)  # sessions 0-4 closed, session 5 open
+        evs = []
+        async for ev in v.events():
+            evs.append(ev)
+            if type(ev).__name__ == "BarsComplete" and len([e for e in evs if type(e).__name__ == "BarsComplete"]) == 1:
+                await v.submit(order("t-old", qty=1))  # decided on the first missed day: stale
+            if len([e for e in evs if type(e).__name__ == "BarsComplete"]) == 4:
+                v.stop()
+                await v.submit(SubmitOrder(client_order_id="t-new", symbol="SPY", side=1, qty=1.0,
+                                           order_type=OrderType.MARKET, ts_init=ev.ts))
+                break
+        return evs, await drain(v), srv
+    evs, after, srv = with_server(fn)
+    days = sorted({e.ts for e in evs if type(e).__name__ == "Bar"})
+    assert len(days) == 4 and sum(type(e).__name__ == "Bar" for e in evs) == 8
+    rej = [e for e in evs + after if isinstance(e, OrderRejectedEvent)]
+    assert [r.client_order_id for r in rej] == ["t-old"] and "stale" in rej[0].reason
+    assert list(srv.by_cid) == ["t-new"]

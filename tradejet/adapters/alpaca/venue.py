@@ -15,6 +15,8 @@ engine frees what it reserved; nothing reaches Alpaca):
   calendar (nights, weekends, holidays refused);
 * cash-only: a buy must fit in the account's ``cash`` less the buys still working, whatever
   ``buying_power`` and ``multiplier`` Alpaca offers;
+* freshness: after a pause the venue hands out every missed day (indicators need them), but
+  only orders decided on the newest final bar are sent;
 * ``max_order_notional`` (USD per order) and ``max_daily_loss`` (USD below the previous
   close's equity, Alpaca's ``last_equity``: new buys refused, sells allowed).
 
@@ -130,6 +132,7 @@ class AlpacaVenue:
         self._clock: tuple[float, AlpacaClock] | None = None
         self._calendar: dict[date, bool] = {}
         self._stop = False
+        self._newest_ts = 0  # the newest final bar handed out: orders decided on older bars are stale
         self.refused: list[tuple[str, str]] = []  # (client id, reason) refused before sending
 
     def __repr__(self) -> str:
@@ -212,6 +215,9 @@ class AlpacaVenue:
             return f"unknown symbol {order.symbol!r}"
         if not (order.qty > 0 and math.isfinite(order.qty)):
             return f"qty must be > 0, was {order.qty}"
+        if order.ts_init < self._newest_ts:
+            return ("stale: decided on the bar of " + _iso(order.ts_init)[:10] + " while catching up; only the "
+                    "newest final bar's decisions are sent")
         ok, why = await self.market_open()
         if not ok:
             return why
@@ -430,6 +436,8 @@ class AlpacaVenue:
                 by_ts: dict[int, list[Bar]] = {}
                 for b in new:
                     by_ts.setdefault(b.ts, []).append(b)
+                if by_ts:
+                    self._newest_ts = max(by_ts)
                 for ts in sorted(by_ts):
                     for b in by_ts[ts]:
                         yield b
