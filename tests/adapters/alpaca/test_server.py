@@ -328,3 +328,46 @@ def test_events_hand_out_missed_days_but_only_the_newest_days_orders_go_out():
     rej = [e for e in evs + after if isinstance(e, OrderRejectedEvent)]
     assert [r.client_order_id for r in rej] == ["t-old"] and "stale" in rej[0].reason
     assert list(srv.by_cid) == ["t-new"]
+
+
+def test_speed_mode_follows_wall_time_and_works_orders_at_each_close():
+    wall = [100.0]
+    srv = AlpacaServer(market=synthetic_market(SYMS, days=10, seed=2), speed=3600.0, wall=lambda: wall[0])
+    srv.tick()
+    assert not srv.is_open()  # 08:30 New York
+    wall[0] += 1.5  # 1.5 market hours later: 10:00
+    srv.tick()
+    assert srv.is_open()
+    srv.place({"symbol": "SPY", "qty": "1", "side": "buy", "type": "limit", "limit_price": "0.01",
+               "time_in_force": "day", "client_order_id": "d-1"})
+    wall[0] += 24  # a day later: the close passed (the day order expired), the next session open
+    srv.tick()
+    assert srv.is_open() and srv.by_cid["d-1"].status == "expired"
+    assert srv.final_days() == [srv.sessions[0].day]
+    with pytest.raises(Exception, match="step or a speed"):
+        AlpacaServer(speed=1.0, step_s=1.0)
+
+
+def test_sandbox_command_serves_alpaca(tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    p = subprocess.Popen([sys.executable, "-m", "tradejet", "sandbox", "--venue", "alpaca", "--port", "0",
+                          "--balance", "USD=2500", "--api-key", "PKLOCAL1", "--api-secret", "local-secret"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = p.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        r = httpx.get(url + "/v2/account", headers={"APCA-API-KEY-ID": "PKLOCAL1", "APCA-API-SECRET-KEY": "local-secret"})
+        assert r.status_code == 200 and r.json()["cash"] == "2500"
+    finally:
+        p.terminate()
+        p.communicate(timeout=10)
+    bad = subprocess.run([sys.executable, "-m", "tradejet", "sandbox", "--venue", "alpaca", "--balance", "BTC=1"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode != 0 and "USD=AMOUNT" in bad.stderr

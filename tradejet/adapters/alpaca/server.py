@@ -36,9 +36,10 @@ import logging
 import random
 import secrets
 import threading
+import time
 import uuid
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -47,7 +48,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from tradejet.adapters.alpaca.market import DailyMarket, Session, synthetic_market
 from tradejet.errors import ConfigError
 
-__all__ = ["AlpacaServer", "FAULT_KINDS", "main"]
+__all__ = ["AlpacaServer", "FAULT_KINDS", "main", "serve", "run_sandbox"]
 
 log = logging.getLogger(__name__)
 _LOCAL = ("127.0.0.1", "localhost", "::1")
@@ -127,7 +128,8 @@ class AlpacaServer:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, key_id: str | None = None,
                  secret: str | None = None, market: DailyMarket | None = None, cash: float = 100_000.0,
-                 multiplier: int = 1, seed: int = 0, start: int = 0, step_s: float | None = None):
+                 multiplier: int = 1, seed: int = 0, start: int = 0, step_s: float | None = None,
+                 speed: float | None = None, wall: Callable[[], float] = time.monotonic):
         if host not in _LOCAL:
             raise ConfigError(f"the Alpaca server binds to 127.0.0.1 only, was asked for {host}", key="host")
         if not cash >= 0:
@@ -158,7 +160,16 @@ class AlpacaServer:
         self.faults: list[_Fault] = []
         self.fired: list[tuple[str, str]] = []
         self.requests: list[tuple[str, str]] = []
+        if step_s is not None and not step_s > 0:
+            raise ConfigError(f"step must be > 0 seconds, was {step_s}", key="step")
+        if speed is not None and not speed > 0:
+            raise ConfigError(f"speed must be > 0, was {speed}", key="speed")
+        if step_s and speed:
+            raise ConfigError("give a step or a speed, not both", key="speed")
         self.step_s = step_s
+        self.speed = speed  # market seconds per wall second (1: real time)
+        self.wall = wall
+        self._wall0: tuple[float, int] | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._conns: set[asyncio.StreamWriter] = set()
@@ -209,6 +220,22 @@ class AlpacaServer:
                     continue
                 self.now_ns = self.sessions[i].open_ns
                 self.last_equity = self._equity(prev=True)
+
+    def tick(self) -> None:
+        """With a ``speed``: move the clock to where wall time says, closing every session passed on the way."""
+        assert self.speed
+        if self._wall0 is None:
+            self._wall0 = (self.wall(), self.now_ns)
+        target = self._wall0[1] + int((self.wall() - self._wall0[0]) * self.speed * 1e9)
+        while True:
+            s = self.current_session()
+            nxt = s.close_ns if s is not None else next((x.open_ns for x in self.sessions if x.open_ns > self.now_ns),
+                                                        None)
+            if nxt is None or nxt > target:
+                break
+            self.advance()
+        with self._lock:
+            self.now_ns = max(self.now_ns, target)
 
     def set_time(self, ns: int) -> None:
         """Jump the clock (no orders are worked on the way; for tests of hours and holidays)."""
@@ -507,17 +534,21 @@ class AlpacaServer:
     async def start(self) -> AlpacaServer:
         self._server = await asyncio.start_server(self._handle, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
-        if self.step_s:
+        if self.step_s or self.speed:
             t = asyncio.get_running_loop().create_task(self._ticker())
             self._tasks.add(t)
         log.info("Alpaca server on %s", self.base_url)
         return self
 
     async def _ticker(self) -> None:
-        assert self.step_s
         while True:
-            await asyncio.sleep(self.step_s)
-            self.advance()
+            if self.speed:
+                self.tick()
+                await asyncio.sleep(0.05)
+            else:
+                assert self.step_s
+                await asyncio.sleep(self.step_s)
+                self.advance()
 
     async def stop(self) -> None:
         for t in list(self._tasks):
@@ -792,19 +823,53 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start-index", type=int, default=0, help="start before the open of this trading day")
     p.add_argument("--key-id", default=None)
     p.add_argument("--secret", default=None)
+    p.add_argument("--speed", type=float, default=None,
+                   help="market seconds per wall second (1 = real time, 3600 = an hour a second); not with --step")
     args = p.parse_args(argv)
     syms = [s.strip() for s in args.symbols.split(",") if s.strip()]
     if args.data:
-        market = market_from_dir(args.data, syms, start=date.fromisoformat(args.start) if args.start else None)
+        try:
+            first = date.fromisoformat(args.start) if args.start else None
+        except ValueError:
+            raise ConfigError(f"--from must be YYYY-MM-DD, was {args.start!r}", key="--from") from None
+        market = market_from_dir(args.data, syms, start=first)
     else:
         market = synthetic_market(syms, days=args.days, seed=args.seed)
     srv = AlpacaServer(port=args.port, key_id=args.key_id, secret=args.secret, market=market, cash=args.cash,
-                       multiplier=args.multiplier, seed=args.seed, start=args.start_index, step_s=args.step)
+                       multiplier=args.multiplier, seed=args.seed, start=args.start_index, step_s=args.step,
+                       speed=args.speed)
+    return serve(srv, print_keys=args.key_id is None)
+
+
+def run_sandbox(args: argparse.Namespace) -> int:
+    """``tradejet sandbox --venue alpaca``: the same server from the sandbox command's flags."""
+    from tradejet.adapters.alpaca.market import market_from_dir
+
+    cash = 100_000.0
+    for item in getattr(args, "balance", None) or []:
+        asset, sep, amount = item.partition("=")
+        if not sep or asset.strip().upper() != "USD":
+            raise ConfigError(f"--balance with --venue alpaca takes USD=AMOUNT, was {item!r}", key="--balance")
+        try:
+            cash = float(amount)
+        except ValueError:
+            raise ConfigError(f"balance must be a number, was {amount!r}", key="--balance") from None
+    if (args.api_key is None) != (args.api_secret is None):
+        raise ConfigError("give both --api-key and --api-secret, or neither (a pair is then generated)",
+                          key="--api-key/--api-secret")
+    market = market_from_dir(args.data) if args.data else synthetic_market(seed=args.seed)
+    srv = AlpacaServer(port=args.port, key_id=args.api_key, secret=args.api_secret, market=market, cash=cash,
+                       seed=args.seed, speed=args.speed or None)
+    return serve(srv, print_keys=args.api_key is None)
+
+
+def serve(srv: AlpacaServer, *, print_keys: bool) -> int:
+    """Serve ``srv`` until Ctrl-C, printing its URL (and its keys when they were generated)."""
 
     async def run() -> None:
         await srv.start()
         print(f"Alpaca server {srv.base_url}", flush=True)
-        if args.key_id is None:  # generated for this run only: printed so a client can be configured
+        if print_keys:  # generated for this run only: printed so a client can be configured
             print(f"APCA_API_KEY_ID={srv.key_id}", flush=True)
             print(f"APCA_API_SECRET_KEY={srv.secret}", flush=True)
         try:
