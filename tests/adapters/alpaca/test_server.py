@@ -371,3 +371,25 @@ def test_sandbox_command_serves_alpaca(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "tradejet", "sandbox", "--venue", "alpaca", "--balance", "BTC=1"],
                          capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode != 0 and "USD=AMOUNT" in bad.stderr
+
+
+def test_venue_survives_an_outage_and_refuses_orders_it_cannot_check():
+    async def fn(srv, c):
+        srv.advance(3)
+        waits = []
+
+        async def wait(s):
+            waits.append(s)
+            srv.faults.clear()
+
+        v = _venue(srv, c, wait=wait, max_bars=1)
+        srv.inject("http_500", "GET /v2/account/activities/FILL", count=10)
+        evs = [ev async for ev in v.events()]  # the outage: one wait, then the day's bars
+        srv.inject("http_500", "GET /v2/clock", count=10)
+        await v.submit(SubmitOrder(client_order_id="t-x", symbol="SPY", side=1, qty=1.0,
+                                   order_type=OrderType.MARKET, ts_init=evs[-1].ts))
+        srv.faults.clear()
+        return evs, waits, await drain(v), srv
+    evs, waits, after, srv = with_server(fn, client_kw={"retries": 1})
+    assert len(waits) == 1 and sum(type(e).__name__ == "Bar" for e in evs) == 2
+    assert isinstance(after[0], OrderRejectedEvent) and "cannot check" in after[0].reason and not srv.orders

@@ -44,7 +44,7 @@ from tradejet.adapters.alpaca.schemas import (
     parse_time_ns,
 )
 from tradejet.errors import OrderRejected as OrderRefused
-from tradejet.errors import VenueUnavailable
+from tradejet.errors import RateLimited, ResponseError, VenueUnavailable
 from tradejet.kernels.codes import OrderType
 from tradejet.messages import (
     Balance,
@@ -171,7 +171,10 @@ class AlpacaVenue:
         cid = order.client_order_id
         if cid in self._ids or cid in self._unknown:
             return
-        reason = await self._refusal(order)
+        try:
+            reason = await self._refusal(order)
+        except (VenueUnavailable, RateLimited, ResponseError) as e:  # not sure it is safe: do not send
+            reason = f"cannot check the guards ({type(e).__name__}: {e})"
         if reason:
             log.warning("[%s] order %s %s refused before sending: %s", self.environment, cid, order.symbol, reason)
             self.refused.append((cid, reason))
@@ -426,9 +429,16 @@ class AlpacaVenue:
     async def events(self) -> AsyncIterator:
         """Poll forever (or ``max_bars`` days): executions first, then each new final daily bar cross-section."""
         while not self._stop:
-            for ev in await self._poll_executions():
+            try:
+                polled = await self._poll_executions()
+                c = await self.clock(fresh=True)
+            except (VenueUnavailable, RateLimited) as e:
+                # Alpaca unreachable for a while: nothing is decided or sent until it answers again
+                log.warning("[%s] polling failed (%s); retrying in %.0fs", self.environment, e, self.poll_s)
+                await self.wait(self.poll_s)
+                continue
+            for ev in polled:
                 yield ev
-            c = await self.clock(fresh=True)
             if c.is_open:
                 new = await self._daily_bars(self.last_day, self.history_days)
                 if self.last_day is None and new:  # no warm-up was asked for: start with the newest day
