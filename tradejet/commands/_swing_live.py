@@ -223,7 +223,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="TOML config (defaults otherwise); system is forced to swing")
     p.add_argument("--base-url", help="Alpaca trading base URL (default by DEPLOYMENT_ENV; the local server's URL)")
     p.add_argument("--i-understand-real-money", action="store_true", help="required with DEPLOYMENT_ENV=live")
-    p.add_argument("--ledger", metavar="PATH", help="ledger file (default $TRADEJET_HOME/live/swing/<env>/ledger.sqlite)")
+    p.add_argument("--ledger", metavar="PATH",
+                   help="ledger file (default $TRADEJET_HOME/live/swing/<env>/ledger.sqlite)")
     p.add_argument("--max-bars", type=int, metavar="N", help="stop after N trading days")
     p.add_argument("--max-order-notional", type=float, metavar="USD", help=f"default {DEFAULT_MAX_ORDER_NOTIONAL:g}")
     p.add_argument("--max-daily-loss", type=float, metavar="USD", help=f"default {DEFAULT_MAX_DAILY_LOSS:g}")

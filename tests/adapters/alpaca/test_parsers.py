@@ -43,8 +43,10 @@ def test_bad_numbers_are_named(value):
 
 def test_daily_bar_stamp_is_the_session_date_at_midnight_utc():
     # Alpaca stamps daily bars at midnight New York (05:00Z in winter, 04:00Z in summer)
-    assert bar_day_ns("2022-02-28T05:00:00Z", "e") == int(datetime(2022, 2, 28, tzinfo=timezone.utc).timestamp()) * 10**9
-    assert bar_day_ns("2022-07-01T04:00:00Z", "e") == int(datetime(2022, 7, 1, tzinfo=timezone.utc).timestamp()) * 10**9
+    def midnight(y, m, d):
+        return int(datetime(y, m, d, tzinfo=timezone.utc).timestamp()) * 10**9
+    assert bar_day_ns("2022-02-28T05:00:00Z", "e") == midnight(2022, 2, 28)
+    assert bar_day_ns("2022-07-01T04:00:00Z", "e") == midnight(2022, 7, 1)
 
 
 def test_market_files_broken_or_missing_are_named(tmp_path):

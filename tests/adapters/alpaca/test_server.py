@@ -363,7 +363,8 @@ def test_sandbox_command_serves_alpaca(tmp_path):
     try:
         line = p.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
-        r = httpx.get(url + "/v2/account", headers={"APCA-API-KEY-ID": "PKLOCAL1", "APCA-API-SECRET-KEY": "local-secret"})
+        r = httpx.get(url + "/v2/account",
+                      headers={"APCA-API-KEY-ID": "PKLOCAL1", "APCA-API-SECRET-KEY": "local-secret"})
         assert r.status_code == 200 and r.json()["cash"] == "2500"
     finally:
         p.terminate()

@@ -239,7 +239,8 @@ class AlpacaVenue:
                 eq = num(acct.equity, "GET /v2/account", "equity")
                 last = num(acct.last_equity, "GET /v2/account", "last_equity")
                 if last - eq > self.max_daily_loss:
-                    return f"daily loss {last - eq:.2f} USD is over max_daily_loss {self.max_daily_loss:.2f}: no new buys"
+                    return (f"daily loss {last - eq:.2f} USD is over max_daily_loss {self.max_daily_loss:.2f}: "
+                            "no new buys")
             pending = sum(o.qty * (o.limit_price if o.order_type == OrderType.LIMIT else
                                    self.last_close.get(o.symbol, 0.0))
                           for c, o in self._working.items() if o.side > 0 and c in self._ids)
@@ -272,7 +273,8 @@ class AlpacaVenue:
             side=1 if o.side == "buy" else -1, order_type=_TYPE_CODE.get(o.type, OrderType.MARKET),
             qty=num(o.qty, ep, "qty"), filled_qty=num(o.filled_qty, ep, "filled_qty"), status=o.status,
             ts_event=parse_time_ns(o.updated_at or o.created_at, ep, "updated_at"),
-            avg_price=num(o.filled_avg_price, ep, "filled_avg_price"), limit_price=num(o.limit_price, ep, "limit_price"))
+            avg_price=num(o.filled_avg_price, ep, "filled_avg_price"),
+            limit_price=num(o.limit_price, ep, "limit_price"))
 
     async def open_orders(self) -> list[OrderStatusReport]:
         return [self._report(o) for o in await self.client.list_orders("open")]
