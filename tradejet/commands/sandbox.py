@@ -60,11 +60,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                         " (default all); e.g. 'funds,open,closed' makes a key without trading rights")
     p.add_argument("--tier", choices=["starter", "intermediate", "pro"], default="starter",
                    help="Kraken verification tier whose rate limits are enforced")
+    p.add_argument("--venue", choices=["kraken", "alpaca"], default="kraken",
+                   help="kraken (default) or alpaca: a local Alpaca trading + daily-bars server (--data: a folder of"
+                        " {SYMBOL}_1d.csv; --speed: market seconds per wall second; --balance USD=...)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
+
+    if getattr(args, "venue", "kraken") == "alpaca":
+        from tradejet.adapters.alpaca.server import run_sandbox
+
+        return run_sandbox(args)
 
     from tradejet.adapters.kraken.auth import Credentials
     from tradejet.adapters.kraken.sandbox import Sandbox
