@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels._core import NAN, RESUM, jit, window_shifted_sums, window_sum2, window_wsums
 from tradejet.kernels.steps import (
     adx_step,
     atr_step,
@@ -33,14 +33,15 @@ from tradejet.kernels.steps import (
     sma_step,
     stoch_k_value,
     tr_value,
+    wilder_next,
     max_step,
     min_step,
     var_update,
     var_value,
     vwap_update,
     vwap_value,
-    wma_emit,
     wma_slide,
+    wma_value,
     zscore_value,
 )
 
@@ -90,33 +91,35 @@ def ema_1d_nb(x, period, out):
 
 @jit
 def wma_1d_nb(x, period, out):
-    """Linearly weighted moving average (TA-Lib WMA); lookback ``period - 1``."""
+    """Linearly weighted moving average (TA-Lib WMA); lookback ``period - 1``.
+
+    Runs of ``RESUM * period`` outputs: an exact re-sum of the window, then a loop of
+    slides without a branch (``steps.wma_slide``, one addition per dependency chain)."""
     n = x.shape[0]
     fp = float(period)
-    divider = float((period * (period + 1)) >> 1)
-    psum = 0.0
-    psub = 0.0
-    trailing = 0.0
-    left = 0
+    inv_div = 1.0 / float((period * (period + 1)) >> 1)
     lb = period - 1
     bad = 0
-    m = min(lb, n)
-    for t in range(m):
-        bad += (x[t] - x[t]) != 0.0
-        out[t] = NAN
-    xs = x[m:]
-    os_ = out[m:]
-    for i in range(n - m):
-        v = xs[i]
+    for t in range(min(lb, n)):
+        v = x[t]
         bad += (v - v) != 0.0
-        if left == 0:
-            psub, psum = window_wsums(x, i, period, n)
-            left = period
-        else:
-            psum, psub = wma_slide(psum, psub, trailing, v, fp)
-        left -= 1
-        psum, os_[i] = wma_emit(psum, psub, divider)
-        trailing = x[i]
+        out[t] = NAN
+    t = lb
+    while t < n:
+        e = min(t + RESUM * period, n)
+        psum, wsum = window_wsums(x, t - lb, period, n)
+        v = x[t]
+        bad += (v - v) != 0.0
+        out[t] = wma_value(wsum, inv_div)
+        xs = x[t + 1:e]
+        xl = x[t + 1 - period:e - period]
+        os_ = out[t + 1:e]
+        for i in range(e - t - 1):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            wsum, psum = wma_slide(wsum, psum, xl[i], v, fp)
+            os_[i] = wma_value(wsum, inv_div)
+        t = e
     return bad
 
 
@@ -298,40 +301,80 @@ def trange_1d_nb(high, low, close, out):
 
 
 @jit
-def atr_1d_nb(high, low, close, period, out):
-    """Wilder's average true range (TA-Lib ATR); lookback ``period``."""
+def _atr_head(high, low, close, period, out):
+    """Bars 0..period of the ATR (warm-up and seed) by ``atr_step``; returns (bad, atr)."""
     fp = float(period)
     inv = 1.0 / period
     a = (period - 1) * inv
     pc = 0.0
     acc = 0.0
     bad = 0
-    for t in range(high.shape[0]):
+    for t in range(min(period + 1, high.shape[0])):
         h = high[t]
         lo = low[t]
         c = close[t]
         bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
         pc, acc, out[t] = atr_step(t, period, fp, a, inv, pc, acc, h, lo, c)
-    return bad
+    return bad, acc
+
+
+@jit
+def atr_1d_nb(high, low, close, period, out):
+    """Wilder's average true range (TA-Lib ATR); lookback ``period``.
+
+    The warm-up and seed by ``atr_step``, then a loop without branches doing what
+    ``atr_step`` does after its seed (``wilder_next`` of the true range): its FMA
+    dependency chain (4 cycles a bar) is the bound. Non-finite inputs are caught by a
+    float sum ``(h-h)+(l-l)+(c-c)`` (NaN for any inf/NaN) instead of a per-bar count."""
+    n = high.shape[0]
+    bad, acc = _atr_head(high, low, close, period, out)
+    s = period + 1
+    if n <= s:
+        return bad
+    inv = 1.0 / period
+    a = (period - 1) * inv
+    hs = high[s:]
+    ls = low[s:]
+    cs = close[s:]
+    pcs = close[period:]
+    os_ = out[s:]
+    chk = 0.0
+    for i in range(n - s):
+        h = hs[i]
+        lo = ls[i]
+        c = cs[i]
+        chk += (h - h) + (lo - lo) + (c - c)
+        acc = wilder_next(acc, a, inv, tr_value(h, lo, pcs[i]))
+        os_[i] = acc
+    return bad + (chk != 0.0)
 
 
 @jit
 def natr_1d_nb(high, low, close, period, out):
-    """ATR as a percentage of the close (TA-Lib NATR); lookback ``period``."""
-    fp = float(period)
+    """ATR as a percentage of the close (TA-Lib NATR); lookback ``period``; see :func:`atr_1d_nb`."""
+    n = high.shape[0]
+    bad, acc = _atr_head(high, low, close, period, out)
+    if n > period:
+        out[period] = natr_value(acc, close[period])
+    s = period + 1
+    if n <= s:
+        return bad
     inv = 1.0 / period
     a = (period - 1) * inv
-    pc = 0.0
-    acc = 0.0
-    bad = 0
-    for t in range(high.shape[0]):
-        h = high[t]
-        lo = low[t]
-        c = close[t]
-        bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
-        pc, acc, v = atr_step(t, period, fp, a, inv, pc, acc, h, lo, c)
-        out[t] = natr_value(v, c) if t >= period else NAN
-    return bad
+    hs = high[s:]
+    ls = low[s:]
+    cs = close[s:]
+    pcs = close[period:]
+    os_ = out[s:]
+    chk = 0.0
+    for i in range(n - s):
+        h = hs[i]
+        lo = ls[i]
+        c = cs[i]
+        chk += (h - h) + (lo - lo) + (c - c)
+        acc = wilder_next(acc, a, inv, tr_value(h, lo, pcs[i]))
+        os_[i] = natr_value(acc, c)
+    return bad + (chk != 0.0)
 
 
 @jit
@@ -470,38 +513,134 @@ def obv_1d_nb(close, volume, out):
     return bad
 
 
+CHUNK = 1024  # outputs per chunk of the rolling max/min passes (their scratch stays in L1)
+
+
+@jit
+def _vmax(a, b):
+    return a if a > b else b
+
+
+@jit
+def _vmin(a, b):
+    return a if a < b else b
+
+
+@jit
+def _max2_pass(src, dst, w, count):
+    sw = src[w:]
+    for i in range(count):
+        dst[i] = _vmax(src[i], sw[i])
+
+
+@jit
+def _max4_pass(src, dst, w, count):
+    s1 = src[w:]
+    s2 = src[2 * w:]
+    s3 = src[3 * w:]
+    for i in range(count):
+        dst[i] = _vmax(_vmax(src[i], s1[i]), _vmax(s2[i], s3[i]))
+
+
+@jit
+def _max2_last(src, out, w, xs):
+    """The last pass, into ``out``; also counts the non-finite values of ``xs`` (the chunk's inputs)."""
+    sw = src[w:]
+    bad = 0
+    for i in range(xs.shape[0]):
+        v = xs[i]
+        bad += (v - v) != 0.0
+        out[i] = _vmax(src[i], sw[i])
+    return bad
+
+
+@jit
+def _min2_last(src, out, w, xs):
+    sw = src[w:]
+    bad = 0
+    for i in range(xs.shape[0]):
+        v = xs[i]
+        bad += (v - v) != 0.0
+        out[i] = _vmin(src[i], sw[i])
+    return bad
+
+
+@jit
+def _min2_pass(src, dst, w, count):
+    sw = src[w:]
+    for i in range(count):
+        dst[i] = _vmin(src[i], sw[i])
+
+
+@jit
+def _min4_pass(src, dst, w, count):
+    s1 = src[w:]
+    s2 = src[2 * w:]
+    s3 = src[3 * w:]
+    for i in range(count):
+        dst[i] = _vmin(_vmin(src[i], s1[i]), _vmin(s2[i], s3[i]))
+
+
+@jit
+def _rolling_extreme(x, period, out, is_max):
+    """Rolling maximum (``is_max``) or minimum by widening windows, a chunk at a time.
+
+    Over a chunk, ``m_W[i]`` = the extreme of ``x[i .. i+W-1]`` is built for W = 4, 16, ..
+    (then one doubling) by vectorised passes, each combining 4 (or 2) windows of the
+    previous width, until W <= p < 2W; then ``out[t] = extreme(m_W[t-p+1], m_W[t-W+1])``.
+    About log4(p) + 1 passes of SIMD max over data in L1, no branch on the data
+    (TA-Lib rescans the window whenever its extreme leaves it). Max and min are exact, so
+    the values equal :func:`steps.max_step`'s (the streaming and fused forms).
+    Returns the count of non-finite values in ``x`` (checked in the same chunks)."""
+    n = x.shape[0]
+    lb = period - 1
+    bad = 0
+    for t in range(min(lb, n)):
+        v = x[t]
+        bad += (v - v) != 0.0
+        out[t] = NAN
+    a = np.empty(CHUNK + period)
+    b = np.empty(CHUNK + period)
+    s = lb
+    while s < n:
+        e = min(s + CHUNK, n)
+        length = e - s + lb
+        src = x[s - lb:e]
+        dst = a
+        w = 1
+        while 4 * w <= period:
+            if is_max:
+                _max4_pass(src, dst, w, length - 4 * w + 1)
+            else:
+                _min4_pass(src, dst, w, length - 4 * w + 1)
+            src = dst
+            dst = b if dst is a else a
+            w *= 4
+        if 2 * w <= period:
+            if is_max:
+                _max2_pass(src, dst, w, length - 2 * w + 1)
+            else:
+                _min2_pass(src, dst, w, length - 2 * w + 1)
+            src = dst
+            w *= 2
+        if is_max:
+            bad += _max2_last(src, out[s:e], period - w, x[s:e])
+        else:
+            bad += _min2_last(src, out[s:e], period - w, x[s:e])
+        s = e
+    return bad
+
+
 @jit
 def max_1d_nb(x, period, out):
     """Rolling maximum (TA-Lib MAX); lookback ``period - 1``."""
-    cur = np.empty(period)
-    suf = np.full(period, -np.inf)
-    pos = 0
-    pre = 0.0
-    lb = period - 1
-    bad = 0
-    for t in range(x.shape[0]):
-        v = x[t]
-        bad += (v - v) != 0.0
-        pos, pre, hi = max_step(period, pos, pre, v, cur, suf)
-        out[t] = hi if t >= lb else NAN
-    return bad
+    return _rolling_extreme(x, period, out, True)
 
 
 @jit
 def min_1d_nb(x, period, out):
     """Rolling minimum (TA-Lib MIN); lookback ``period - 1``."""
-    cur = np.empty(period)
-    suf = np.full(period, np.inf)
-    pos = 0
-    pre = 0.0
-    lb = period - 1
-    bad = 0
-    for t in range(x.shape[0]):
-        v = x[t]
-        bad += (v - v) != 0.0
-        pos, pre, lo = min_step(period, pos, pre, v, cur, suf)
-        out[t] = lo if t >= lb else NAN
-    return bad
+    return _rolling_extreme(x, period, out, False)
 
 
 @jit
