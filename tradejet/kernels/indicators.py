@@ -3,12 +3,14 @@
 Contract: inputs are C-contiguous float64 1-D arrays of one length ``n``; outputs are float64 arrays of
 length ``n`` passed in by the caller (allocating inside ``@njit`` is slow here), written
 completely: NaN over the warm-up (TA-Lib's lookback), values after. Parameters are
-already validated. Every kernel returns the number of input elements that are not
-finite (and, for log returns / VWAP, not > 0 / not >= 0) as a code: the check rides
+already validated. Every kernel returns a code that is nonzero when an input element is not
+finite (and, for log returns / VWAP, not > 0 / not >= 0): mostly their count: the check rides
 along in the loop instead of costing a second pass over memory, and the wrapper raises
-(naming the first bad index) when it is not 0; the outputs are then meaningless. Each kernel loops once and advances the indicator with its
-``*_step`` function from :mod:`tradejet.kernels.steps`, so it equals the streaming
-and fused forms exactly. Oracle: TA-Lib (tests/kernels/test_vs_talib.py).
+(naming the first bad index) when it is not 0; the outputs are then meaningless. Each kernel advances the indicator with its ``*_step`` function from
+:mod:`tradejet.kernels.steps` (or, in a branch-free steady-state loop, the part of it
+that runs after the warm-up), so it equals the streaming and fused forms exactly;
+rolling max/min use SIMD passes instead (max and min are exact, any order gives the
+same values). Oracle: TA-Lib (tests/kernels/test_vs_talib.py).
 """
 
 from __future__ import annotations
