@@ -76,7 +76,7 @@ def _panel(m, n):
 
 
 def test_features_2d_on_threads_equals_1d_and_serial():
-    ds, panel = _panel(3, 9000)  # large enough for the threaded path
+    ds, panel = _panel(3, 90_000)  # large enough for the threaded path
     threaded = K.features_2d(*panel)
     serial = K.features_2d(*panel, threads=1)
     np.testing.assert_array_equal(threaded, serial)
@@ -86,11 +86,11 @@ def test_features_2d_on_threads_equals_1d_and_serial():
 
 
 def test_features_2d_on_threads_names_a_bad_value():
-    _, panel = _panel(3, 9000)
-    panel[3][7000, 1] = np.inf
-    with pytest.raises(ValueError, match=r"close has inf at index \(7000, 1\) \(bar 7000, symbol 1\)"):
+    _, panel = _panel(3, 90_000)
+    panel[3][70_000, 1] = np.inf
+    with pytest.raises(ValueError, match=r"close has inf at index \(70000, 1\) \(bar 70000, symbol 1\)"):
         K.features_2d(*panel)
-    panel[3][7000, 1] = 100.0
-    panel[4][8000, 2] = -1.0
-    with pytest.raises(ValueError, match=r"volume must be >= 0, was -1.0 at flat index 24002"):
+    panel[3][70_000, 1] = 100.0
+    panel[4][80_000, 2] = -1.0
+    with pytest.raises(ValueError, match=r"volume must be >= 0, was -1.0 at flat index 240002"):
         K.features_2d(*panel)

@@ -551,7 +551,7 @@ def features_2d(open, high, low, close, volume, *, out=None, threads: int | None
 
     ``out[j]`` equals ``features(...)`` of column ``j`` exactly. Each symbol's columns are
     copied to contiguous rows and computed by :func:`features_1d_nb` (which releases the
-    GIL) on up to ``threads`` threads (default: one per CPU, serial for small inputs).
+    GIL) on up to ``threads`` threads (default: one per CPU; serial below 250k bar-symbols).
     The kernel counts bad inputs as it goes; only then are the inputs scanned, to name
     the first bad one.
     """
@@ -569,7 +569,7 @@ def features_2d(open, high, low, close, volume, *, out=None, threads: int | None
         return int(features_1d_nb(*rows, o[j], np.zeros((4, P))))
 
     workers = min(m, os.cpu_count() or 1) if threads is None else max(1, min(int(threads), m))
-    if workers > 1 and n * m >= 20_000:
+    if workers > 1 and n * m >= 250_000:  # below that, starting threads costs more than it saves
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(workers) as ex:

@@ -529,49 +529,12 @@ def _vmin(a, b):
 
 
 @jit
-def _max2_pass(src, dst, w, count):
-    sw = src[w:]
-    for i in range(count):
-        dst[i] = _vmax(src[i], sw[i])
-
-
-@jit
 def _max4_pass(src, dst, w, count):
     s1 = src[w:]
     s2 = src[2 * w:]
     s3 = src[3 * w:]
     for i in range(count):
         dst[i] = _vmax(_vmax(src[i], s1[i]), _vmax(s2[i], s3[i]))
-
-
-@jit
-def _max2_last(src, out, w, xs):
-    """The last pass, into ``out``; also counts the non-finite values of ``xs`` (the chunk's inputs)."""
-    sw = src[w:]
-    bad = 0
-    for i in range(xs.shape[0]):
-        v = xs[i]
-        bad += (v - v) != 0.0
-        out[i] = _vmax(src[i], sw[i])
-    return bad
-
-
-@jit
-def _min2_last(src, out, w, xs):
-    sw = src[w:]
-    bad = 0
-    for i in range(xs.shape[0]):
-        v = xs[i]
-        bad += (v - v) != 0.0
-        out[i] = _vmin(src[i], sw[i])
-    return bad
-
-
-@jit
-def _min2_pass(src, dst, w, count):
-    sw = src[w:]
-    for i in range(count):
-        dst[i] = _vmin(src[i], sw[i])
 
 
 @jit
@@ -584,16 +547,110 @@ def _min4_pass(src, dst, w, count):
 
 
 @jit
+def _max_last(src, out, xs, terms, w, last):
+    """The last pass into ``out``: the maximum of ``terms`` (1..5) windows of width ``w``
+    at offsets 0, w, 2w, .. and ``last`` (their union is the period); also counts the
+    non-finite values of ``xs`` (the chunk's inputs)."""
+    count = xs.shape[0]
+    s1 = src[min(w, last):]
+    s2 = src[min(2 * w, last):]
+    s3 = src[min(3 * w, last):]
+    s4 = src[min(4 * w, last):]
+    if terms == 2:
+        s1 = src[last:]
+    elif terms == 3:
+        s2 = src[last:]
+    elif terms == 4:
+        s3 = src[last:]
+    elif terms == 5:
+        s4 = src[last:]
+    bad = 0
+    if terms == 1:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = src[i]
+    elif terms == 2:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmax(src[i], s1[i])
+    elif terms == 3:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmax(_vmax(src[i], s1[i]), s2[i])
+    elif terms == 4:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmax(_vmax(src[i], s1[i]), _vmax(s2[i], s3[i]))
+    elif terms == 5:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmax(_vmax(_vmax(src[i], s1[i]), _vmax(s2[i], s3[i])), s4[i])
+    return bad
+
+
+@jit
+def _min_last(src, out, xs, terms, w, last):
+    """The last pass into ``out``: the minimum of ``terms`` (1..5) windows of width ``w``
+    at offsets 0, w, 2w, .. and ``last`` (their union is the period); also counts the
+    non-finite values of ``xs`` (the chunk's inputs)."""
+    count = xs.shape[0]
+    s1 = src[min(w, last):]
+    s2 = src[min(2 * w, last):]
+    s3 = src[min(3 * w, last):]
+    s4 = src[min(4 * w, last):]
+    if terms == 2:
+        s1 = src[last:]
+    elif terms == 3:
+        s2 = src[last:]
+    elif terms == 4:
+        s3 = src[last:]
+    elif terms == 5:
+        s4 = src[last:]
+    bad = 0
+    if terms == 1:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = src[i]
+    elif terms == 2:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmin(src[i], s1[i])
+    elif terms == 3:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmin(_vmin(src[i], s1[i]), s2[i])
+    elif terms == 4:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmin(_vmin(src[i], s1[i]), _vmin(s2[i], s3[i]))
+    elif terms == 5:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmin(_vmin(_vmin(src[i], s1[i]), _vmin(s2[i], s3[i])), s4[i])
+    return bad
+
+
+@jit
 def _rolling_extreme(x, period, out, is_max):
     """Rolling maximum (``is_max``) or minimum by widening windows, a chunk at a time.
 
     Over a chunk, ``m_W[i]`` = the extreme of ``x[i .. i+W-1]`` is built for W = 4, 16, ..
-    (then one doubling) by vectorised passes, each combining 4 (or 2) windows of the
-    previous width, until W <= p < 2W; then ``out[t] = extreme(m_W[t-p+1], m_W[t-W+1])``.
-    About log4(p) + 1 passes of SIMD max over data in L1, no branch on the data
-    (TA-Lib rescans the window whenever its extreme leaves it). Max and min are exact, so
-    the values equal :func:`steps.max_step`'s (the streaming and fused forms).
-    Returns the count of non-finite values in ``x`` (checked in the same chunks)."""
+    by vectorised passes, each combining 4 windows of the previous width, until
+    p <= 5W; the last pass combines the (at most 5) windows of width W at offsets
+    0, W, 2W, .. and p - W. About log4(p) passes of SIMD max over data in L1 (one for
+    p <= 20), no branch on the data (TA-Lib rescans the window whenever its extreme
+    leaves it). Max and min are exact, so the values equal :func:`steps.max_step`'s (the
+    streaming form). Returns the count of non-finite values in ``x``."""
     n = x.shape[0]
     lb = period - 1
     bad = 0
@@ -610,7 +667,7 @@ def _rolling_extreme(x, period, out, is_max):
         src = x[s - lb:e]
         dst = a
         w = 1
-        while 4 * w <= period:
+        while period > 5 * w:
             if is_max:
                 _max4_pass(src, dst, w, length - 4 * w + 1)
             else:
@@ -618,17 +675,11 @@ def _rolling_extreme(x, period, out, is_max):
             src = dst
             dst = b if dst is a else a
             w *= 4
-        if 2 * w <= period:
-            if is_max:
-                _max2_pass(src, dst, w, length - 2 * w + 1)
-            else:
-                _min2_pass(src, dst, w, length - 2 * w + 1)
-            src = dst
-            w *= 2
+        terms = (period + w - 1) // w
         if is_max:
-            bad += _max2_last(src, out[s:e], period - w, x[s:e])
+            bad += _max_last(src, out[s:e], x[s:e], terms, w, period - w)
         else:
-            bad += _min2_last(src, out[s:e], period - w, x[s:e])
+            bad += _min_last(src, out[s:e], x[s:e], terms, w, period - w)
         s = e
     return bad
 
