@@ -63,11 +63,21 @@ def test_atr_natr_steady_loop_matches_talib_and_catches_late_bad_values(p):
     if p > 1:  # TA-Lib's NATR(period=1) is not ATR(1)/close (a TA-Lib quirk, as before this change)
         assert_close(K.natr(h, lo, c, p), talib.NATR(h, lo, c, p), 1.0, f"natr p={p}")
     for name in ("high", "low", "close"):
-        bad = {"high": h.copy(), "low": lo.copy(), "close": c.copy()}
-        bad[name][4321] = np.nan
-        for fn in (K.atr, K.natr):
-            with pytest.raises(ValueError, match=f"{name} has NaN at index 4321"):
-                fn(bad["high"], bad["low"], bad["close"], p)
+        for idx in (4321, 4999):
+            for val, what in ((np.nan, "NaN"), (np.inf, "inf"), (-np.inf, "inf")):
+                bad = {"high": h.copy(), "low": lo.copy(), "close": c.copy()}
+                bad[name][idx] = val
+                for fn in (K.atr, K.natr):
+                    with pytest.raises(ValueError, match=f"{name} has {what} at index {idx}"):
+                        fn(bad["high"], bad["low"], bad["close"], p)
+
+
+def test_atr_that_overflows_is_not_an_input_error():
+    h = np.full(100, 1e308)
+    lo = np.full(100, -1e308)
+    c = np.zeros(100)
+    out = K.atr(h, lo, c, 14)
+    assert np.isnan(out[:14]).all() and np.isinf(out[14:]).all()
 
 
 def _panel(m, n):

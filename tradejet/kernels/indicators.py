@@ -321,13 +321,25 @@ def _atr_head(high, low, close, period, out):
 
 
 @jit
+def _count_bad3(a, b, c):
+    """Count the indices where a, b or c is not finite (the slow path of the ATR check)."""
+    bad = 0
+    for i in range(a.shape[0]):
+        bad += ((a[i] - a[i]) + (b[i] - b[i]) + (c[i] - c[i])) != 0.0
+    return bad
+
+
+@jit
 def atr_1d_nb(high, low, close, period, out):
     """Wilder's average true range (TA-Lib ATR); lookback ``period``.
 
     The warm-up and seed by ``atr_step``, then a loop without branches doing what
     ``atr_step`` does after its seed (``wilder_next`` of the true range): its FMA
-    dependency chain (4 cycles a bar) is the bound. Non-finite inputs are caught by a
-    float sum ``(h-h)+(l-l)+(c-c)`` (NaN for any inf/NaN) instead of a per-bar count."""
+    dependency chain (4 cycles a bar) and its floating-point port pressure are the bound,
+    so the input check costs two operations a bar: an inf or NaN high or low makes the
+    true range, hence the ATR, inf or NaN for good; a close only enters through ``|pc - h|``
+    and ``|pc - l|``, which drop a NaN, so ``sum(close * 0)`` catches it. On a suspect
+    result the inputs are counted exactly (an ATR that overflowed is not an error)."""
     n = high.shape[0]
     bad, acc = _atr_head(high, low, close, period, out)
     s = period + 1
@@ -342,13 +354,12 @@ def atr_1d_nb(high, low, close, period, out):
     os_ = out[s:]
     chk = 0.0
     for i in range(n - s):
-        h = hs[i]
-        lo = ls[i]
-        c = cs[i]
-        chk += (h - h) + (lo - lo) + (c - c)
-        acc = wilder_next(acc, a, inv, tr_value(h, lo, pcs[i]))
+        chk += cs[i] * 0.0
+        acc = wilder_next(acc, a, inv, tr_value(hs[i], ls[i], pcs[i]))
         os_[i] = acc
-    return bad + (chk != 0.0)
+    if chk != 0.0 or acc - acc != 0.0:
+        bad += _count_bad3(hs, ls, cs)
+    return bad
 
 
 @jit
@@ -370,13 +381,13 @@ def natr_1d_nb(high, low, close, period, out):
     os_ = out[s:]
     chk = 0.0
     for i in range(n - s):
-        h = hs[i]
-        lo = ls[i]
         c = cs[i]
-        chk += (h - h) + (lo - lo) + (c - c)
-        acc = wilder_next(acc, a, inv, tr_value(h, lo, pcs[i]))
+        chk += c * 0.0
+        acc = wilder_next(acc, a, inv, tr_value(hs[i], ls[i], pcs[i]))
         os_[i] = natr_value(acc, c)
-    return bad + (chk != 0.0)
+    if chk != 0.0 or acc - acc != 0.0:
+        bad += _count_bad3(hs, ls, cs)
+    return bad
 
 
 @jit
