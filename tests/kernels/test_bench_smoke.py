@@ -55,3 +55,16 @@ def test_bench_kernels_runs_without_talib(tmp_path):
     res = json.loads(out.read_text())
     assert res["talib"] is False and res["parity_checked"] is False and res["parity_ok"] is True
     assert all(x["tradejet_ns_per_bar"] > 0 for x in res["indicators"])
+
+
+def test_bench_kernels_thread_clock(tmp_path):
+    out = tmp_path / "out.json"
+    r = subprocess.run([sys.executable, "-m", "tradejet", "bench", "kernels", "--sizes", "3000", "--repeat", "2",
+                        "--symbols", "2", "--skip-startup", "--clock", "thread", "--json", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "this thread's CPU time" in r.stdout
+    res = json.loads(out.read_text())
+    assert res["clock"] == "thread" and res["parity_ok"] is True
+    assert all(x["tradejet_ns_per_bar"] > 0 and x["talib_ns_per_bar"] > 0 for x in res["indicators"])
+    assert res["fused_2d"][0]["tradejet_ns_per_bar_per_series"] > 0

@@ -12,6 +12,15 @@ from numba.extending import intrinsic
 
 NAN = np.nan
 
+# WMA's running sums are re-summed exactly over their window once every RESUM * period
+# outputs and slid by one value in between. Every form (batch, fused, 2-D, streaming)
+# re-sums at the same bars, so they stay equal bit for bit; between re-sums the error
+# grows by about one rounding per slide (~1e-14 relative over 8 windows), far inside
+# TA-Lib's 1e-9. A re-sum costs ``period`` dependent additions: re-summing every window
+# would cost as much as all the slides together. (The rolling variance and VWAP still
+# re-sum every window: the strategies' decisions use them, and must not move by an ulp.)
+RESUM = 8
+
 # error_model="numpy": a division by zero gives inf/nan instead of a Python-style check
 # (which would add a branch to every division); no fastmath: it would let LLVM reorder
 # arithmetic differently in the batch, fused and streaming forms and break their exact

@@ -35,14 +35,16 @@ The streaming form keeps the whole set's state in one float64 array
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from tradejet.kernels import streaming as _s
 from numba import carray
 
-from tradejet.kernels._core import NAN, address_to_f64_pointer, jit, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels._core import NAN, RESUM, address_to_f64_pointer, jit, window_shifted_sums, window_sum2, window_wsums
 from tradejet.kernels.api import as_series, first_nonfinite_nb, raise_bad, same_length, sma  # noqa: F401 (sma: doctest)
-from tradejet.kernels.indicators import log_return_value, typical_price
+from tradejet.kernels.indicators import _rolling_extreme, log_return_value, typical_price
 from tradejet.kernels.steps import (
     adx_step,
     atr_step,
@@ -64,8 +66,8 @@ from tradejet.kernels.steps import (
     var_value,
     vwap_update,
     vwap_value,
-    wma_emit,
     wma_slide,
+    wma_value,
     zscore_value,
 )
 
@@ -116,7 +118,7 @@ def features_1d_nb(high, low, close, volume, out, rings):
     lb = P - 1
     k_ema = 2.0 / (fp + 1.0)
     a_ema = 1.0 - k_ema
-    divider = float((P * (P + 1)) >> 1)
+    inv_div = 1.0 / float((P * (P + 1)) >> 1)
     f_rsi = float(RSI_P)
     i_rsi = 1.0 / RSI_P
     a_rsi = (RSI_P - 1) * i_rsi
@@ -141,7 +143,6 @@ def features_1d_nb(high, low, close, volume, out, rings):
     e_ema = 0.0
     w_sum = 0.0
     w_sub = 0.0
-    w_tr = 0.0
     w_left = 0
     v_left = 0
     v_shift = 0.0
@@ -170,14 +171,6 @@ def features_1d_nb(high, low, close, volume, out, rings):
     hpre = 0.0
     lpos = 0
     lpre = 0.0
-    mxc = np.empty(P)
-    mxs = np.full(P, -np.inf)
-    mnc = np.empty(P)
-    mns = np.full(P, np.inf)
-    mxpos = 0
-    mxpre = 0.0
-    mnpos = 0
-    mnpre = 0.0
     st_k = 0.0
     st_d = 0.0
     pos_k = 0
@@ -225,12 +218,11 @@ def features_1d_nb(high, low, close, volume, out, rings):
         if t >= lb:
             if w_left == 0:
                 w_sub, w_sum = window_wsums(close, t - lb, P, n)
-                w_left = P
+                w_left = RESUM * P
             else:
-                w_sum, w_sub = wma_slide(w_sum, w_sub, w_tr, x, fp)
+                w_sum, w_sub = wma_slide(w_sum, w_sub, x_leaving, x, fp)
             w_left -= 1
-            w_sum, out[2, t] = wma_emit(w_sum, w_sub, divider)
-            w_tr = x_first
+            out[2, t] = wma_value(w_sum, inv_div)
         else:
             out[2, t] = NAN
         w = sdv * BB_NBDEV
@@ -280,10 +272,6 @@ def features_1d_nb(high, low, close, volume, out, rings):
         o_prev, o_obv = obv_step(t, o_prev, o_obv, x, vol)
         out[20, t] = o_obv
 
-        mxpos, mxpre, mx = max_step(P, mxpos, mxpre, x, mxc, mxs)
-        mnpos, mnpre, mn = min_step(P, mnpos, mnpre, x, mnc, mns)
-        out[21, t] = mx if t >= lb else NAN
-        out[22, t] = mn if t >= lb else NAN
 
         if t > 0:
             rt = log_return_value(x, close[t - 1])
@@ -320,6 +308,9 @@ def features_1d_nb(high, low, close, volume, out, rings):
             out[26, t] = vwap_value(vw_spv, vw_sv, vw_nz, tp)
         else:
             out[26, t] = NAN
+    # max and min (Donchian, rows 21-22) by the batch kernel's SIMD passes: exact, so equal
+    _rolling_extreme(close, P, out[21], True)
+    _rolling_extreme(close, P, out[22], False)
     return bad
 
 
@@ -490,7 +481,7 @@ def features_update(state, open_, high, low, close, volume, out):
 
 # ------------------------------------------------------------------------------ wrappers
 
-def _panel(name: str, x) -> np.ndarray:
+def _panel(name: str, x, scan: bool = True) -> np.ndarray:
     a = np.asarray(x)
     if a.dtype != np.float64:
         if a.dtype.kind in "biuf" and np.can_cast(a.dtype, np.float64, "safe"):
@@ -500,13 +491,17 @@ def _panel(name: str, x) -> np.ndarray:
                              f"got dtype {a.dtype}")
     if a.ndim != 2:
         raise ValueError(f"{name} must be 2-D (bars x symbols), got shape {a.shape}")
-    a = np.ascontiguousarray(a)
+    if scan:
+        _scan_panel(name, np.ascontiguousarray(a))
+    return a
+
+
+def _scan_panel(name: str, a: np.ndarray) -> None:
     i = first_nonfinite_nb(a.reshape(-1))
     if i >= 0:
         bar, sym = divmod(i, a.shape[1])
         what = "NaN" if np.isnan(a.flat[i]) else "inf"
         raise ValueError(f"{name} has {what} at index ({bar}, {sym}) (bar {bar}, symbol {sym})")
-    return a
 
 
 def _check_ohlcv(arrays) -> None:
@@ -551,20 +546,39 @@ def features(open, high, low, close, volume, *, out=None) -> np.ndarray:  # noqa
     return o
 
 
-def features_2d(open, high, low, close, volume, *, out=None) -> np.ndarray:  # noqa: A002
+def features_2d(open, high, low, close, volume, *, out=None, threads: int | None = None) -> np.ndarray:  # noqa: A002
     """Return the standard set for (bars x symbols) inputs as an (m, N_FEATURES, n) array.
 
-    ``out[j]`` equals ``features(...)`` of column ``j`` exactly. The columns are copied to
-    contiguous rows first (counted in the benchmark), then computed symbol by symbol.
+    ``out[j]`` equals ``features(...)`` of column ``j`` exactly. Each symbol's columns are
+    copied to contiguous rows and computed by :func:`features_1d_nb` (which releases the
+    GIL) on up to ``threads`` threads (default: one per CPU; serial below 250k bar-symbols).
+    The kernel counts bad inputs as it goes; only then are the inputs scanned, to name
+    the first bad one.
     """
-    arrays = {k: _panel(k, v) for k, v in
+    arrays = {k: _panel(k, v, k == "open") for k, v in
               (("open", open), ("high", high), ("low", low), ("close", close), ("volume", volume))}
     shapes = {k: v.shape for k, v in arrays.items()}
     if len(set(shapes.values())) != 1:
         raise ValueError(f"open, high, low, close and volume must have the same shape, got {shapes}")
-    _check_ohlcv(arrays)
     n, m = arrays["close"].shape
     o = _out_buf(out, (m, N_FEATURES, n))
-    rows = [np.ascontiguousarray(arrays[k].T) for k in ("high", "low", "close", "volume")]
-    features_2d_nb(*rows, o, np.zeros((4, P)))
+    cols = [arrays[k] for k in ("high", "low", "close", "volume")]
+
+    def one(j: int) -> int:
+        rows = [np.ascontiguousarray(c[:, j]) for c in cols]
+        return int(features_1d_nb(*rows, o[j], np.zeros((4, P))))
+
+    workers = min(m, os.cpu_count() or 1) if threads is None else max(1, min(int(threads), m))
+    if workers > 1 and n * m >= 250_000:  # below that, starting threads costs more than it saves
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as ex:
+            bad = sum(ex.map(one, range(m)))
+    else:
+        bad = sum(one(j) for j in range(m))
+    if bad:
+        for k in ("high", "low", "close", "volume"):
+            _scan_panel(k, np.ascontiguousarray(arrays[k]))
+        _check_ohlcv(arrays)
+        raise AssertionError(f"the fused kernel counted {bad} bad inputs that no check found")
     return o

@@ -3,12 +3,14 @@
 Contract: inputs are C-contiguous float64 1-D arrays of one length ``n``; outputs are float64 arrays of
 length ``n`` passed in by the caller (allocating inside ``@njit`` is slow here), written
 completely: NaN over the warm-up (TA-Lib's lookback), values after. Parameters are
-already validated. Every kernel returns the number of input elements that are not
-finite (and, for log returns / VWAP, not > 0 / not >= 0) as a code: the check rides
+already validated. Every kernel returns a code that is nonzero when an input element is not
+finite (and, for log returns / VWAP, not > 0 / not >= 0): mostly their count: the check rides
 along in the loop instead of costing a second pass over memory, and the wrapper raises
-(naming the first bad index) when it is not 0; the outputs are then meaningless. Each kernel loops once and advances the indicator with its
-``*_step`` function from :mod:`tradejet.kernels.steps`, so it equals the streaming
-and fused forms exactly. Oracle: TA-Lib (tests/kernels/test_vs_talib.py).
+(naming the first bad index) when it is not 0; the outputs are then meaningless. Each kernel advances the indicator with its ``*_step`` function from
+:mod:`tradejet.kernels.steps` (or, in a branch-free steady-state loop, the part of it
+that runs after the warm-up), so it equals the streaming and fused forms exactly;
+rolling max/min use SIMD passes instead (max and min are exact, any order gives the
+same values). Oracle: TA-Lib (tests/kernels/test_vs_talib.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import math
 
 import numpy as np
 
-from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels._core import NAN, RESUM, jit, window_shifted_sums, window_sum2, window_wsums
 from tradejet.kernels.steps import (
     adx_step,
     atr_step,
@@ -33,14 +35,15 @@ from tradejet.kernels.steps import (
     sma_step,
     stoch_k_value,
     tr_value,
+    wilder_next,
     max_step,
     min_step,
     var_update,
     var_value,
     vwap_update,
     vwap_value,
-    wma_emit,
     wma_slide,
+    wma_value,
     zscore_value,
 )
 
@@ -90,33 +93,35 @@ def ema_1d_nb(x, period, out):
 
 @jit
 def wma_1d_nb(x, period, out):
-    """Linearly weighted moving average (TA-Lib WMA); lookback ``period - 1``."""
+    """Linearly weighted moving average (TA-Lib WMA); lookback ``period - 1``.
+
+    Runs of ``RESUM * period`` outputs: an exact re-sum of the window, then a loop of
+    slides without a branch (``steps.wma_slide``, one addition per dependency chain)."""
     n = x.shape[0]
     fp = float(period)
-    divider = float((period * (period + 1)) >> 1)
-    psum = 0.0
-    psub = 0.0
-    trailing = 0.0
-    left = 0
+    inv_div = 1.0 / float((period * (period + 1)) >> 1)
     lb = period - 1
     bad = 0
-    m = min(lb, n)
-    for t in range(m):
-        bad += (x[t] - x[t]) != 0.0
-        out[t] = NAN
-    xs = x[m:]
-    os_ = out[m:]
-    for i in range(n - m):
-        v = xs[i]
+    for t in range(min(lb, n)):
+        v = x[t]
         bad += (v - v) != 0.0
-        if left == 0:
-            psub, psum = window_wsums(x, i, period, n)
-            left = period
-        else:
-            psum, psub = wma_slide(psum, psub, trailing, v, fp)
-        left -= 1
-        psum, os_[i] = wma_emit(psum, psub, divider)
-        trailing = x[i]
+        out[t] = NAN
+    t = lb
+    while t < n:
+        e = min(t + RESUM * period, n)
+        psum, wsum = window_wsums(x, t - lb, period, n)
+        v = x[t]
+        bad += (v - v) != 0.0
+        out[t] = wma_value(wsum, inv_div)
+        xs = x[t + 1:e]
+        xl = x[t + 1 - period:e - period]
+        os_ = out[t + 1:e]
+        for i in range(e - t - 1):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            wsum, psum = wma_slide(wsum, psum, xl[i], v, fp)
+            os_[i] = wma_value(wsum, inv_div)
+        t = e
     return bad
 
 
@@ -298,39 +303,90 @@ def trange_1d_nb(high, low, close, out):
 
 
 @jit
-def atr_1d_nb(high, low, close, period, out):
-    """Wilder's average true range (TA-Lib ATR); lookback ``period``."""
+def _atr_head(high, low, close, period, out):
+    """Bars 0..period of the ATR (warm-up and seed) by ``atr_step``; returns (bad, atr)."""
     fp = float(period)
     inv = 1.0 / period
     a = (period - 1) * inv
     pc = 0.0
     acc = 0.0
     bad = 0
-    for t in range(high.shape[0]):
+    for t in range(min(period + 1, high.shape[0])):
         h = high[t]
         lo = low[t]
         c = close[t]
         bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
         pc, acc, out[t] = atr_step(t, period, fp, a, inv, pc, acc, h, lo, c)
+    return bad, acc
+
+
+@jit
+def _count_bad3(a, b, c):
+    """Count the indices where a, b or c is not finite (the slow path of the ATR check)."""
+    bad = 0
+    for i in range(a.shape[0]):
+        bad += ((a[i] - a[i]) + (b[i] - b[i]) + (c[i] - c[i])) != 0.0
+    return bad
+
+
+@jit
+def atr_1d_nb(high, low, close, period, out):
+    """Wilder's average true range (TA-Lib ATR); lookback ``period``.
+
+    The warm-up and seed by ``atr_step``, then a loop without branches doing what
+    ``atr_step`` does after its seed (``wilder_next`` of the true range): its FMA
+    dependency chain (4 cycles a bar) and its floating-point port pressure are the bound,
+    so the input check costs two operations a bar: an inf or NaN high or low makes the
+    true range, hence the ATR, inf or NaN for good; a close only enters through ``|pc - h|``
+    and ``|pc - l|``, which drop a NaN, so ``sum(close * 0)`` catches it. On a suspect
+    result the inputs are counted exactly (an ATR that overflowed is not an error)."""
+    n = high.shape[0]
+    bad, acc = _atr_head(high, low, close, period, out)
+    s = period + 1
+    if n <= s:
+        return bad
+    inv = 1.0 / period
+    a = (period - 1) * inv
+    hs = high[s:]
+    ls = low[s:]
+    cs = close[s:]
+    pcs = close[period:]
+    os_ = out[s:]
+    chk = 0.0
+    for i in range(n - s):
+        chk += cs[i] * 0.0
+        acc = wilder_next(acc, a, inv, tr_value(hs[i], ls[i], pcs[i]))
+        os_[i] = acc
+    if chk != 0.0 or acc - acc != 0.0:
+        bad += _count_bad3(hs, ls, cs)
     return bad
 
 
 @jit
 def natr_1d_nb(high, low, close, period, out):
-    """ATR as a percentage of the close (TA-Lib NATR); lookback ``period``."""
-    fp = float(period)
+    """ATR as a percentage of the close (TA-Lib NATR); lookback ``period``; see :func:`atr_1d_nb`."""
+    n = high.shape[0]
+    bad, acc = _atr_head(high, low, close, period, out)
+    if n > period:
+        out[period] = natr_value(acc, close[period])
+    s = period + 1
+    if n <= s:
+        return bad
     inv = 1.0 / period
     a = (period - 1) * inv
-    pc = 0.0
-    acc = 0.0
-    bad = 0
-    for t in range(high.shape[0]):
-        h = high[t]
-        lo = low[t]
-        c = close[t]
-        bad += ((h - h) + (lo - lo) + (c - c)) != 0.0
-        pc, acc, v = atr_step(t, period, fp, a, inv, pc, acc, h, lo, c)
-        out[t] = natr_value(v, c) if t >= period else NAN
+    hs = high[s:]
+    ls = low[s:]
+    cs = close[s:]
+    pcs = close[period:]
+    os_ = out[s:]
+    chk = 0.0
+    for i in range(n - s):
+        c = cs[i]
+        chk += c * 0.0
+        acc = wilder_next(acc, a, inv, tr_value(hs[i], ls[i], pcs[i]))
+        os_[i] = natr_value(acc, c)
+    if chk != 0.0 or acc - acc != 0.0:
+        bad += _count_bad3(hs, ls, cs)
     return bad
 
 
@@ -470,38 +526,185 @@ def obv_1d_nb(close, volume, out):
     return bad
 
 
+CHUNK = 1024  # outputs per chunk of the rolling max/min passes (their scratch stays in L1)
+
+
+@jit
+def _vmax(a, b):
+    return a if a > b else b
+
+
+@jit
+def _vmin(a, b):
+    return a if a < b else b
+
+
+@jit
+def _max4_pass(src, dst, w, count):
+    s1 = src[w:]
+    s2 = src[2 * w:]
+    s3 = src[3 * w:]
+    for i in range(count):
+        dst[i] = _vmax(_vmax(src[i], s1[i]), _vmax(s2[i], s3[i]))
+
+
+@jit
+def _min4_pass(src, dst, w, count):
+    s1 = src[w:]
+    s2 = src[2 * w:]
+    s3 = src[3 * w:]
+    for i in range(count):
+        dst[i] = _vmin(_vmin(src[i], s1[i]), _vmin(s2[i], s3[i]))
+
+
+@jit
+def _max_last(src, out, xs, terms, w, last):
+    """The last pass into ``out``: the maximum of ``terms`` (1..5) windows of width ``w``
+    at offsets 0, w, 2w, .. and ``last`` (their union is the period); also counts the
+    non-finite values of ``xs`` (the chunk's inputs)."""
+    count = xs.shape[0]
+    s1 = src[min(w, last):]
+    s2 = src[min(2 * w, last):]
+    s3 = src[min(3 * w, last):]
+    s4 = src[min(4 * w, last):]
+    if terms == 2:
+        s1 = src[last:]
+    elif terms == 3:
+        s2 = src[last:]
+    elif terms == 4:
+        s3 = src[last:]
+    elif terms == 5:
+        s4 = src[last:]
+    bad = 0
+    if terms == 1:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = src[i]
+    elif terms == 2:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmax(src[i], s1[i])
+    elif terms == 3:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmax(_vmax(src[i], s1[i]), s2[i])
+    elif terms == 4:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmax(_vmax(src[i], s1[i]), _vmax(s2[i], s3[i]))
+    elif terms == 5:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmax(_vmax(_vmax(src[i], s1[i]), _vmax(s2[i], s3[i])), s4[i])
+    return bad
+
+
+@jit
+def _min_last(src, out, xs, terms, w, last):
+    """The last pass into ``out``: the minimum of ``terms`` (1..5) windows of width ``w``
+    at offsets 0, w, 2w, .. and ``last`` (their union is the period); also counts the
+    non-finite values of ``xs`` (the chunk's inputs)."""
+    count = xs.shape[0]
+    s1 = src[min(w, last):]
+    s2 = src[min(2 * w, last):]
+    s3 = src[min(3 * w, last):]
+    s4 = src[min(4 * w, last):]
+    if terms == 2:
+        s1 = src[last:]
+    elif terms == 3:
+        s2 = src[last:]
+    elif terms == 4:
+        s3 = src[last:]
+    elif terms == 5:
+        s4 = src[last:]
+    bad = 0
+    if terms == 1:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = src[i]
+    elif terms == 2:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmin(src[i], s1[i])
+    elif terms == 3:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmin(_vmin(src[i], s1[i]), s2[i])
+    elif terms == 4:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmin(_vmin(src[i], s1[i]), _vmin(s2[i], s3[i]))
+    elif terms == 5:
+        for i in range(count):
+            v = xs[i]
+            bad += (v - v) != 0.0
+            out[i] = _vmin(_vmin(_vmin(src[i], s1[i]), _vmin(s2[i], s3[i])), s4[i])
+    return bad
+
+
+@jit
+def _rolling_extreme(x, period, out, is_max):
+    """Rolling maximum (``is_max``) or minimum by widening windows, a chunk at a time.
+
+    Over a chunk, ``m_W[i]`` = the extreme of ``x[i .. i+W-1]`` is built for W = 4, 16, ..
+    by vectorised passes, each combining 4 windows of the previous width, until
+    p <= 5W; the last pass combines the (at most 5) windows of width W at offsets
+    0, W, 2W, .. and p - W. About log4(p) passes of SIMD max over data in L1 (one for
+    p <= 20), no branch on the data (TA-Lib rescans the window whenever its extreme
+    leaves it). Max and min are exact, so the values equal :func:`steps.max_step`'s (the
+    streaming form). Returns the count of non-finite values in ``x``."""
+    n = x.shape[0]
+    lb = period - 1
+    bad = 0
+    for t in range(min(lb, n)):
+        v = x[t]
+        bad += (v - v) != 0.0
+        out[t] = NAN
+    a = np.empty(CHUNK + period)
+    b = np.empty(CHUNK + period)
+    s = lb
+    while s < n:
+        e = min(s + CHUNK, n)
+        length = e - s + lb
+        src = x[s - lb:e]
+        dst = a
+        w = 1
+        while period > 5 * w:
+            if is_max:
+                _max4_pass(src, dst, w, length - 4 * w + 1)
+            else:
+                _min4_pass(src, dst, w, length - 4 * w + 1)
+            src = dst
+            dst = b if dst is a else a
+            w *= 4
+        terms = (period + w - 1) // w
+        if is_max:
+            bad += _max_last(src, out[s:e], x[s:e], terms, w, period - w)
+        else:
+            bad += _min_last(src, out[s:e], x[s:e], terms, w, period - w)
+        s = e
+    return bad
+
+
 @jit
 def max_1d_nb(x, period, out):
     """Rolling maximum (TA-Lib MAX); lookback ``period - 1``."""
-    cur = np.empty(period)
-    suf = np.full(period, -np.inf)
-    pos = 0
-    pre = 0.0
-    lb = period - 1
-    bad = 0
-    for t in range(x.shape[0]):
-        v = x[t]
-        bad += (v - v) != 0.0
-        pos, pre, hi = max_step(period, pos, pre, v, cur, suf)
-        out[t] = hi if t >= lb else NAN
-    return bad
+    return _rolling_extreme(x, period, out, True)
 
 
 @jit
 def min_1d_nb(x, period, out):
     """Rolling minimum (TA-Lib MIN); lookback ``period - 1``."""
-    cur = np.empty(period)
-    suf = np.full(period, np.inf)
-    pos = 0
-    pre = 0.0
-    lb = period - 1
-    bad = 0
-    for t in range(x.shape[0]):
-        v = x[t]
-        bad += (v - v) != 0.0
-        pos, pre, lo = min_step(period, pos, pre, v, cur, suf)
-        out[t] = lo if t >= lb else NAN
-    return bad
+    return _rolling_extreme(x, period, out, False)
 
 
 @jit

@@ -13,10 +13,10 @@ for an occasional exact re-sum) are passed in by the caller, which knows where t
 
 Rounding: recurrences use ``fma(y, (p-1)/p, v/p)`` (one rounding, 4-cycle chain) where
 TA-Lib computes ``(y*(p-1) + v)/p``; the difference is a few ulps and stays bounded
-because the recurrence contracts. Running sums whose drift TA-Lib itself has (SMA, WMA,
-the SMA inside STOCH) are replicated operation for operation, so they match TA-Lib's bits.
-Rolling variance (STDDEV, BBANDS, zscore, realized_vol) and the rolling VWAP sums are
-re-summed exactly every ``period`` bars around a shift, so they do not drift; those steps
+because the recurrence contracts. Running sums whose drift TA-Lib itself has (SMA, the SMA inside STOCH) are replicated
+operation for operation, so they match TA-Lib's bits. Rolling variance (STDDEV, BBANDS,
+zscore, realized_vol) and the rolling VWAP sums are re-summed exactly every ``period``
+bars around a shift, WMA's every ``RESUM * period`` bars, so they do not drift; those steps
 take no arrays (a step that does stays a real call in the loop, 3-4x slower), the callers
 do the re-sum with ``_core.window_shifted_sums`` / ``_core.window_sum2``.
 """
@@ -52,21 +52,22 @@ def ema_step(t, p, fp, a, k, prev, x):
 
 
 @jit
-def wma_slide(psum, psub, trailing, x, fp):
-    """Slide TA-Lib's WMA sums by one value: ``psub`` plain sum, ``psum`` weighted sum.
+def wma_slide(wsum, psum, trailing, x, fp):
+    """Slide WMA's sums by one value: ``wsum`` the weighted sum (weights 1..p, newest
+    heaviest), ``psum`` the plain sum, both of the window ending at the previous bar.
 
-    Callers re-sum both exactly every ``p`` outputs (``_core.window_wsums``): TA-Lib
-    0.8's WMA does not drift over long series, a pure running sum does (8e-9 at 1M bars)."""
-    psub = psub + x
-    psub = psub - trailing
-    return psum + x * fp, psub
+    ``W' = W + (p*x - S)`` and ``S' = S + (x - trailing)``: one addition on each
+    dependency chain (TA-Lib's order has two), within a few ulps of TA-Lib. Callers
+    re-sum both exactly every ``RESUM * p`` outputs (``_core.window_wsums``): a pure
+    running sum drifts (8e-9 at 1M bars), TA-Lib 0.8's WMA does not."""
+    return wsum + (x * fp - psum), psum + (x - trailing)
 
 
 @jit
-def wma_emit(psum, psub, divider):
-    """Return (the weighted sum for the next bar, the WMA value)."""
-    y = psum / divider
-    return psum - psub, y
+def wma_value(wsum, inv_divider):
+    """The WMA from the weighted sum: ``wsum * (1 / (p(p+1)/2))`` (TA-Lib divides: a
+    division per bar bounds its loop; the product is within an ulp of the quotient)."""
+    return wsum * inv_divider
 
 
 @jit
@@ -146,8 +147,14 @@ def atr_step(t, p, fp, a, inv, pc, acc, h, l, c):
     if t == p:
         acc = (acc + tr) / fp
     else:
-        acc = fma(acc, a, tr * inv)
+        acc = wilder_next(acc, a, inv, tr)
     return c, acc, acc
+
+
+@jit
+def wilder_next(acc, a, inv, v):
+    """Wilder's smoothing after the seed: ``fma(acc, (p-1)/p, v/p)`` (ATR's steady state)."""
+    return fma(acc, a, v * inv)
 
 
 @jit

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from tradejet.kernels._core import NAN, jit, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels._core import NAN, RESUM, jit, window_shifted_sums, window_sum2, window_wsums
 from tradejet.kernels.api import check_number, check_period
 from tradejet.kernels.indicators import log_return_value, typical_price
 from tradejet.kernels.steps import (
@@ -47,8 +47,8 @@ from tradejet.kernels.steps import (
     var_value,
     vwap_update,
     vwap_value,
-    wma_emit,
     wma_slide,
+    wma_value,
     zscore_value,
 )
 
@@ -141,10 +141,10 @@ def _wma_upd(st, o, x):
     left = int(st[o + 6])
     if left == 0:
         psub, psum = window_wsums(st[r:r + p], pos1, p, p)
-        left = p
+        left = RESUM * p
     else:
         psum, psub = wma_slide(st[o + 2], st[o + 3], st[o + 4], x, float(p))
-    psum, y = wma_emit(psum, psub, float((p * (p + 1)) >> 1))
+    y = wma_value(psum, 1.0 / float((p * (p + 1)) >> 1))
     st[o + 2] = psum
     st[o + 3] = psub
     st[o + 4] = st[r + pos1]  # the window's oldest value leaves at the next bar

@@ -1,0 +1,106 @@
+"""The batch kernels' fast paths on long series: chunk boundaries, every pass of the rolling
+max/min, WMA's re-sum cadence, ATR's branch-free loop, and the threaded 2-D form.
+
+Oracles: a sliding-window view (max/min, exact), TA-Lib (WMA, ATR, NATR), the 1-D fused
+kernel (2-D, exact), and the streaming form (bit for bit)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+
+import tradejet.kernels as K
+from tests.kernels.conftest import assert_close
+from tests.kernels.test_vs_talib import random_walk
+from tradejet.kernels._core import RESUM
+from tradejet.kernels.indicators import CHUNK
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 63, 64, 65, 100, CHUNK - 1, CHUNK + 3])
+def test_rolling_max_min_equal_a_sliding_window_across_chunks(p):
+    n = 3 * CHUNK + 77
+    x = random_walk(p, n, 100.0, 0.02)["close"]
+    x[::97] = x[::97].round(1)  # ties
+    win = sliding_window_view(x, p)
+    hi, lo = K.rolling_max(x, p), K.rolling_min(x, p)
+    assert np.isnan(hi[:p - 1]).all() and np.isnan(lo[:p - 1]).all()
+    np.testing.assert_array_equal(hi[p - 1:], win.max(axis=1))
+    np.testing.assert_array_equal(lo[p - 1:], win.min(axis=1))
+
+
+def test_rolling_max_min_short_and_bad_series():
+    for n in range(0, 6):
+        x = np.arange(n, dtype=float)
+        assert np.isnan(K.rolling_max(x, 6)).all() and K.rolling_min(x, 6).shape == (n,)
+    x = np.ones(3000)
+    x[2500] = np.inf
+    with pytest.raises(ValueError, match="x has inf at index 2500"):
+        K.rolling_max(x, 20)
+    x[2500] = 1.0
+    x[3] = np.nan  # inside the warm-up
+    with pytest.raises(ValueError, match="x has NaN at index 3"):
+        K.rolling_min(x, 20)
+
+
+@pytest.mark.parametrize("p", [1, 2, 20, 33])
+def test_wma_across_resums_matches_talib_and_streaming(p):
+    talib = pytest.importorskip("talib")
+    d = random_walk(5, 4 * RESUM * p + 13, 60_000.0, 0.01)
+    x = d["close"]
+    ours = K.wma(x, p)
+    assert_close(ours, talib.WMA(x, p), float(np.mean(x)), f"wma p={p}", rtol=1e-12)
+    st = K.wma_init(p)
+    np.testing.assert_array_equal(np.array([K.wma_update(st, float(v)) for v in x]), ours)
+
+
+@pytest.mark.parametrize("p", [1, 2, 14])
+def test_atr_natr_steady_loop_matches_talib_and_catches_late_bad_values(p):
+    talib = pytest.importorskip("talib")
+    d = random_walk(9, 5000, 100.0, 0.01)
+    h, lo, c = d["high"], d["low"], d["close"]
+    assert_close(K.atr(h, lo, c, p), talib.ATR(h, lo, c, p), float(np.mean(c)), f"atr p={p}")
+    if p > 1:  # TA-Lib's NATR(period=1) is not ATR(1)/close (a TA-Lib quirk, as before this change)
+        assert_close(K.natr(h, lo, c, p), talib.NATR(h, lo, c, p), 1.0, f"natr p={p}")
+    for name in ("high", "low", "close"):
+        for idx in (4321, 4999):
+            for val, what in ((np.nan, "NaN"), (np.inf, "inf"), (-np.inf, "inf")):
+                bad = {"high": h.copy(), "low": lo.copy(), "close": c.copy()}
+                bad[name][idx] = val
+                for fn in (K.atr, K.natr):
+                    with pytest.raises(ValueError, match=f"{name} has {what} at index {idx}"):
+                        fn(bad["high"], bad["low"], bad["close"], p)
+
+
+def test_atr_that_overflows_is_not_an_input_error():
+    h = np.full(100, 1e308)
+    lo = np.full(100, -1e308)
+    c = np.zeros(100)
+    out = K.atr(h, lo, c, 14)
+    assert np.isnan(out[:14]).all() and np.isinf(out[14:]).all()
+
+
+def _panel(m, n):
+    ds = [random_walk(40 + j, n, 100.0, 0.01) for j in range(m)]
+    return ds, [np.column_stack([dj[k] for dj in ds]) for k in ("open", "high", "low", "close", "volume")]
+
+
+def test_features_2d_on_threads_equals_1d_and_serial():
+    ds, panel = _panel(3, 90_000)  # large enough for the threaded path
+    threaded = K.features_2d(*panel)
+    serial = K.features_2d(*panel, threads=1)
+    np.testing.assert_array_equal(threaded, serial)
+    for j, dj in enumerate(ds):
+        np.testing.assert_array_equal(threaded[j], K.features(*(dj[k] for k in ("open", "high", "low", "close",
+                                                                                 "volume"))))
+
+
+def test_features_2d_on_threads_names_a_bad_value():
+    _, panel = _panel(3, 90_000)
+    panel[3][70_000, 1] = np.inf
+    with pytest.raises(ValueError, match=r"close has inf at index \(70000, 1\) \(bar 70000, symbol 1\)"):
+        K.features_2d(*panel)
+    panel[3][70_000, 1] = 100.0
+    panel[4][80_000, 2] = -1.0
+    with pytest.raises(ValueError, match=r"volume must be >= 0, was -1.0 at flat index 240002"):
+        K.features_2d(*panel)
