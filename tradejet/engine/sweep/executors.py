@@ -109,8 +109,9 @@ class RayExecutor:
             if self.address:
                 ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
             else:
+                # bound to the loopback interface: a local Ray talks to nothing else
                 ray.init(num_cpus=self.workers or os.cpu_count() or 1, include_dashboard=False,
-                         log_to_driver=False)
+                         log_to_driver=False, _node_ip_address="127.0.0.1")
             started = True
         try:
             yield from self._run(ray, tasks, str(ipc_path), base_raw, keep_returns)

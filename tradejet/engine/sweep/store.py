@@ -23,7 +23,7 @@ from typing import Any
 
 from tradejet.engine.sweep.worker import METRIC_COLUMNS
 
-__all__ = ["ResultStore", "read_results", "PARAM_PREFIX"]
+__all__ = ["ResultStore", "read_results", "PARAM_PREFIX", "compare_results", "TIMING_COLUMNS"]
 
 PARAM_PREFIX = "p:"
 TIMING_COLUMNS = ("worker", "run_s", "task_s", "finished_ns")
@@ -147,3 +147,32 @@ def read_results(out: str | os.PathLike[str], columns: list[str] | None = None):
         t = t.select([c for c in want if c in columns or c in ("task_id",)])
     return t
 
+
+
+def compare_results(a, b) -> list[str]:
+    """Return the columns where two result tables differ, bit for bit (timings and worker names ignored).
+
+    Floats are compared by their bits, so NaN equals NaN and 0.0 differs from -0.0.
+    """
+    import numpy as np
+
+    drop = [c for c in TIMING_COLUMNS if c in a.column_names]
+    a = a.drop_columns(drop)
+    b = b.drop_columns([c for c in TIMING_COLUMNS if c in b.column_names])
+    if a.column_names != b.column_names:
+        return [f"columns: {a.column_names} != {b.column_names}"]
+    if a.num_rows != b.num_rows:
+        return [f"rows: {a.num_rows} != {b.num_rows}"]
+    out = []
+    for c in a.column_names:
+        x, y = a.column(c), b.column(c)
+        if x.type != y.type:
+            out.append(f"{c}: type {x.type} != {y.type}")
+        elif x.type == "double":
+            xb = np.asarray(x.to_numpy(zero_copy_only=False), np.float64).view(np.int64)
+            yb = np.asarray(y.to_numpy(zero_copy_only=False), np.float64).view(np.int64)
+            if not np.array_equal(xb, yb):
+                out.append(c)
+        elif not x.equals(y):
+            out.append(c)
+    return out
