@@ -35,6 +35,7 @@ import hashlib
 import itertools
 import json
 import math
+import types
 import typing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -161,10 +162,9 @@ def parse_spec(text: bytes | str, *, source: str = "<sweep>", root: Path | None 
         f = msgspec.convert(raw, _File)
     except msgspec.ValidationError as e:
         msg, key = _unpath(str(e))
-        if key is None and "missing required field" in msg:
-            key = msg.split("`")[1] if "`" in msg else None
-        if key is None and "unknown field" in msg:
-            key = msg.split("`")[1] if "`" in msg else None
+        if ("missing required field" in msg or "unknown field" in msg) and "`" in msg:
+            name = msg.split("`")[1]
+            key = f"{key}.{name}" if key else name
         raise _fail(msg, key, source) from None
     if not f.params:
         raise _fail("[params] is empty: name at least one parameter to vary", "params", source)
@@ -253,14 +253,13 @@ def _field_type(path: str, base_raw: dict[str, Any], source: str):
 
 
 def param_kind(t) -> str:
-    """Return "int", "float", "bool", "str" or "json" for an annotated field type."""
+    """Return "int", "float", "bool", "str" or "json" for an annotated field type (``X | None`` counts as X)."""
     if typing.get_origin(t) is typing.Annotated:
         t = typing.get_args(t)[0]
-    args = [a for a in typing.get_args(t) if a is not type(None)] if typing.get_origin(t) in (typing.Union,
-                                                                                            __import__("types").UnionType) else [t]
-    a = args[0] if len(args) == 1 else t
-    if typing.get_origin(a) is typing.Annotated:
-        a = typing.get_args(a)[0]
+    if typing.get_origin(t) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(t) if a is not type(None)]
+        t = args[0] if len(args) == 1 else t
+    a = typing.get_args(t)[0] if typing.get_origin(t) is typing.Annotated else t
     if a is bool:
         return "bool"
     if a is int:
