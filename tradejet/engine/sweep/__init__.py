@@ -96,7 +96,7 @@ def run_sweep(spec: SweepSpec, out: str | os.PathLike[str], executor=None, *,
     t0 = time.perf_counter()
     last = time.monotonic()
     try:
-        for row in executor.execute(todo, str(ipc), spec.base_raw, keep_returns):
+        for row in (executor.execute(todo, str(ipc), spec.base_raw, keep_returns) if todo else ()):
             store.add(row)
             done += 1
             failed += row["status"] != "ok"
