@@ -27,13 +27,13 @@ def test_windows_never_overlap_and_tile_the_test_span(n, train_h, test_h, mode, 
         t = ts[0] + train_h * H
         while t <= ts[-1]:
             lo = ts[0] if mode == "anchored" else t - train_h * H
-            assert np.sum((ts >= lo) & (ts < t)) < 2 or not np.any((ts >= t) & (ts < t + test_h * H))
+            assert np.sum((ts >= lo) & (ts < t)) < 2 or np.sum((ts >= t) & (ts < t + test_h * H)) < 2
             t += test_h * H
         return
     prev_end = None
     for k, w in enumerate(wins):
         assert w.index == k
-        assert w.train_start < w.train_end == w.test_start < w.test_end <= n
+        assert w.train_start < w.train_end == w.test_start < w.test_end - 1 < n
         # every training bar is before every test bar of the same window, and inside the training span
         assert ts[w.train_end - 1] < ts[w.test_start]
         assert ts[w.train_end - 1] - ts[w.train_start] < train_h * H or mode == "anchored"

@@ -121,7 +121,8 @@ def _print_top(con, folder: Path, top: int, by: str | None) -> None:
     ok.sort(key=lambda r: -(r[by] if r[by] is not None and math.isfinite(r[by]) else -math.inf))
     pcols = [c for c in t.column_names if c.startswith(PARAM_PREFIX)]
     extra = [m for m in ("total_return", "max_drawdown", "n_trades") if m != by]
-    table = Table(title=f"{folder}: {len(rows)}/{meta['tasks']} tasks, {bad} failed, top {min(top, len(ok))} by {by}")
+    table = Table(title=f"{len(rows)}/{meta['tasks']} tasks, {bad} failed, top {min(top, len(ok))} by {by}",
+                  caption=str(folder))
     for c in ["#", *[".".join(c[len(PARAM_PREFIX):].split(".")[-2:]) for c in pcols], by, *extra]:
         table.add_column(c, justify="right")
     for r in ok[:top]:

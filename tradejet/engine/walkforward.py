@@ -12,7 +12,8 @@ parameter set had been trading all along and the capital moved at the boundary).
 Windows (bar indices, end exclusive): ``rolling`` trains on the ``train`` span just
 before each test window; ``anchored`` trains on everything from the first bar. Test
 windows follow each other without gap or overlap, ``test`` long (the last may be
-shorter), and never overlap their training window.
+shorter; one with fewer than two bars is
+left out), and never overlap their training window.
 
 Overfitting estimates over the same returns matrix: PBO by CSCV and the deflated
 Sharpe ratio of the full-span best (:mod:`tradejet.engine.overfit`).
@@ -84,7 +85,7 @@ def make_windows(ts: np.ndarray, train_ns: int, test_ns: int, mode: str = "rolli
             break
         b = int(np.searchsorted(ts, t + test_ns, "left"))
         s = 0 if mode == "anchored" else int(np.searchsorted(ts, t - train_ns, "left"))
-        if a - s >= 2 and b > a:
+        if a - s >= 2 and b - a >= 2:  # a metric needs two returns on each side
             out.append(Window(len(out), s, a, a, b))
         t += test_ns
     if not out:
