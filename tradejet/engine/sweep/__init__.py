@@ -76,16 +76,20 @@ def prepare(spec: SweepSpec, out: str | os.PathLike[str]) -> tuple[Path, list[Ta
 
 
 def run_sweep(spec: SweepSpec, out: str | os.PathLike[str], executor=None, *,
-              progress: Callable[[int, int, int], None] | None = None, keep_returns: bool = False) -> SweepSummary:
+              progress: Callable[[int, int, int], None] | None = None, keep_returns: bool = False,
+              max_tasks: int | None = None) -> SweepSummary:
     """Run every task of ``spec`` not yet recorded in ``out``; return a summary.
 
     ``executor`` defaults to a :class:`LocalExecutor` with one worker per core.
     ``progress(done, total, failed)`` is called after each finished task. Rows are
     appended to ``out``'s Parquet parts at least every second, and compacted into
-    ``results.parquet`` at the end.
+    ``results.parquet`` at the end. ``max_tasks`` runs only the first tasks of the list
+    (a trial run; the rest run when the sweep is started again without it).
     """
     executor = executor or LocalExecutor()
     ipc, tasks, manifest, _ = prepare(spec, out)
+    if max_tasks is not None:
+        tasks = tasks[:max(0, int(max_tasks))]
     store = ResultStore(out, manifest["params"], keep_returns=keep_returns)
     finished = store.finished_ids()
     todo = [t for t in tasks if t.id not in finished]
