@@ -64,9 +64,20 @@ def _timed(spec, out: Path, executor, n: int) -> dict:
     steady = (len(done) - k) / (done[-1] - done[k - 1]) if len(done) > k and done[-1] > done[k - 1] else float("nan")
     t = read_results(out)
     task_s = [x for x in t.column("task_s").to_pylist() if x == x]
+    cpu_s = [x for x in t.column("cpu_s").to_pylist() if x == x]
     return {"tasks": s.ran, "failed": s.failed, "wall_s": wall, "tasks_per_s_wall": s.ran / wall,
             "tasks_per_s": steady, "mean_task_s": statistics.fmean(task_s) if task_s else float("nan"),
+            "mean_cpu_s": statistics.fmean(cpu_s) if cpu_s else float("nan"),
             "wall_per_task_s": (done[-1] - done[k - 1]) / (len(done) - k) if len(done) > k else float("nan")}
+
+
+def _load() -> str:
+    import os
+
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
+    except OSError:
+        return "n/a"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,14 +134,19 @@ def run(args: argparse.Namespace) -> int:
 
     t = Table(title="tradejet bench sweep")
     for c in ("run", "tasks", "failed", "tasks/s (steady)", "tasks/s (with start-up)", "mean task (ms)",
-              "overhead/task (ms)"):
+              "CPU/task (ms)", "overhead/task (ms)"):
         t.add_column(c, justify="right")
     for k, f in figs.items():
         if isinstance(f, dict):
             t.add_row(k, str(f["tasks"]), str(f["failed"]), f"{f['tasks_per_s']:.2f}", f"{f['tasks_per_s_wall']:.2f}",
-                      f"{1000 * f['mean_task_s']:.1f}", f"{f['overhead_ms']:.1f}" if "overhead_ms" in f else "")
+                      f"{1000 * f['mean_task_s']:.1f}", f"{1000 * f['mean_cpu_s']:.1f}",
+                      f"{f['overhead_ms']:.1f}" if "overhead_ms" in f else "")
     con.print(t)
-    con.print(f"2 workers vs 1: [bold]{figs['speedup_2_vs_1']:.2f}x[/] (target >= 1.8x)")
+    con.print(f"2 workers vs 1: [bold]{figs['speedup_2_vs_1']:.2f}x[/] (target >= 1.8x); CPU time per task "
+              f"{1000 * figs['local_1']['mean_cpu_s']:.0f} ms (1 worker) vs {1000 * figs['local_2']['mean_cpu_s']:.0f} ms "
+              f"(2); wall per task in the worker {1000 * figs['local_1']['mean_task_s']:.0f} vs "
+              f"{1000 * figs['local_2']['mean_task_s']:.0f} ms (wall > CPU: the cores are shared); load average "
+              f"{_load()}")
     if "overhead_ray" in figs:
         con.print(f"Ray per-task overhead {figs['overhead_ray']['overhead_ms']:.1f} ms vs local "
                   f"{figs['overhead_local']['overhead_ms']:.1f} ms")

@@ -158,7 +158,11 @@ class RayExecutor:
                     t = todo.pop()
                     running[actors[i].run.remote(t)] = (t, i)
                     load[i] += 1
-            done, _ = ray.wait(list(running), num_returns=1)
+            refs = list(running)
+            done, _ = ray.wait(refs, num_returns=1)
+            if len(refs) > 1:  # collect every other finished result too: one O(in-flight) scan per batch
+                more, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+                done = list(dict.fromkeys([*done, *more]))
             for ref in done:
                 t, i = running.pop(ref)
                 load[i] -= 1

@@ -26,7 +26,7 @@ from tradejet.engine.sweep.worker import METRIC_COLUMNS
 __all__ = ["ResultStore", "read_results", "PARAM_PREFIX", "compare_results", "TIMING_COLUMNS"]
 
 PARAM_PREFIX = "p:"
-TIMING_COLUMNS = ("worker", "run_s", "task_s", "finished_ns")
+TIMING_COLUMNS = ("worker", "run_s", "task_s", "cpu_s", "finished_ns")
 
 
 def _schema(param_kinds: dict[str, str], keep_returns: bool):
@@ -38,7 +38,7 @@ def _schema(param_kinds: dict[str, str], keep_returns: bool):
     fields += [pa.field(PARAM_PREFIX + k, types[v]) for k, v in param_kinds.items()]
     fields += [pa.field(m, pa.float64()) for m in METRIC_COLUMNS]
     fields += [pa.field("worker", pa.string()), pa.field("run_s", pa.float64()), pa.field("task_s", pa.float64()),
-               pa.field("finished_ns", pa.int64())]
+               pa.field("cpu_s", pa.float64()), pa.field("finished_ns", pa.int64())]
     if keep_returns:
         fields.append(pa.field("returns", pa.binary()))
     return pa.schema(fields)

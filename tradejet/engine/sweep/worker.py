@@ -25,7 +25,8 @@ METRIC_COLUMNS = ("total_return", "cagr", "ann_volatility", "sharpe", "sortino",
 def error_row(task, message: str, worker: str = "") -> dict[str, Any]:
     """Return the row of a task that failed (``message`` says why)."""
     row = {"task_id": task.id, "task": task.index, "params": dict(task.params), "status": "error",
-           "error": message, "worker": worker, "run_s": math.nan, "task_s": math.nan, "returns": None}
+           "error": message, "worker": worker, "run_s": math.nan, "task_s": math.nan, "cpu_s": math.nan,
+           "returns": None}
     row.update({m: math.nan for m in METRIC_COLUMNS})
     return row
 
@@ -72,7 +73,7 @@ class SweepWorker:
         from tradejet.engine.sweep.spec import build_config
         from tradejet.errors import TradejetError
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             cfg = build_config(self.base_raw, task.params)
             res = run(self.bars, cfg, bar_context=self._bar_context(cfg))
@@ -84,7 +85,7 @@ class SweepWorker:
         m = res.metrics
         row = {"task_id": task.id, "task": task.index, "params": dict(task.params), "status": "ok", "error": "",
                "worker": self.name, "run_s": float(res.elapsed_s), "task_s": time.perf_counter() - t0,
-               "returns": None}
+               "cpu_s": time.process_time() - c0, "returns": None}
         for k in METRIC_COLUMNS:
             v = m.get(k, math.nan)
             row[k] = float(v) if v is not None else math.nan
