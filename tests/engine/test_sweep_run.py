@@ -142,3 +142,30 @@ def test_ray_gives_the_same_table_as_local(full_run, sweep_file, tmp_path):
     t = read_results(tmp_path)
     assert compare_results(t, read_results(full_run[0])) == []
     assert len({w for w in t.column("worker").to_pylist()}) >= 1
+
+
+def test_a_killed_worker_does_not_stop_the_sweep(full_run, sweep_file, tmp_path):
+    """SIGKILL the worker that finished the first task: its pool breaks, the tasks in flight run again."""
+    import os
+    import signal
+
+    killed = []
+    spec = load_spec(sweep_file)
+    # the executor itself, so the test sees each row (and its worker's pid) as it arrives
+    from tradejet.engine.sweep import prepare
+    from tradejet.engine.sweep.store import ResultStore
+
+    ipc, tasks, manifest, _ = prepare(spec, tmp_path)
+    store = ResultStore(tmp_path, manifest["params"])
+    for row in LocalExecutor(2).execute(tasks, str(ipc), spec.base_raw):
+        store.add(row)
+        if not killed:
+            pid = int(row["worker"].rsplit(":", 1)[1])
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+    store.compact()
+    assert killed
+    t = read_results(tmp_path)
+    assert t.num_rows == 16
+    assert compare_results(t, read_results(full_run[0])) == []  # every task ran, none recorded as died
+    assert len({w.rsplit(":", 1)[1] for w in t.column("worker").to_pylist()}) >= 3  # a fresh pool took over

@@ -50,33 +50,43 @@ class LocalExecutor:
 
         pool = new_pool()
         running: dict = {}
-        streak = 0  # pool breakages in a row without a finished task: workers cannot start
+        tries: dict[str, int] = {}  # task id -> pools that broke while it was in flight
+        streak = 0  # pool breakages in a row without a finished task: the workers cannot start
         try:
             while todo or running:
                 while todo and len(running) < limit:
                     t = todo.pop()
                     running[pool.submit(run_in_process, t)] = t
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
-                broken = False
+                broken = []
                 for fut in done:
                     t = running.pop(fut)
                     try:
                         row = fut.result()
                     except BrokenProcessPool:
-                        broken = True
-                        row = error_row(t, "worker process died while running this task (killed or out of memory)")
-                    else:
-                        streak = 0
+                        broken.append(t)
+                        continue
+                    streak = 0
                     yield row
-                if broken:
-                    streak += 1
-                    if streak >= 3:
-                        raise TradejetError("sweep workers keep dying before finishing a task (see the log above "
-                                            "for the worker's error)")  # every other in-flight future of a broken pool fails too: resubmit them
-                    todo.extend(reversed(list(running.values())))
-                    running.clear()
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = new_pool()
+                if not broken:
+                    continue
+                # A dead worker breaks the whole pool: every task in flight fails with it, most of them
+                # innocent. Each is run again on a fresh pool; one in flight at two breakages is recorded.
+                streak += 1
+                if streak >= 3:
+                    raise TradejetError("sweep workers keep dying before they finish a task (the worker's "
+                                        "error is in the log above)")
+                again = broken + list(running.values())
+                running.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                for t in again:
+                    tries[t.id] = tries.get(t.id, 0) + 1
+                    if tries[t.id] >= 2:
+                        yield error_row(t, "worker process died twice while running this task (killed, or out "
+                                           "of memory)")
+                    else:
+                        todo.append(t)
+                pool = new_pool()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
