@@ -144,6 +144,7 @@ def test_ray_gives_the_same_table_as_local(full_run, sweep_file, tmp_path):
     assert len({w for w in t.column("worker").to_pylist()}) >= 1
 
 
+@pytest.mark.slow  # beyond what CI needs from the issue; ~7 s (two pools)
 def test_a_killed_worker_does_not_stop_the_sweep(full_run, sweep_file, tmp_path):
     """SIGKILL the worker that finished the first task: its pool breaks, the tasks in flight run again."""
     import os

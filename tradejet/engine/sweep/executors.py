@@ -41,6 +41,9 @@ class LocalExecutor:
         from tradejet.engine.sweep.worker import init_process, run_in_process
 
         ctx = mp.get_context("forkserver")
+        # the fork server imports the engine once; every pool worker forks from it with the modules loaded
+        ctx.set_forkserver_preload(["tradejet.engine.sweep.worker", "tradejet.engine.simulate",
+                                    "tradejet.engine.driver"])
         todo = list(reversed(tasks))
         limit = self.workers * IN_FLIGHT_PER_WORKER
 
