@@ -18,7 +18,7 @@ __all__ = ["write_walkforward", "render_walkforward"]
 _EXTRA_CSS = """
 rect.win{fill:#f4f6fa}circle.pt{fill:#1f5fa8}polyline.param{fill:none;stroke:#1f5fa8;stroke-width:1.5}
 polyline.is{fill:none;stroke:#888;stroke-width:1.5;stroke-dasharray:4 3}polyline.oos{fill:none;stroke:#1f5fa8;stroke-width:1.5}
-rect.bar.over{fill:#c0392b}rect.bar.fine{fill:#27ae60}
+rect.bar.over{fill:#c0392b}rect.bar.fine{fill:#27ae60}.scroll{overflow-x:auto}.scroll td,.scroll th{white-space:nowrap}
 """
 
 
@@ -129,7 +129,7 @@ def render_walkforward(res, manifest: dict, *, initial_cash: float, title: str) 
             stab.append(f"<h3>{html.escape(name)} <small>({distinct} distinct value{'s' if distinct != 1 else ''} "
                         f"over {len(vals)} windows)</small></h3>"
                         + _series_chart(ts_starts, [(np.asarray(vals, np.float64), "param")], name, h=150))
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    head = "".join(f'<th title="{html.escape(n)}">{html.escape(".".join(n.split(".")[-2:]))}</th>' for n in names)
     rows = []
     for k, w in enumerate(res.windows):
         cells = "".join(f"<td>{html.escape(_fmt(v) if isinstance(v, float) else str(v))}</td>"
@@ -138,8 +138,8 @@ def render_walkforward(res, manifest: dict, *, initial_cash: float, title: str) 
                     f"<td>{_date(int(res.ts[w.test_start]))}</td>"
                     f"<td>{_date(int(res.ts[w.test_end - 1]))}</td><td>{res.chosen[k]}</td>{cells}"
                     f"<td>{_fmt(float(res.is_metric[k]))}</td><td>{_fmt(float(res.oos_metric[k]))}</td></tr>")
-    table = (f'<table class="grid"><tr><th>#</th><th>train from</th><th>test from</th><th>test to</th><th>task</th>'
-             f"{head}<th>IS {res.metric}</th><th>OOS {res.metric}</th></tr>{''.join(rows)}</table>")
+    table = (f'<div class="scroll"><table class="grid"><tr><th>#</th><th>train from</th><th>test from</th><th>test to</th><th>task</th>'
+             f"{head}<th>IS {res.metric}</th><th>OOS {res.metric}</th></tr>{''.join(rows)}</table></div>")
     warnings = "".join(f'<p class="warn">{html.escape(w)}</p>' for w in res.warnings)
     is_oos = _series_chart(ts_starts, [(res.is_metric, "is"), (res.oos_metric, "oos")],
                            f"in-sample vs out-of-sample {res.metric}")

@@ -104,7 +104,7 @@ def run_sweep(spec: SweepSpec, out: str | os.PathLike[str], executor=None, *,
             store.add(row)
             done += 1
             failed += row["status"] != "ok"
-            if len(store._pending) >= FLUSH_ROWS or time.monotonic() - last >= FLUSH_EVERY_S:
+            if store.pending >= FLUSH_ROWS or time.monotonic() - last >= FLUSH_EVERY_S:
                 store.flush()
                 last = time.monotonic()
             if progress:

@@ -71,6 +71,11 @@ class ResultStore:
         t = read_results(self.out, columns=["task_id"])
         return set() if t is None else set(t.column("task_id").to_pylist())
 
+    @property
+    def pending(self) -> int:
+        """Rows added and not yet written."""
+        return len(self._pending)
+
     def add(self, row: dict[str, Any]) -> None:
         row = dict(row)
         row["finished_ns"] = time.time_ns()
