@@ -63,6 +63,8 @@ def test_bad_sweep_file_exits_2_naming_the_problem(shared_data, tmp_path, capsys
 @pytest.mark.parametrize("args, needle", [
     (["--executor", "local", "--address", "127.0.0.1:6379"], "--address is for --executor ray"),
     (["--workers", "0"], "--workers must be >= 1"),
+    (["--batch", "4"], "--batch is for --executor ray"),
+    (["--executor", "ray", "--batch", "0"], "--batch must be >= 1"),
 ])
 def test_bad_executor_arguments(shared_data, tmp_path, capsys, args, needle):
     cfg = write(tmp_path, shared_data)

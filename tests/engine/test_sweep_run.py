@@ -135,7 +135,7 @@ def test_ray_gives_the_same_table_as_local(full_run, sweep_file, tmp_path):
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     try:
-        s = run_sweep(load_spec(sweep_file), tmp_path, RayExecutor(2))
+        s = run_sweep(load_spec(sweep_file), tmp_path, RayExecutor(2, batch=3))  # 16 tasks in calls of 3
     finally:
         ray.shutdown()
     assert (s.executor, s.ran, s.failed) == ("ray", 16, 10)

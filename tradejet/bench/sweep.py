@@ -56,18 +56,27 @@ def _timed(spec, out: Path, executor, n: int) -> dict:
     from tradejet.engine.sweep.store import read_results
 
     stamps: list[float] = []
+    cpu: list[float] = []
+
+    def progress(done, total, failed):
+        stamps.append(time.perf_counter())
+        cpu.append(time.process_time())
+
     t0 = time.perf_counter()
-    s = run_sweep(spec, out, executor, progress=lambda d, t, f: stamps.append(time.perf_counter()), max_tasks=n)
+    s = run_sweep(spec, out, executor, progress=progress, max_tasks=n)
     wall = time.perf_counter() - t0
     done = stamps[1:]  # the first stamp is the call before any task
     k = max(1, min(executor.workers or 1, len(done) - 1))
+    # the driver's own CPU per result (this process: dispatch, collect, Parquet), after the first results
+    a = min(len(done) - 1, max(k, len(done) // 10))
+    driver_ms = 1000 * (cpu[-1] - cpu[1 + a - 1]) / (len(done) - a) if len(done) > a else float("nan")
     steady = (len(done) - k) / (done[-1] - done[k - 1]) if len(done) > k and done[-1] > done[k - 1] else float("nan")
     t = read_results(out)
     task_s = [x for x in t.column("task_s").to_pylist() if x == x]
     cpu_s = [x for x in t.column("cpu_s").to_pylist() if x == x]
     return {"tasks": s.ran, "failed": s.failed, "wall_s": wall, "tasks_per_s_wall": s.ran / wall,
             "tasks_per_s": steady, "mean_task_s": statistics.fmean(task_s) if task_s else float("nan"),
-            "mean_cpu_s": statistics.fmean(cpu_s) if cpu_s else float("nan"),
+            "mean_cpu_s": statistics.fmean(cpu_s) if cpu_s else float("nan"), "driver_cpu_ms": driver_ms,
             "wall_per_task_s": (done[-1] - done[k - 1]) / (len(done) - k) if len(done) > k else float("nan")}
 
 
@@ -119,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
             try:
                 figs["overhead_ray"] = _timed(tiny, tmp / "ovr", RayExecutor(1), args.overhead_tasks)
+                figs["driver_ray_batch16"] = _timed(tiny, tmp / "ovr16", RayExecutor(2, batch=16), 200)
                 n = min(args.tasks, 200)
                 con.print(f"[bold]{n}-task sweep[/] on both executors (2 workers)")
                 figs["sweep_local"] = _timed(full, tmp / "big_local", LocalExecutor(2), n)
@@ -134,13 +144,13 @@ def run(args: argparse.Namespace) -> int:
 
     t = Table(title="tradejet bench sweep")
     for c in ("run", "tasks", "failed", "tasks/s (steady)", "tasks/s (with start-up)", "mean task (ms)",
-              "CPU/task (ms)", "overhead/task (ms)"):
+              "CPU/task (ms)", "overhead/task (ms)", "driver CPU/result (ms)"):
         t.add_column(c, justify="right")
     for k, f in figs.items():
         if isinstance(f, dict):
             t.add_row(k, str(f["tasks"]), str(f["failed"]), f"{f['tasks_per_s']:.2f}", f"{f['tasks_per_s_wall']:.2f}",
                       f"{1000 * f['mean_task_s']:.1f}", f"{1000 * f['mean_cpu_s']:.1f}",
-                      f"{f['overhead_ms']:.1f}" if "overhead_ms" in f else "")
+                      f"{f['overhead_ms']:.1f}" if "overhead_ms" in f else "", f"{f['driver_cpu_ms']:.2f}")
     con.print(t)
     con.print(f"2 workers vs 1: [bold]{figs['speedup_2_vs_1']:.2f}x[/] (target >= 1.8x); CPU time per task "
               f"{1000 * figs['local_1']['mean_cpu_s']:.0f} ms (1 worker) vs {1000 * figs['local_2']['mean_cpu_s']:.0f} ms "
@@ -150,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
     if "overhead_ray" in figs:
         con.print(f"Ray per-task overhead {figs['overhead_ray']['overhead_ms']:.1f} ms vs local "
                   f"{figs['overhead_local']['overhead_ms']:.1f} ms")
+    if "driver_ray_batch16" in figs:
+        con.print(f"driver CPU per result: local {figs['overhead_local']['driver_cpu_ms']:.2f} ms, Ray "
+                  f"{figs['overhead_ray']['driver_cpu_ms']:.2f} ms, Ray with --batch 16 "
+                  f"{figs['driver_ray_batch16']['driver_cpu_ms']:.2f} ms")
     if "sweep_equal" in figs:
         con.print(f"{figs['sweep_local']['tasks']}-task sweep, local vs Ray results equal bit for bit: "
                   f"[bold]{figs['sweep_equal']}[/]")

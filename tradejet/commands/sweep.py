@@ -32,6 +32,8 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
                    help="local: a process pool on this machine (default); ray: a Ray cluster")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster address (ray only; default: start a local Ray)")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per CPU)")
+    p.add_argument("--batch", type=int, default=1, metavar="K",
+                   help="ray: tasks per Ray call (default 1; raise it on a large cluster to unload the driver)")
 
 
 def _positive_workers(args) -> int | None:
@@ -72,7 +74,7 @@ def run_command(args: argparse.Namespace) -> int:
     if not args.config:
         raise ConfigError("give the sweep file: tradejet sweep --config sweep.toml", key="--config")
     spec = load_spec(args.config)
-    executor = make_executor(args.executor, _positive_workers(args), args.address)
+    executor = make_executor(args.executor, _positive_workers(args), args.address, args.batch)
     out = Path(args.out) if args.out else Path("runs") / datetime.now(timezone.utc).strftime("sweep-%Y%m%dT%H%M%SZ")
     con = Console(stderr=True, quiet=args.quiet)
     prog, cb = progress_bar(con, f"sweep ({args.executor})")

@@ -32,7 +32,7 @@ def run_command(args: argparse.Namespace) -> int:
     spec = load_spec(args.config)
     if spec.walkforward is None:
         raise ConfigError("a walk-forward file needs a [walkforward] section", key="walkforward", source=spec.source)
-    executor = make_executor(args.executor, _positive_workers(args), args.address)
+    executor = make_executor(args.executor, _positive_workers(args), args.address, args.batch)
     out = Path(args.out) if args.out else Path("runs") / datetime.now(timezone.utc).strftime(
         "walkforward-%Y%m%dT%H%M%SZ")
     con = Console(stderr=True, quiet=args.quiet)
