@@ -109,7 +109,7 @@ def _print_top(con, folder: Path, top: int, by: str | None) -> None:
     if not manifest.exists():
         raise ConfigError("not a sweep folder (no sweep.json)", source=str(folder))
     meta = json.loads(manifest.read_text())
-    t = read_results(folder)
+    t = read_results(folder, columns=_columns_without_returns(folder))
     if t is None:
         con.print("no results yet")
         return
@@ -137,6 +137,17 @@ def _print_top(con, folder: Path, top: int, by: str | None) -> None:
                 errs[r["error"]] = errs.get(r["error"], 0) + 1
         for e, n in sorted(errs.items(), key=lambda kv: -kv[1])[:5]:
             con.print(f"[yellow]{n} failed:[/] {e}")
+
+
+def _columns_without_returns(folder: Path) -> list[str] | None:
+    """Every result column but a walk-forward's per-bar returns (large, not shown)."""
+    import pyarrow.parquet as pq
+
+    files = [folder / "results.parquet", *sorted((folder / "parts").glob("part-*.parquet"))]
+    for f in files:
+        if f.exists():
+            return [n for n in pq.read_schema(f).names if n != "returns"]
+    return None
 
 
 def show_command(args: argparse.Namespace) -> int:
