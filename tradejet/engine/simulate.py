@@ -28,7 +28,7 @@ from tradejet.kernels.schedule import N_SCHED
 from tradejet.strategies import params_table
 from tradejet.strategies.base import MAX_INTENTS, N_IP, REASON_TEXT, indicator_state
 
-__all__ = ["MarketBars", "BacktestResult", "run", "build_context"]
+__all__ = ["MarketBars", "BacktestResult", "run", "build_context", "bar_context_array"]
 
 
 @dataclass
@@ -223,14 +223,16 @@ def build_context(symbols: list[str], cfg: Config):
 
 
 def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | None = None,
-        progress=None, chunk: int = 50_000) -> BacktestResult:
+        progress=None, chunk: int = 50_000, bar_context: np.ndarray | None = None) -> BacktestResult:
     """Run the crypto system over ``bars``; return a :class:`BacktestResult`.
 
     ``scores`` (bars x symbols, probabilities, NaN = none) feed ``ml_signal``; without
     them that strategy never enters. ``progress(done_bars, total_bars)``, when given, is
     called between chunks of ``chunk`` bars (the loop itself never calls Python).
+    ``bar_context``, when given, is :func:`bar_context_array` of the same bars and fill
+    windows, computed once and reused (sweeps run many configs over one set of bars).
     """
-    from tradejet.engine.driver import N_FL, N_OL, N_WK, bar_context_nb, run_nb
+    from tradejet.engine.driver import N_FL, N_OL, N_WK, run_nb
     from tradejet.engine.step import new_buffers
 
     cfg = config or Config()
@@ -242,9 +244,12 @@ def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | 
     elif scores.shape != (T, n):
         raise DataError(f"scores have shape {scores.shape}, expected {(T, n)}")
     scores = np.ascontiguousarray(scores, dtype=np.float64)
-    bar_ctx = np.empty((n, T, F.N_BAR))
-    bar_context_nb(bars.open, bars.high, bars.low, bars.close, bars.volume, fcfg[F.CFG.SPREAD_WINDOW],
-                   fcfg[F.CFG.VOL_WINDOW], bar_ctx)
+    if bar_context is None:
+        bar_ctx = bar_context_array(bars, fcfg)
+    elif bar_context.shape != (n, T, F.N_BAR):
+        raise DataError(f"bar_context has shape {bar_context.shape}, expected {(n, T, F.N_BAR)}")
+    else:
+        bar_ctx = bar_context
     latency_bars = int(fcfg[F.CFG.LATENCY_NS] // bars.timeframe_ns)
     intents, out = new_buffers()
     slots = 4 * MAX_INTENTS
@@ -283,6 +288,20 @@ def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | 
     _ = t_start
     return _assemble(bars, cfg, ctx, fills_log[:min(counters[0], cap)], orders_log[:min(counters[1], cap)], equity,
                      cash, regime, active, tstate, elapsed, compile_s, warnings)
+
+
+def bar_context_array(bars: MarketBars, fcfg: np.ndarray) -> np.ndarray:
+    """Return the fill model's causal per-bar estimates ``(n_symbols, n_bars, N_BAR)``.
+
+    They depend on the bars and on ``fcfg``'s spread and volatility windows only.
+    """
+    from tradejet.engine.driver import bar_context_nb
+
+    T, n = bars.close.shape
+    out = np.empty((n, T, F.N_BAR))
+    bar_context_nb(bars.open, bars.high, bars.low, bars.close, bars.volume, fcfg[F.CFG.SPREAD_WINDOW],
+                   fcfg[F.CFG.VOL_WINDOW], out)
+    return out
 
 
 def _warm(ctx, bars, scores, bar_ctx, pair_rows, fcfg) -> None:
