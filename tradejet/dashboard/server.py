@@ -175,6 +175,7 @@ class Dashboard:
         self.push_interval = float(push_interval)
         self.audit = audit
         self._server: asyncio.base_events.Server | None = None
+        self._bound = 0
         self._clients: set[asyncio.StreamWriter] = set()
         self._conns: set[asyncio.Task] = set()
         self._pusher: asyncio.Task | None = None
@@ -203,7 +204,8 @@ class Dashboard:
     # ------------------------------------------------------------------ lifecycle
     @property
     def bound_port(self) -> int:
-        return self._server.sockets[0].getsockname()[1] if self._server else self.port
+        """The port it listens on (the one the OS picked for ``port=0``)."""
+        return self._bound or self.port
 
     @property
     def url(self) -> str:
@@ -215,6 +217,7 @@ class Dashboard:
             self._server = await asyncio.start_server(self._connection, self.host, self.port, limit=MAX_HEADER)
         except OSError as e:
             raise ConfigError(f"cannot listen on {self.host}:{self.port}: {e.strerror or e}", key="--port") from None
+        self._bound = self._server.sockets[0].getsockname()[1]
         self._pusher = asyncio.get_running_loop().create_task(self._push_loop(), name="dashboard-push")
         log.info("dashboard on %s", self.url.split("?")[0])
         return self
@@ -255,8 +258,8 @@ class Dashboard:
                     return
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             return
-        except asyncio.CancelledError:
-            raise
+        except asyncio.CancelledError:  # the server is closing: end this connection quietly
+            return
         finally:
             self._conns.discard(task)
             self._clients.discard(writer)
