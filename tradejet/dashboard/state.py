@@ -311,7 +311,7 @@ class EngineView(_View):
 
     def version(self) -> tuple:
         e = self.engine
-        return (e.bars_done, len(e.working), e.paused, e.halted, self.finished, e.n_latency and e.seq)
+        return (e.bars_done, len(e.working), e.seq, e.paused, e.halted, self.finished, e.unknown_fills)
 
     def _info(self, k: int) -> float:
         return float(self.engine.ctx.info[k])
