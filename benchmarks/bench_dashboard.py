@@ -7,7 +7,8 @@ event loop at a fixed rate (``--rate`` per second, an ``asyncio.sleep`` between 
 feed would deliver them). Phases alternate: without the dashboard, then with it (served
 from the same loop by :func:`tradejet.dashboard.attach`, pushing an update every 0.5 s
 to a server-sent-events client in another process, as a browser tab would be), repeated
-``--repeat`` times; each figure is the median over its phases. Two clocks:
+``--repeat`` times; each figure is the median over its phases, and the ratio is the median of
+the back-to-back (off, on) pairs' ratios (a shared machine's load drifts between pairs). Two clocks:
 
 * ``tick-to-order``: the engine's own clock (``Engine.latency_ns``, what ``tradejet paper``
   shows): from the first bar of a cross-section handed to the engine to its orders handed
@@ -78,6 +79,9 @@ async def _phase(eng, venue, bars, start: int, stop: int, rate: float, dashboard
     for k, t in enumerate(range(start, stop)):
         due = t0 + k * period
         now = perf()
+        if now - due > period:  # behind the feed's schedule (a busy machine): re-anchor, lateness must not pile up
+            t0 += now - due
+            due = now
         if due > now:
             await asyncio.sleep((due - now) / 1e9)
         else:
@@ -152,7 +156,11 @@ def measure(events: int = 10_000, warmup: int = 2_000, rate: float = 1000.0, rep
            "phases": phases}
     for clock in ("tick_to_order_us", "loop_delay_us"):
         out[clock] = {mode: {s: med(mode, clock, s) for s in ("p50", "p99", "p99.9", "max")} for mode in ("off", "on")}
-    out["p99_ratio"] = out["tick_to_order_us"]["on"]["p99"] / out["tick_to_order_us"]["off"]["p99"]
+    # each (off, on) pair ran back to back: its ratio is the least disturbed by a machine whose load changes
+    ratios = [on["tick_to_order_us"]["p99"] / off["tick_to_order_us"]["p99"] for off, on in zip(phases["off"],
+                                                                                              phases["on"])]
+    out["p99_ratio_per_pair"] = ratios
+    out["p99_ratio"] = float(np.median(ratios))
     out["within_10pct"] = out["p99_ratio"] <= 1.10
     out["updates_pushed"] = sum(p["updates_pushed"] for p in phases["on"])
     return out
@@ -173,6 +181,7 @@ def main(argv=None) -> int:
             r = res[clock][mode]
             print(f"{clock:17s} dashboard {mode:3s}: p50 {r['p50']:8.1f}  p99 {r['p99']:8.1f}  "
                   f"p99.9 {r['p99.9']:8.1f}  max {r['max']:9.1f}")
+    print("per pair p99 on / off: " + ", ".join(f"{r:.2f}" for r in res["p99_ratio_per_pair"]))
     print(f"p99 tick-to-order, on / off: {res['p99_ratio']:.3f} (target <= 1.10: "
           f"{'met' if res['within_10pct'] else 'NOT met'}); {res['updates_pushed']} updates pushed")
     if a.json:

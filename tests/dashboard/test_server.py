@@ -305,3 +305,22 @@ def test_ledger_view_refuses_what_is_not_a_ledger(tmp_path):
     bad.write_text('{"seq": 1, "ts": 1, "event": "x", "data": {}, "prev": "0"}\n{"seq": "two"}\n')
     with pytest.raises(DataError, match="not an audit record"):
         audit_tail(bad)
+
+
+def test_alerts_name_unreconciled_symbols_the_breaker_and_refused_models(paper_engine):
+    from tradejet.dashboard.state import EngineView
+    from tradejet.engine.step import INFO_BREAKER
+
+    eng, ledger, audit = paper_engine
+    view = EngineView(eng)
+    assert {a.kind for a in view.alerts()} <= {"data"}
+    eng.ctx.unreconciled[eng.symbols.index("ETH/USD")] = True
+    eng.ctx.info[INFO_BREAKER] = 1.0
+    audit.append("model_refused", {"model": "crypto-7", "reason": "sha256 mismatch"})
+    got = {(a.kind, a.severity, a.symbol): a.message for a in view.alerts()}
+    assert "ETH/USD" in got[("unreconciled", "critical", "ETH/USD")]
+    assert "breaker" in got[("breaker", "critical", None)]
+    assert "crypto-7" in got[("model_refused", "critical", None)] and "sha256" in got[("model_refused", "critical", None)]
+    ledger.record_reconciliation(1, "quantity_mismatch", "ledger 1, venue 2", "SOL/USD")
+    watch = {(a.kind, a.symbol) for a in LedgerView(ledger.path).alerts()}
+    assert ("unreconciled", "SOL/USD") in watch and ("model_refused", None) in watch
