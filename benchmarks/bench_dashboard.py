@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import gc
 import json
+import math
 import os
 import subprocess
 import sys
@@ -54,29 +55,20 @@ def _market(n_bars: int, seed: int):
     return MarketBars.from_synthetic(synthetic_market(days=n_bars / 24 + 2, timeframe="1h", seed=seed))
 
 
-async def _phase(eng, venue, bars, start: int, stop: int, rate: float, dashboard: bool, tmp: Path) -> dict:
+async def _feed(eng, venue, bars, start: int, stop: int, rate: float, on_block=None, block: int = 0):
+    """Feed cross-sections ``start..stop`` at ``rate`` per second; return (tick-to-order ns, loop delay ns)."""
     from tradejet.messages import Bar, OrderFilled, SubmitOrder
 
-    dash = client = None
-    count_file = tmp / f"sse-{start}.txt"
-    if dashboard:
-        from tradejet.dashboard import attach
-
-        dash = await attach(eng, port=0, environment="bench")
-        client = subprocess.Popen([sys.executable, "-c", SSE_CLIENT, f"http://127.0.0.1:{dash.bound_port}/api/events",
-                                   str(count_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        t_wait = time.monotonic()
-        while not count_file.exists() and time.monotonic() - t_wait < 30:
-            await asyncio.sleep(0.05)
     syms, n = bars.symbols, len(bars.symbols)
     m = stop - start
     whole = np.zeros(m, np.int64)
     late = np.zeros(m, np.int64)
     perf = time.perf_counter_ns
     period = 1e9 / rate
-    gc.collect()
     t0 = perf()
     for k, t in enumerate(range(start, stop)):
+        if block and k % block == 0 and on_block is not None:
+            on_block(k // block)
         due = t0 + k * period
         now = perf()
         if now - due > period:  # behind the feed's schedule (a busy machine): re-anchor, lateness must not pile up
@@ -109,19 +101,64 @@ async def _phase(eng, venue, bars, start: int, stop: int, rate: float, dashboard
                 venue.submit_now(c)
             else:
                 venue.cancel_now(c.client_order_id)
-    pushed = 0
-    if dashboard:
-        await asyncio.sleep(0.6)
-        await dash.close()
-        client.terminate()
-        client.wait(10)
-        pushed = int(count_file.read_text()) if count_file.exists() else 0
-    q = lambda x: {"p50": float(np.percentile(x, 50) / 1e3), "p99": float(np.percentile(x, 99) / 1e3),  # noqa: E731
-                   "p99.9": float(np.percentile(x, 99.9) / 1e3), "max": float(x.max() / 1e3)}
-    return {"tick_to_order_us": q(whole), "loop_delay_us": q(late), "updates_pushed": pushed}
+    return whole, late
 
 
-def measure(events: int = 10_000, warmup: int = 2_000, rate: float = 1000.0, repeat: int = 2, seed: int = 1) -> dict:
+def _q(x) -> dict:
+    return {"p50": float(np.percentile(x, 50) / 1e3), "p99": float(np.percentile(x, 99) / 1e3),
+            "p99.9": float(np.percentile(x, 99.9) / 1e3), "max": float(x.max() / 1e3)}
+
+
+async def _open_dashboard(eng, tmp: Path, name: str):
+    from tradejet.dashboard import attach
+
+    count_file = tmp / f"sse-{name}.txt"
+    dash = await attach(eng, port=0, environment="bench")
+    client = subprocess.Popen([sys.executable, "-c", SSE_CLIENT, f"http://127.0.0.1:{dash.bound_port}/api/events",
+                               str(count_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t_wait = time.monotonic()
+    while not count_file.exists() and time.monotonic() - t_wait < 30:
+        await asyncio.sleep(0.05)
+    return dash, client, count_file
+
+
+async def _close_dashboard(dash, client, count_file) -> int:
+    await asyncio.sleep(0.6)
+    await dash.close()
+    client.terminate()
+    client.wait(10)
+    return int(count_file.read_text()) if count_file.exists() else 0
+
+
+async def _phase(eng, venue, bars, start: int, stop: int, rate: float, dashboard: bool, tmp: Path) -> dict:
+    opened = await _open_dashboard(eng, tmp, str(start)) if dashboard else None
+    gc.collect()
+    whole, late = await _feed(eng, venue, bars, start, stop, rate)
+    pushed = await _close_dashboard(*opened) if opened else 0
+    return {"tick_to_order_us": _q(whole), "loop_delay_us": _q(late), "updates_pushed": pushed}
+
+
+async def _interleaved(eng, venue, bars, start: int, stop: int, rate: float, block: int, tmp: Path) -> dict:
+    """One feed, the dashboard open throughout; blocks of ``block`` bars alternate pushing and not pushing."""
+    dash, client, count_file = await _open_dashboard(eng, tmp, "interleaved")
+    interval = dash.push_interval
+
+    def on_block(b: int) -> None:
+        dash.push_interval = interval if b % 2 else math.inf  # odd blocks push
+        dash.notify()
+
+    gc.collect()
+    whole, late = await _feed(eng, venue, bars, start, stop, rate, on_block, block)
+    pushed = await _close_dashboard(dash, client, count_file)
+    on = (np.arange(whole.size) // block) % 2 == 1
+    return {"pushing": {"tick_to_order_us": _q(whole[on]), "loop_delay_us": _q(late[on])},
+            "not_pushing": {"tick_to_order_us": _q(whole[~on]), "loop_delay_us": _q(late[~on])},
+            "block": block, "updates_pushed": pushed,
+            "p99_ratio": _q(whole[on])["p99"] / _q(whole[~on])["p99"]}
+
+
+def measure(events: int = 10_000, warmup: int = 2_000, rate: float = 1000.0, repeat: int = 2, seed: int = 1,
+            block: int = 200) -> dict:
     import msgspec
 
     from tradejet.config import Config
@@ -129,18 +166,21 @@ def measure(events: int = 10_000, warmup: int = 2_000, rate: float = 1000.0, rep
 
     cfg = Config()  # the breaker off, so that the whole run trades
     cfg = msgspec.structs.replace(cfg, risk=msgspec.structs.replace(cfg.risk, max_drawdown=1.0))
-    total = warmup + 2 * repeat * events
+    total = warmup + 2 * (repeat + 1) * events
     bars = _market(total, seed)
     if bars.n_bars < total:
         raise ValueError(f"the synthetic market has {bars.n_bars} bars, {total} needed")
     eng, venue = build_paper(bars, cfg)
     phases: dict[str, list[dict]] = {"off": [], "on": []}
+    out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         async def main():
             await _phase(eng, venue, bars, 0, warmup, 1e9, False, Path(tmp))  # warm-up: compile, indicators
             gc.collect()
             gc.freeze()
             at = warmup
+            out["interleaved"] = await _interleaved(eng, venue, bars, at, at + 2 * events, rate, block, Path(tmp))
+            at += 2 * events
             for _ in range(repeat):
                 for mode in ("off", "on"):
                     phases[mode].append(await _phase(eng, venue, bars, at, at + events, rate, mode == "on",
@@ -152,7 +192,7 @@ def measure(events: int = 10_000, warmup: int = 2_000, rate: float = 1000.0, rep
     def med(mode: str, clock: str, stat: str) -> float:
         return float(np.median([p[clock][stat] for p in phases[mode]]))
 
-    out = {"events_per_phase": events, "rate_per_s": rate, "repeat": repeat, "symbols": len(bars.symbols),
+    out |= {"events_per_phase": events, "rate_per_s": rate, "repeat": repeat, "symbols": len(bars.symbols),
            "phases": phases}
     for clock in ("tick_to_order_us", "loop_delay_us"):
         out[clock] = {mode: {s: med(mode, clock, s) for s in ("p50", "p99", "p99.9", "max")} for mode in ("off", "on")}
@@ -173,9 +213,19 @@ def main(argv=None) -> int:
     ap.add_argument("--rate", type=float, default=1000.0, help="cross-sections per second")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--block", type=int, default=200, help="bars per block in the interleaved run")
     ap.add_argument("--json", metavar="PATH")
     a = ap.parse_args(argv)
-    res = measure(a.events, a.warmup, a.rate, a.repeat, a.seed)
+    res = measure(a.events, a.warmup, a.rate, a.repeat, a.seed, a.block)
+    il = res["interleaved"]
+    print(f"interleaved ({2 * a.events} bars, blocks of {il['block']}, dashboard open throughout):")
+    for mode in ("not_pushing", "pushing"):
+        for clock in ("tick_to_order_us", "loop_delay_us"):
+            r = il[mode][clock]
+            print(f"  {mode:11s} {clock:17s}: p50 {r['p50']:8.1f}  p99 {r['p99']:8.1f}  p99.9 {r['p99.9']:8.1f}  "
+                  f"max {r['max']:9.1f}")
+    print(f"  p99 tick-to-order pushing / not pushing: {il['p99_ratio']:.3f}; {il['updates_pushed']} updates pushed")
+    print("separate phases (dashboard closed / open and pushing):")
     for clock in ("tick_to_order_us", "loop_delay_us"):
         for mode in ("off", "on"):
             r = res[clock][mode]

@@ -324,3 +324,15 @@ def test_alerts_name_unreconciled_symbols_the_breaker_and_refused_models(paper_e
     ledger.record_reconciliation(1, "quantity_mismatch", "ledger 1, venue 2", "SOL/USD")
     watch = {(a.kind, a.symbol) for a in LedgerView(ledger.path).alerts()}
     assert ("unreconciled", "SOL/USD") in watch and ("model_refused", None) in watch
+
+
+def test_a_busy_port_is_a_clear_error(paper_engine):
+    async def main():
+        d = await attach(paper_engine[0], port=0)
+        try:
+            with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{d.bound_port}"):
+                await attach(paper_engine[0], port=d.bound_port)
+        finally:
+            await d.close()
+
+    run(main())

@@ -496,8 +496,12 @@ def new_token() -> str:
 async def serve_view(view, *, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
                      push_interval: float = 0.5, audit=None) -> Dashboard:
     """Start a :class:`Dashboard` over ``view`` in the running loop; return it (``await d.close()`` to stop)."""
-    return await Dashboard(view, host=host, port=port, token=token, push_interval=push_interval,
-                           audit=audit).start()
+    d = Dashboard(view, host=host, port=port, token=token, push_interval=push_interval, audit=audit)
+    try:
+        return await d.start()
+    except BaseException:
+        view.close()
+        raise
 
 
 async def attach(engine, *, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
