@@ -206,3 +206,36 @@ async def _watch_page(tmp: Path, url: str, base: str) -> None:
         assert not b.named("Runtime.exceptionThrown")
     finally:
         await b.close()
+
+
+def test_live_mode_looks_unmistakably_different_from_paper(tmp_path, paper_engine):
+    from tradejet.dashboard import attach
+
+    eng = paper_engine[0]
+
+    async def look(mode: str) -> dict:
+        d = await attach(eng, port=0, mode=mode, environment="test")
+        b = await Browser(tmp_path / f"profile-{mode}").start(width=1200, height=700)
+        try:
+            await b.send("Page.navigate", {"url": d.url})
+            await b.wait_for("document.body && document.body.dataset.seq", 30)
+            got = await b.eval("""(() => {
+                const m = getComputedStyle(document.getElementById('mode'));
+                const h = getComputedStyle(document.getElementById('header'));
+                return {text: document.getElementById('mode').textContent, badge: m.backgroundColor,
+                        border: h.borderBottomColor, header: h.backgroundColor, title: document.title};
+            })()""")
+            await _screenshot(b, tmp_path / f"dashboard-{mode}-header.png")
+            assert not b.named("Runtime.exceptionThrown")
+            return got
+        finally:
+            await b.close()
+            await d.close()
+
+    async def main():
+        return await look("paper"), await look("live")
+
+    paper, live = asyncio.run(main())
+    assert paper["text"] == "PAPER" and live["text"] == "LIVE" and live["title"].startswith("tradejet LIVE")
+    assert paper["badge"] == "rgb(31, 95, 168)" and live["badge"] == "rgb(196, 0, 29)"
+    assert paper["border"] != live["border"] and paper["header"] != live["header"]

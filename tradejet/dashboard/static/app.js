@@ -110,8 +110,9 @@
     const X = (x) => ((x - x0) / (x1 - x0)) * W;
     const Y = (y) => pad + (1 - (y - lo) / (hi - lo)) * (H - 2 * pad);
     if (opts.bands) {
-      for (const b of opts.bands) {
-        const a = Math.max(X(b.start_ts), 0), z = Math.min(X(b.end_ts), W);
+      for (let i = 0; i < opts.bands.length; i++) {
+        const b = opts.bands[i], end = i + 1 < opts.bands.length ? opts.bands[i + 1].start_ts : b.end_ts;
+        const a = Math.max(X(b.start_ts), 0), z = Math.min(X(end), W);
         svgEl.appendChild(svg("rect", { x: a, y: 0, width: Math.max(z - a, 0.5), height: H, fill: REGIME_FILL[b.regime] || "#f3f4f6" }));
       }
     }
@@ -140,14 +141,15 @@
     strip.replaceChildren();
     if (eq.timeline.length) {
       const x0 = eq.timeline[0].start_ts, x1 = Math.max(eq.timeline[eq.timeline.length - 1].end_ts, x0 + 1);
-      for (const s of eq.timeline) {
-        const a = ((s.start_ts - x0) / (x1 - x0)) * 1000, z = ((s.end_ts - x0) / (x1 - x0)) * 1000;
+      eq.timeline.forEach((s, i) => {
+        const end = i + 1 < eq.timeline.length ? eq.timeline[i + 1].start_ts : s.end_ts;
+        const a = ((s.start_ts - x0) / (x1 - x0)) * 1000, z = ((end - x0) / (x1 - x0)) * 1000;
         const r = svg("rect", { x: a, y: 0, width: Math.max(z - a, 0.8), height: 26, fill: REGIME_FILL[s.regime] || "#eee" });
         const t = svg("title", {});
         t.textContent = (s.regime || "?") + ": " + (s.active.join(", ") || "none") + " · " + utc(s.start_ts) + " – " + utc(s.end_ts);
         r.appendChild(t);
         strip.appendChild(r);
-      }
+      });
     }
     fillTable("timeline", eq.timeline.slice().reverse(), [
       (s) => [utc(s.start_ts)], (s) => [utc(s.end_ts)], (s) => [s.regime || "–"], (s) => [s.active.join(", ") || "none"],
