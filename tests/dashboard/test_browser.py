@@ -1,7 +1,7 @@
 """The dashboard page in headless Chromium (driven over the DevTools Protocol) against a real paper run.
 
 The run: ``tradejet paper --synthetic --dashboard`` at 36000x (10 bars a second), with a
-5-hour order latency so that orders rest for a few bars (the kill switch has something
+8-hour order latency so that orders rest for 8 bars (the kill switch has something
 to cancel). Screenshots are kept in the test's tmp folder and copied to ``runs/``.
 """
 
@@ -32,11 +32,14 @@ pytestmark = pytest.mark.skipif(chromium() is None,
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """
 [fills]
-latency_ms = 18000000.0   # 5 hours on 1-hour bars: orders rest 5 bars before they can fill
+latency_ms = 28800000.0   # 8 hours on 1-hour bars: orders rest 8 bars before they can fill
 
 [backtest]
 synthetic_days = 60
 """
+
+
+OPEN_AT_KILL: list[str] = []
 
 
 def _start(cmd: list[str], tmp: Path, name: str) -> tuple[subprocess.Popen, str, Path]:
@@ -96,7 +99,7 @@ def test_the_page_watches_and_controls_a_paper_run(tmp_path):
     base = url.split("?")[0].rstrip("/")
     assert base.startswith("http://127.0.0.1:")
     try:
-        asyncio.run(_drive_page(tmp_path, url, base))
+        OPEN_AT_KILL[:] = asyncio.run(_drive_page(tmp_path, url, base))
     finally:
         code = _stop(proc)
     assert code == 130, err.read_text()[-2000:]  # stopped by the kill switch: the resume message, exit 130
@@ -108,6 +111,7 @@ def test_the_page_watches_and_controls_a_paper_run(tmp_path):
     assert [a["event"] for a in acts] == ["dashboard.pause", "dashboard.resume", "dashboard.kill"]
     cancelled = acts[-1]["data"]["cancelled"]
     assert cancelled, "the kill switch found no order to cancel"
+    assert set(cancelled) & set(OPEN_AT_KILL)  # what the API listed a moment before the click (one may fill in between)
     for cid in cancelled:
         status, = db.execute("SELECT status FROM orders WHERE client_order_id = ?", (cid,)).fetchone()
         assert status == "canceled"
@@ -144,7 +148,10 @@ async def _drive_page(tmp: Path, url: str, base: str) -> None:
 
         # the kill switch cancels the open orders and stops the engine
         await b.wait_for("document.querySelectorAll('#orders tbody tr[data-key]').length > 0", 60, interval=0.02)
-        await b.eval("document.getElementById('btn-kill').click(); document.getElementById('confirm-yes').click()")
+        # the table may be up to one push old: click the moment the API says orders are open
+        open_now = await b.wait_for("fetch('/api/orders').then(r => r.json()).then(o => o.length ? (document."
+                                    "getElementById('btn-kill').click(), document.getElementById('confirm-yes')"
+                                    ".click(), o.map(x => x.client_order_id)) : null)", 60, interval=0.02)
         await b.wait_for("document.body.dataset.lastAction === 'kill:ok'", 10)
         status = await b.eval(_api(b, "/api/status"))
         assert status["halted"] and status["trading_state"] == "HALTED" and status["working_orders"] == 0
@@ -166,6 +173,7 @@ async def _drive_page(tmp: Path, url: str, base: str) -> None:
         assert outside == []
         navs = [e for e in b.named("Page.frameNavigated") if e["params"]["frame"]["url"].startswith(base)]
         assert len(navs) == 1  # the page was never reloaded
+        return open_now
     finally:
         await b.close()
 
