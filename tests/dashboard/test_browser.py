@@ -111,7 +111,7 @@ def test_the_page_watches_and_controls_a_paper_run(tmp_path):
     assert [a["event"] for a in acts] == ["dashboard.pause", "dashboard.resume", "dashboard.kill"]
     cancelled = acts[-1]["data"]["cancelled"]
     assert cancelled, "the kill switch found no order to cancel"
-    assert set(cancelled) & set(OPEN_AT_KILL)  # what the API listed a moment before the click (one may fill in between)
+    assert set(cancelled) & set(OPEN_AT_KILL)  # listed by the API just before the click
     for cid in cancelled:
         status, = db.execute("SELECT status FROM orders WHERE client_order_id = ?", (cid,)).fetchone()
         assert status == "canceled"
