@@ -336,3 +336,37 @@ def test_a_busy_port_is_a_clear_error(paper_engine):
             await d.close()
 
     run(main())
+
+
+def test_kill_switch_reports_a_cancel_the_venue_refused_and_keeps_that_order_open(paper_engine):
+    from tradejet.errors import VenueUnavailable
+
+    eng, ledger, audit = paper_engine
+    venue = eng.adapter
+    stuck = eng.working[0].cid
+
+    class RefusingVenue:  # the paper venue, except that one cancel times out
+        name = "paper"
+
+        def __getattr__(self, attr):
+            return getattr(venue, attr)
+
+        async def cancel(self, cid):
+            if cid == stuck:
+                raise VenueUnavailable("cancel timed out")
+            await venue.cancel(cid)
+
+    eng.adapter = RefusingVenue()
+
+    async def main():
+        d, c = await _serve(eng)
+        async with c:
+            r = await c.post("/api/actions/kill", json={"confirm": "kill"})
+        await d.close()
+        return r.json()
+
+    res = run(main())
+    assert eng.halted and stuck not in res["cancelled"] and "1 error" in res["message"]
+    assert ledger.order(stuck).is_open
+    last = list(read_records(audit.path))[-1]
+    assert last.event == "dashboard.kill" and any("cancel timed out" in e for e in last.data["errors"])

@@ -456,11 +456,14 @@ class Dashboard:
                 cids += [o.client_order_id for o in await adapter.open_orders() if o.client_order_id not in cids]
             except Exception as ex:  # a venue fault must not stop the cancels below
                 errors.append(f"open_orders: {ex}")
+            failed = set()
             for cid in cids:
                 try:
                     await adapter.cancel(cid)
                 except Exception as ex:  # record it and go on cancelling the others
                     errors.append(f"cancel {cid}: {ex}")
+                    failed.add(cid)
+            cids = [c for c in cids if c not in failed]  # those stay open in the ledger: reconcile will see them
         led = e.ledger
         ts = e.last_ts or 0
         if led is not None:
