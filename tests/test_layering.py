@@ -21,6 +21,7 @@ ALLOWED: dict[str, set[str]] = {
     "models": {"kernels", "messages", "errors", "io"},
     "engine": {"kernels", "messages", "errors", "config", "strategies", "io", "models"},
     "adapters": {"kernels", "messages", "errors", "config", "io"},
+    "dashboard": {"kernels", "messages", "errors", "config", "io", "engine"},
     "testing": {"kernels", "messages", "errors", "config", "strategies", "io", "models", "engine", "adapters"},
     "bench": {"kernels", "messages", "errors", "config", "strategies", "io", "models", "engine", "adapters", "testing"},
     "__init__": {"errors", "config", "messages", "engine", "io", "models", "adapters"},

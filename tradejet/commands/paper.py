@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retrain", action="store_true",
                    help="retrain the model in every DOWNTIME window on the bars replayed so far (train, gate, "
                         "promote, swap the scorer's model; see tradejet.engine.retrain)")
+    from tradejet.dashboard.options import add_arguments as add_dashboard_arguments
+
+    add_dashboard_arguments(p)
     p.set_defaults(func=run_command)
 
 
@@ -130,6 +133,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.max_bars is not None and args.max_bars < 1:
         raise ConfigError(f"--max-bars must be >= 1, was {args.max_bars}", key="--max-bars")
     bars, label, source = load_source(args, cfg)
+    from tradejet.dashboard.options import starter
+
+    dashboard = starter(args, mode="paper", environment=label, initial_cash=cfg.backtest.initial_cash)
     stop = bars.n_bars if args.max_bars is None else min(args.max_bars, bars.n_bars)
     source["stop"] = stop
     from tradejet.commands._ml import load_model
@@ -172,7 +178,7 @@ def run_command(args: argparse.Namespace) -> int:
                 con.print(f"resume: {len(found.findings)} differences between the ledger and the rebuilt venue "
                           f"(events after bar {done:,}; the replay re-makes them): see the audit log")
         if not interrupted:
-            interrupted = asyncio.run(_drive(eng, status, con, quiet=args.quiet, hook=hook))
+            interrupted = asyncio.run(_drive(eng, status, con, quiet=args.quiet, hook=hook, dashboard=dashboard))
         if interrupted:
             for o in list(venue._work):
                 venue.cancel_now(o.cid)
@@ -216,7 +222,39 @@ def _retrainer(cfg, bars, eng, audit):
     return DowntimeRetrainer(cfg, home, history, scorer=eng.scorer, background=False, audit=audit)
 
 
-async def _drive(eng, status, con, *, quiet: bool, hook=None) -> bool:
+async def _drive(eng, status, con, *, quiet: bool, hook=None, dashboard=None) -> bool:
+    """Run the engine; True when stopped early (a signal, or the dashboard's kill switch).
+
+    With ``dashboard`` (``async start(engine)``), it serves while the engine runs and after
+    the run ends, until a signal, so that the page can still be read.
+    """
+    if dashboard is None:
+        return await _drive_engine(eng, status, con, quiet=quiet, hook=hook)
+    dash = await dashboard(eng)
+    try:
+        interrupted = await _drive_engine(eng, status, con, quiet=quiet, hook=hook)
+        if not interrupted:
+            dash.view.finished = not eng.halted
+            dash.notify()
+            print("tradejet: the run ended; the dashboard stays up until Ctrl-C", file=sys.stderr, flush=True)
+            await _until_signal()
+        return interrupted or eng.halted
+    finally:
+        await dash.close()
+
+
+async def _until_signal() -> None:
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, done.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
+            pass
+    await done.wait()
+
+
+async def _drive_engine(eng, status, con, *, quiet: bool, hook=None) -> bool:
     loop = asyncio.get_running_loop()
     stopped = []
 

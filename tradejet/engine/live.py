@@ -54,7 +54,9 @@ from tradejet.messages import (
     SubmitOrder,
 )
 
-__all__ = ["Engine", "EngineLog", "WorkingOrder"]
+__all__ = ["Engine", "EngineLog", "WorkingOrder", "OPERATOR_PAUSED"]
+
+OPERATOR_PAUSED = 100  # code in ``EngineLog.orders`` of an entry the step accepted while the operator paused entries
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +174,9 @@ class Engine:
         self.latency_ns = np.zeros(1 << 20, np.int64)
         self.n_latency = 0
         self._stop = False
+        self.paused = False    # operator: no new entries (exits still go); see pause()
+        self.halted = False    # operator: kill switch; see halt()
+        self.paused_entries = 0
         self.replay_until = 0  # bars a resumed run re-steps to rebuild its book: no checkpoints before it
         self.quote = self.symbols[0].split("/", 1)[1] if "/" in self.symbols[0] else "USD"
         if ledger is not None and not ledger.cash() and not ledger.fills():
@@ -315,7 +320,11 @@ class Engine:
             code = int(out[i, OUT_CODE])
             if code == Reject.OK:
                 pair, strat, side = int(out[i, OUT_PAIR]), int(out[i, OUT_STRATEGY]), int(out[i, OUT_SIDE])
-                if len(self.working) >= self.slots:
+                if self.paused and self._is_entry(strat, pair, side, float(out[i, OUT_QTY])):
+                    self.paused_entries += 1
+                    on_order_done_nb(ctx, strat, pair, side, out[i, OUT_QTY], out[i, OUT_RESERVED])
+                    code = OPERATOR_PAUSED
+                elif len(self.working) >= self.slots:
                     self.dropped += 1
                     on_order_done_nb(ctx, strat, pair, side, out[i, OUT_QTY], out[i, OUT_RESERVED])
                 else:
@@ -404,6 +413,40 @@ class Engine:
         if self.audit is not None:
             self.audit.append(event, data)
 
+    def _is_entry(self, strat: int, pair: int, side: int, qty: float) -> bool:
+        """True when an order opens or adds to a position (the risk kernel's rule: reducing is not)."""
+        pos = float(self.ctx.pos_qty[strat, pair])
+        reducing = (side < 0 < pos) or (side > 0 > pos)
+        return not reducing or qty > abs(pos) * (1.0 + 1e-12)
+
+    # ------------------------------------------------------------------ operator controls
+    def pause(self) -> None:
+        """Stop new entries from the next step on: accepted entry intents are dropped (logged with
+        code :data:`OPERATOR_PAUSED`, their reservations released); exits and cancels still go."""
+        self.paused = True
+
+    def resume(self) -> None:
+        """Allow new entries again (not after :meth:`halt`)."""
+        if not self.halted:
+            self.paused = False
+
+    def halt(self) -> list[str]:
+        """Kill switch, engine side: no new orders, :meth:`run` returns before the next event, and the
+        working orders leave the book (reservations released). Return their client ids: cancelling
+        them at the venue (and in the ledger) is the caller's job, it awaits the venue."""
+        from tradejet.engine.step import on_order_done_nb
+
+        self.paused = True
+        self.halted = True
+        self._stop = True
+        cids = []
+        for w in self.working:
+            on_order_done_nb(self.ctx, w.strategy, w.pair, w.side, w.qty - w.filled, w.reserved)
+            cids.append(w.cid)
+        self.working = []
+        self._by_cid.clear()
+        return cids
+
     # ------------------------------------------------------------------ the asyncio loop
     def stop(self) -> None:
         """Ask :meth:`run` to return after the event it is handling."""
@@ -433,6 +476,8 @@ class Engine:
             raise DataError("Engine.run needs an adapter (an ExecutionVenue)")
         start = self.bars_done
         async for ev in self.adapter.events():
+            if self.halted:
+                break
             done_before = self.bars_done
             if isinstance(ev, Bar):
                 cmds = self.on_bar(ev)
