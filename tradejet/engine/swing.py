@@ -1,0 +1,346 @@
+"""The US equity swing system in the engine: its effective config, its ML safety guard, its book helpers.
+
+One step, two drivers: with ``config.system == "swing"`` both the compiled backtest
+(:func:`tradejet.engine.simulate.run`) and the event driver
+(:class:`tradejet.engine.live.Engine`) build their context through
+:func:`effective_config`: the :mod:`tradejet.strategies.swing` strategy ACTIVE with the
+whole capital in every regime (the crypto regime table does not apply), no downtime
+window (US market hours are the broker adapter's business), the ``[swing]`` indicator
+periods, per-symbol limits and drawdown breaker, and the commission as the fee.
+
+The ML safety guard (:class:`SwingGuard`) turns each bar cross-section into the
+``scores`` the swing kernel reads. It runs the same code in both drivers (the backtest
+calls it bar by bar before its loop, the event driver once per step), so both see the
+same scores:
+
+- model state: ``off`` (``ml_enabled = false``), ``ok``, ``no_model`` (nothing promoted),
+  ``refused`` (the promoted model failed its integrity check at load), ``drift`` (the
+  PSI of the recent scores against the model's reference window went over
+  ``psi_max``: the model is disabled for the rest of the run);
+- per symbol and bar: the model's probability when the state is ``ok`` and the feature
+  row lies inside the model's reference ranges; otherwise the fallback: NaN (``block``:
+  the kernel refuses the entry) or +inf (``rules-only``: the rules decide alone).
+
+The reference window is what the model store keeps with each model: its out-of-sample
+validation rows (the most recent part of its training data). Ranges are their per
+feature min/max widened by ``feature_margin`` of the range; the PSI reference is the
+model's scores on them. Every state change and every blocked symbol is logged (the
+environment named in each line) and written to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from tradejet.config import Config, FillConfig, RiskConfig, ScheduleConfig, SelectorConfig, StrategyShare
+from tradejet.errors import ConfigError, ModelError, StrategyError
+from tradejet.kernels.codes import Strategy
+
+__all__ = ["effective_config", "strategy_params", "swing_row", "SwingGuard", "psi", "feature_rows",
+           "adopt_in_book", "GUARD_STATES"]
+
+log = logging.getLogger(__name__)
+
+GUARD_STATES = ("off", "ok", "no_model", "refused", "drift")
+_PROXIES = ("SPY", "VTI", "DIA", "QQQ", "IWM")
+
+
+def effective_config(cfg: Config) -> Config:
+    """Return the config the engine runs for the swing system (see the module doc)."""
+    sw = cfg.swing
+    only = [StrategyShare(strategy="swing", share=1.0)]
+    sel = SelectorConfig(risk_on=list(only), neutral=list(only), risk_off=list(only), panic=list(only),
+                         wind_down_minutes=cfg.selector.wind_down_minutes)
+    r = cfg.risk
+    a = sw.max_symbol_allocation
+    risk = RiskConfig(leverage_enabled=False if sw.cash_only else r.leverage_enabled,
+                      max_leverage=1.0 if sw.cash_only else r.max_leverage, allow_short=False,
+                      max_pair_share=a, max_top3_share=min(10.0, 3 * a), max_strategy_pair_share=a,
+                      max_pair_notional=r.max_pair_notional, max_drawdown=sw.max_drawdown)
+    fills = msgspec.structs.replace(cfg.fills, maker_fee=sw.commission, taker_fee=sw.commission)
+    ind = msgspec.structs.replace(cfg.indicators, rsi=sw.rsi_period, bb_period=sw.bb_period, bb_nbdev=sw.bb_nbdev,
+                                  atr=sw.atr_period)
+    return msgspec.structs.replace(cfg, selector=sel, risk=risk, fills=fills, indicators=ind,
+                                   schedule=ScheduleConfig(enabled=False))
+
+
+def proxy_symbol(symbols: list[str], configured: str | None) -> str | None:
+    """The regime proxy for swing: the configured one, else the first broad index fund present."""
+    if configured is not None:
+        return configured
+    return next((s for s in _PROXIES if s in symbols), None)
+
+
+def strategy_params(cfg: Config):
+    """Return the swing kernel's :class:`~tradejet.strategies.swing.Params` from ``[swing]``."""
+    from tradejet.strategies.swing import Params
+
+    sw = cfg.swing
+    try:
+        return Params(max_position_fraction=sw.max_symbol_allocation, stop_atr=sw.stop_atr, take_profit_atr=None,
+                      max_hold_bars=sw.max_hold_bars, rsi_entry=sw.rsi_entry, rsi_exit=sw.rsi_exit,
+                      tranches=sw.tranches, tranche_sizes=sw.tranche_sizes, scale_atr=sw.scale_atr,
+                      max_open_symbols=sw.max_open_symbols, use_bbands=sw.use_bbands,
+                      scale_backfilled=sw.scale_backfilled, ml_threshold=sw.ml_threshold if sw.ml_enabled else None)
+    except StrategyError as e:
+        raise ConfigError(str(e), key="swing") from None
+
+
+def swing_row(cfg: Config) -> np.ndarray:
+    return strategy_params(cfg).to_array()
+
+
+def sma_periods(cfg: Config) -> tuple[int, int, int]:
+    sw = cfg.swing
+    return sw.sma_trend, sw.sma_mid, sw.sma_exit
+
+
+# ---------------------------------------------------------------- book helpers
+
+def adopt_in_book(ctx, p: int, qty: float, avg: float, ts: int) -> None:
+    """Put a position adopted from the broker in the Context under ``swing``, marked backfilled."""
+    from tradejet.strategies.base import IV_ATR, on_entry_fill_nb
+    from tradejet.strategies.swing import adopt_state
+
+    s = Strategy.SWING
+    ctx.pos_qty[s, p] = qty
+    ctx.pos_avg[s, p] = avg
+    ps = ctx.pos_state[s, p]
+    if qty > 0:
+        on_entry_fill_nb(ps, ctx.strat_params[s], ts, avg, ctx.iv[p, IV_ATR], True)
+        adopt_state(ps, ctx.strat_params[s], qty, avg)
+
+
+# ---------------------------------------------------------------- ML guard
+
+def psi(reference: np.ndarray, recent: np.ndarray, bins: int = 10, eps: float = 1e-4) -> float:
+    """Population stability index of ``recent`` against ``reference`` (bins at the reference's quantiles).
+
+    >>> r = np.linspace(0, 1, 1000)
+    >>> round(psi(r, r), 6)
+    0.0
+    >>> psi(r, np.full(100, 0.99)) > 1.0
+    True
+    """
+    reference = np.asarray(reference, np.float64)
+    recent = np.asarray(recent, np.float64)
+    reference = reference[np.isfinite(reference)]
+    recent = recent[np.isfinite(recent)]
+    if reference.size == 0 or recent.size == 0:
+        return math.nan
+    edges = np.unique(np.quantile(reference, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+    e = np.bincount(np.searchsorted(edges, reference, side="right"), minlength=edges.size + 1) / reference.size
+    a = np.bincount(np.searchsorted(edges, recent, side="right"), minlength=edges.size + 1) / recent.size
+    e = np.maximum(e, eps)
+    a = np.maximum(a, eps)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+class _History:
+    """The last ``window`` bars of each symbol (the feature window), shared by both drivers."""
+
+    def __init__(self, n: int, window: int):
+        self.w = window
+        self.buf = np.zeros((n, 5, 2 * window))
+        self.len = np.zeros(n, np.int64)
+
+    def push(self, p: int, o: float, h: float, lo: float, c: float, v: float) -> None:
+        k = self.len[p]
+        if k == self.buf.shape[2]:  # keep the last window-1 bars, then append
+            self.buf[p, :, : self.w - 1] = self.buf[p, :, k - self.w + 1:k]
+            k = self.w - 1
+        self.buf[p, :, k] = (o, h, lo, c, v)
+        self.len[p] = k + 1
+
+    def window(self, p: int) -> np.ndarray:
+        k = self.len[p]
+        return self.buf[p, :, max(0, k - self.w):k]
+
+
+def feature_rows(history: _History, have: np.ndarray, width: int) -> np.ndarray:
+    """The current feature row of every symbol with a bar (NaN rows otherwise), float32."""
+    from tradejet.models.features import compute_features
+
+    out = np.full((have.shape[0], width), np.nan, np.float32)
+    for p in np.flatnonzero(have):
+        win = history.window(p)
+        if win.shape[1] < 2:
+            continue
+        out[p] = compute_features(win[0], win[1], win[2], win[3], win[4])[-1]
+    return out
+
+
+class SwingGuard:
+    """The ML safety guard of the swing system: model state, range checks, drift; scores per bar.
+
+    Build it with :meth:`from_store` (the promoted swing model in ``$TRADEJET_HOME/models/swing``)
+    or directly with a loaded model and its reference rows (tests, embedding bots).
+    """
+
+    def __init__(self, cfg: Config, n_symbols: int, symbols: list[str] | None = None, *, model=None,
+                 reference: np.ndarray | None = None, state: str | None = None, reason: str = "",
+                 model_id: str | None = None, audit=None):
+        sw = cfg.swing
+        self.sw = sw
+        self.env = cfg.deployment_env
+        self.symbols = list(symbols) if symbols is not None else [str(i) for i in range(n_symbols)]
+        self.audit = audit
+        self.model = model
+        self.model_id = model_id
+        self.fallback = math.nan if sw.ml_fallback == "block" else math.inf
+        self.history = _History(n_symbols, sw.feature_window)
+        self.blocked_bars = np.zeros(n_symbols, np.int64)   # per symbol: bars with features out of range
+        self._out_of_range = np.zeros(n_symbols, np.bool_)
+        self.recent = np.full(sw.psi_window, np.nan)
+        self.n_recent = 0
+        self.last_psi = math.nan
+        self.state = "off"
+        self.reason = "ml_enabled = false: rules only"
+        self.width = 0
+        if not sw.ml_enabled:
+            return
+        if model is None:
+            self._set_state(state or "no_model", reason or "no promoted swing model")
+            return
+        if reference is None or len(reference) == 0:
+            raise ModelError("the swing guard needs the model's reference rows (its validation window)")
+        ref = np.asarray(reference, np.float32)
+        self.width = ref.shape[1]
+        lo = np.nanmin(ref, axis=0).astype(np.float64)
+        hi = np.nanmax(ref, axis=0).astype(np.float64)
+        pad = sw.feature_margin * (hi - lo)
+        self.lo = lo - pad
+        self.hi = hi + pad
+        self.ref_scores = np.asarray(model.predict(ref), np.float64)
+        self._set_state("ok", f"model {model_id or '?'} loaded")
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_store(cls, cfg: Config, symbols: list[str], home, *, audit=None) -> SwingGuard:
+        """Load the promoted swing model with every integrity check; a missing or refused one sets the state."""
+        from tradejet.models.artifacts import ArtifactStore
+
+        n = len(symbols)
+        if not cfg.swing.ml_enabled:
+            return cls(cfg, n, symbols, audit=audit)
+        store = ArtifactStore(home, "swing")
+        mid = store.promoted_id()
+        if mid is None:
+            return cls(cfg, n, symbols, state="no_model", reason=f"no promoted swing model in {store.root}",
+                       audit=audit)
+        try:
+            model = store.load(mid, batch_threads=1)
+            reference = store.validation_rows(mid)["X"]
+        except (ModelError, OSError, KeyError, ValueError) as e:
+            return cls(cfg, n, symbols, state="refused", reason=f"model {mid} refused at load: {e}", model_id=mid,
+                       audit=audit)
+        return cls(cfg, n, symbols, model=model, reference=reference, model_id=mid, audit=audit)
+
+    # ---------------------------------------------------------------- per bar
+    @property
+    def active(self) -> bool:
+        return self.state == "ok"
+
+    def step(self, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray,
+             have: np.ndarray) -> np.ndarray:
+        """Take one bar cross-section; return the scores the swing kernel sees for it."""
+        n = have.shape[0]
+        if self.state == "off":
+            return np.full(n, math.nan)
+        for p in np.flatnonzero(have):
+            self.history.push(p, o[p], h[p], lo[p], c[p], v[p])
+        if self.state != "ok":
+            return np.full(n, self.fallback)
+        X = feature_rows(self.history, have, self.width)
+        scores = np.full(n, self.fallback)
+        ok = have & np.all(np.isfinite(X), axis=1)
+        ok &= np.all((X >= self.lo) & (X <= self.hi), axis=1)
+        for p in np.flatnonzero(have):
+            if not ok[p]:
+                self.blocked_bars[p] += 1
+                if not self._out_of_range[p]:
+                    self._out_of_range[p] = True
+                    self._event("ml_features_out_of_range", {"symbol": self.symbols[p], "fallback": self.sw.ml_fallback},
+                                warn=self.history.len[p] >= self.sw.feature_window)
+            elif self._out_of_range[p]:
+                self._out_of_range[p] = False
+                self._event("ml_features_in_range", {"symbol": self.symbols[p]}, warn=False)
+        idx = np.flatnonzero(ok)
+        if idx.size:
+            prob = np.asarray(self.model.predict(np.ascontiguousarray(X[idx])), np.float64)
+            scores[idx] = prob
+            for x in prob:
+                self.recent[self.n_recent % self.recent.size] = x
+                self.n_recent += 1
+            if self.n_recent >= self.recent.size:
+                self.last_psi = psi(self.ref_scores, self.recent, self.sw.psi_bins)
+                if self.last_psi > self.sw.psi_max:
+                    self._set_state("drift", f"score PSI {self.last_psi:.3f} over the last {self.recent.size} scores "
+                                    f"> psi_max {self.sw.psi_max}: model {self.model_id or '?'} disabled")
+                    scores[:] = self.fallback
+        return scores
+
+    def status(self) -> dict[str, Any]:
+        return {"env": self.env, "state": self.state, "reason": self.reason, "model": self.model_id,
+                "fallback": self.sw.ml_fallback, "psi": None if math.isnan(self.last_psi) else round(self.last_psi, 4),
+                "out_of_range": [self.symbols[p] for p in np.flatnonzero(self._out_of_range)]}
+
+    def _set_state(self, state: str, reason: str) -> None:
+        self.state, self.reason = state, reason
+        effect = ("entries need the model's score" if state == "ok" else
+                  f"entries {'blocked' if self.sw.ml_fallback == 'block' else 'on the rules alone'}")
+        self._event("ml_guard", {"state": state, "reason": reason, "effect": effect}, warn=state != "ok")
+
+    def _event(self, event: str, data: dict, *, warn: bool) -> None:
+        data = {"env": self.env, **data}
+        (log.warning if warn else log.info)("[%s] swing %s: %s", self.env, event, data)
+        if self.audit is not None:
+            self.audit.append(f"swing.{event}", data)
+
+
+def guard_scores(guard: SwingGuard, bars) -> np.ndarray:
+    """Run ``guard`` over every bar of ``bars`` (a MarketBars) in order: the backtest's scores, bar by bar."""
+    T, n = bars.close.shape
+    out = np.full((T, n), np.nan)
+    have = bars.have
+    for t in range(T):
+        out[t] = guard.step(bars.open[t], bars.high[t], bars.low[t], bars.close[t], bars.volume[t], have[t])
+    return out
+
+
+def tranche_stats(fills: dict[str, np.ndarray], symbols: list[str]) -> dict[str, Any]:
+    """How many tranches each swing round trip filled: ``{"1": k1, "2": k2, ...}`` overall and per symbol.
+
+    ``fills`` are the driver's fill columns (``strategy``, ``pair``, ``side``, ``qty``, ``order``):
+    a round trip runs from flat to flat; its tranches are the distinct buy orders filled in it.
+    """
+    open_: dict[int, tuple[float, set]] = {}
+    overall: dict[str, int] = {}
+    per: dict[str, dict[str, int]] = {}
+    for i in range(len(fills["qty"])):
+        if int(fills["strategy"][i]) != Strategy.SWING:
+            continue
+        p = int(fills["pair"][i])
+        q, orders = open_.get(p, (0.0, set()))
+        side = int(fills["side"][i])
+        if side > 0:
+            orders = orders | {int(fills["order"][i])}
+        q += side * float(fills["qty"][i])
+        if abs(q) <= 1e-9 * max(1.0, float(fills["qty"][i])):
+            k = str(len(orders))
+            overall[k] = overall.get(k, 0) + 1
+            d = per.setdefault(symbols[p], {})
+            d[k] = d.get(k, 0) + 1
+            open_.pop(p, None)
+        else:
+            open_[p] = (q, orders)
+    total = sum(overall.values())
+    return {"round_trips": total, "filled": dict(sorted(overall.items())),
+            "share": {k: v / total for k, v in sorted(overall.items())} if total else {},
+            "by_symbol": {s: dict(sorted(v.items())) for s, v in sorted(per.items())},
+            "open": len(open_)}
