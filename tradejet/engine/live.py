@@ -116,12 +116,15 @@ class Engine:
         this many bars (and on every bar with orders or fills, and on :meth:`close`).
     """
 
-    def __init__(self, config: Config, adapter, ledger, *, symbols: list[str], run_id: str = "tj",
-                 audit=None, record: bool = True, checkpoint_bars: int = 500):
+    def __init__(self, config: Config, adapter, ledger, *, symbols: list[str] | None = None, run_id: str = "tj",
+                 audit=None, record: bool = True, checkpoint_bars: int = 500, guard=None):
         from tradejet.engine.simulate import build_context
         from tradejet.engine.step import new_buffers
         from tradejet.strategies.base import MAX_INTENTS
 
+        if symbols is None:  # the configured universe of the system
+            symbols = (list(config.swing.symbols) if config.system == "swing"
+                       else config.universe.resolved_symbols())
         if not symbols:
             raise DataError("the engine needs at least one symbol")
         self.config = config
@@ -168,6 +171,17 @@ class Engine:
         self._stop = False
         self.replay_until = 0  # bars a resumed run re-steps to rebuild its book: no checkpoints before it
         self.quote = self.symbols[0].split("/", 1)[1] if "/" in self.symbols[0] else "USD"
+        self.env = config.deployment_env
+        #: the swing system's ML safety guard (None for crypto); it scores each cross-section
+        self.guard = None
+        if config.system == "swing":
+            from tradejet.engine.swing import SwingGuard
+
+            if guard is None:
+                from tradejet.config import tradejet_home
+
+                guard = SwingGuard.from_store(config, self.symbols, config.home or tradejet_home(), audit=audit)
+            self.guard = guard
         if ledger is not None and not ledger.cash() and not ledger.fills():
             ledger.set_cash(self.quote, float(config.backtest.initial_cash), ts=0)
 
@@ -295,7 +309,9 @@ class Engine:
                 keep.append(w)
         self.working = keep
 
-        # 2. decide
+        # 2. decide (swing: the ML guard scores the cross-section first, as the backtest did before its loop)
+        if self.guard is not None:
+            self._scores[:] = self.guard.step(self._o, self._h, self._l, self._c, self._v, self._have)
         n = step_nb(ctx, ts, self._o, self._h, self._l, self._c, self._v, self._have, self._scores,
                     self._intents, self._out)
 
@@ -305,6 +321,9 @@ class Engine:
         for i in range(n):
             seq = -1
             code = int(out[i, OUT_CODE])
+            if code == Reject.UNRECONCILED:
+                self._finding("entry_blocked_unreconciled", {"symbol": self.symbols[int(out[i, OUT_PAIR])], "ts": ts,
+                                                             "qty": float(out[i, OUT_QTY])})
             if code == Reject.OK:
                 pair, strat, side = int(out[i, OUT_PAIR]), int(out[i, OUT_STRATEGY]), int(out[i, OUT_SIDE])
                 if len(self.working) >= self.slots:
@@ -392,9 +411,14 @@ class Engine:
         self._dirty = False
 
     def _finding(self, event: str, data: dict) -> None:
-        log.warning("%s: %s", event, data)
+        log.warning("[%s] %s: %s", self.env, event, data)
         if self.audit is not None:
-            self.audit.append(event, data)
+            self.audit.append(event, {"env": self.env, **data})
+
+    def blocked(self) -> dict[str, str]:
+        """Symbols blocked for new entries and why (status displays, ``tradejet status``)."""
+        return {self.symbols[p]: "unreconciled: broker quantity differs from the ledger; exits only"
+                for p in np.flatnonzero(self.ctx.unreconciled)}
 
     # ------------------------------------------------------------------ the asyncio loop
     def stop(self) -> None:

@@ -166,6 +166,13 @@ def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending,
         ps[b.PS_OPEN_TRANCHE] = 0.0  # nothing is working here: a tranche sent earlier has ended
         if q > 0.0:
             ps[b.PS_BARS] += 1.0
+            if ps[b.PS_ATR] != ps[b.PS_ATR]:  # adopted before any bar: take the first ATR, set the stop
+                a = iv[p, b.IV_ATR]
+                sm = params[b.SP_STOP_ATR]
+                if a == a:
+                    ps[b.PS_ATR] = a
+                    if sm == sm:
+                        ps[b.PS_STOP] = ps[b.PS_ENTRY_PRICE] - sm * a
             if status == StrategyStatus.FLATTEN:
                 n = b.exit_all_nb(intents, n, p, code, q, c, b.REASON_FLATTEN, True)
                 continue
