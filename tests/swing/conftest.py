@@ -45,3 +45,50 @@ def equities(shared_data):
     bars, warnings = load_bars(shared_data / "equities", equities=True)
     assert len(bars.symbols) == 10 and not warnings
     return bars
+
+
+def equity_candles(bars):
+    """Each symbol's adjusted daily bars as the models layer's Candles."""
+    from tradejet.models.data import Candles
+
+    out = []
+    for j, s in enumerate(bars.symbols):
+        ok = bars.have[:, j]
+        out.append(Candles(s, f"equities/{s}", bars.ts[ok], bars.open[ok, j], bars.high[ok, j], bars.low[ok, j],
+                           bars.close[ok, j], bars.volume[ok, j]))
+    return out
+
+
+@pytest.fixture(scope="session")
+def swing_model_home(equities, tmp_path_factory):
+    """A $TRADEJET_HOME with a really trained, exported and promoted swing model (tiny: 20 trees)."""
+    import time
+
+    import msgspec
+
+    from tradejet.config import MLConfig
+    from tradejet.models.artifacts import ArtifactStore, Manifest
+    from tradejet.models.data import data_hash
+    from tradejet.models.export import export_onnx
+    from tradejet.models.schema import DEFAULT_SCHEMA
+    from tradejet.models.train import build_dataset, train
+
+    home = tmp_path_factory.mktemp("tjhome")
+    cfg = msgspec.convert(dict(max_iter=20, max_leaf_nodes=7, min_samples_leaf=50, n_folds=1, oos_fraction=0.25,
+                               horizon=10, embargo_bars=10), MLConfig)
+    candles = equity_candles(equities)
+    ds = build_dataset(candles, cfg, DEFAULT_SCHEMA)
+    tr = train(ds, cfg)
+    blob, diff = export_onnx(tr.model, tr.oos.X, schema=DEFAULT_SCHEMA, system="swing")
+    store = ArtifactStore(home, "swing")
+    created = time.time_ns()
+    m = Manifest(id=store.new_id(created), system="swing", created=created, status="candidate",
+                 feature_schema_hash=DEFAULT_SCHEMA.hash, feature_names=list(DEFAULT_SCHEMA.names),
+                 schema_version=DEFAULT_SCHEMA.version, training_data_hash=data_hash(candles), params=tr.params,
+                 metrics=tr.metrics, threshold=cfg.threshold, model_sha256="", validation_sha256="",
+                 export_max_abs_diff=diff)
+    o = tr.oos
+    store.add_candidate(m, blob, {"X": o.X, "y": o.y, "ts": o.ts, "sym": o.sym, "close": o.close})
+    store.set_status(m.id, "validated", "test fixture")
+    store.promote(m.id, "test fixture")
+    return home
