@@ -171,9 +171,10 @@ def _equity_subset(equities, names=("SPY", "GLD")):
     idx = [equities.symbols.index(s) for s in names]
     keep = np.isfinite(equities.close[:, idx]).any(axis=1)
     pick = lambda a: np.ascontiguousarray(a[keep][:, idx])  # noqa: E731
-    return MarketBars(symbols=list(names), ts=equities.ts[keep], open=pick(equities.open), high=pick(equities.high),
+    bars = MarketBars(symbols=list(names), ts=equities.ts[keep], open=pick(equities.open), high=pick(equities.high),
                       low=pick(equities.low), close=pick(equities.close), volume=pick(equities.volume),
                       timeframe_ns=equities.timeframe_ns, source="equities subset")
+    return bars.slice_time(1_136_073_600 * 10**9, 1_356_998_400 * 10**9)  # 2006..2012 (with the 2008 crash)
 
 
 def _swing(**kw):
