@@ -222,7 +222,7 @@ def build_context(symbols: list[str], cfg: Config):
 
         strat[Strategy.SWING] = swing_row(cfg)
         proxy = proxy_symbol(symbols, proxy)
-        cfg = effective_config(cfg)
+        cfg = effective_config(cfg, symbols)
     fill_cfg = cfg.fills
     meta, rows = _pair_meta(symbols, cfg, fill_cfg)
     ip = _ind_params(cfg)

@@ -37,7 +37,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from tradejet.config import Config, FillConfig, RiskConfig, ScheduleConfig, SelectorConfig, StrategyShare
+from tradejet.config import Config, PairFillConfig, RiskConfig, ScheduleConfig, SelectorConfig, StrategyShare
 from tradejet.errors import ConfigError, ModelError, StrategyError
 from tradejet.kernels.codes import Strategy
 
@@ -50,7 +50,7 @@ GUARD_STATES = ("off", "ok", "no_model", "refused", "drift")
 _PROXIES = ("SPY", "VTI", "DIA", "QQQ", "IWM")
 
 
-def effective_config(cfg: Config) -> Config:
+def effective_config(cfg: Config, symbols: list[str] | None = None) -> Config:
     """Return the config the engine runs for the swing system (see the module doc)."""
     sw = cfg.swing
     only = [StrategyShare(strategy="swing", share=1.0)]
@@ -62,7 +62,13 @@ def effective_config(cfg: Config) -> Config:
                       max_leverage=1.0 if sw.cash_only else r.max_leverage, allow_short=False,
                       max_pair_share=a, max_top3_share=min(10.0, 3 * a), max_strategy_pair_share=a,
                       max_pair_notional=r.max_pair_notional, max_drawdown=sw.max_drawdown)
-    fills = msgspec.structs.replace(cfg.fills, maker_fee=sw.commission, taker_fee=sw.commission)
+    pairs = dict(cfg.fills.pairs)
+    if sw.spread is not None:
+        for s in symbols or []:
+            own = pairs.get(s) or PairFillConfig()
+            if own.spread is None:
+                pairs[s] = msgspec.structs.replace(own, spread=sw.spread)
+    fills = msgspec.structs.replace(cfg.fills, maker_fee=sw.commission, taker_fee=sw.commission, pairs=pairs)
     ind = msgspec.structs.replace(cfg.indicators, rsi=sw.rsi_period, bb_period=sw.bb_period, bb_nbdev=sw.bb_nbdev,
                                   atr=sw.atr_period)
     return msgspec.structs.replace(cfg, selector=sel, risk=risk, fills=fills, indicators=ind,
@@ -344,3 +350,48 @@ def tranche_stats(fills: dict[str, np.ndarray], symbols: list[str]) -> dict[str,
             "share": {k: v / total for k, v in sorted(overall.items())} if total else {},
             "by_symbol": {s: dict(sorted(v.items())) for s, v in sorted(per.items())},
             "open": len(open_)}
+
+
+SYNTH_TICKERS = ("SPY", "QQQ", "IWM", "DIA", "VTI", "IEF", "GLD", "VNQ", "AAPL", "MSFT")
+
+
+def synthetic_equities(*, years: float = 8.0, seed: int = 7, symbols=SYNTH_TICKERS):
+    """A seeded synthetic US equity market of daily bars (weekdays, 00:00 UTC), as MarketBars.
+
+    A market factor switches between a bull state (+15 %/yr, 14 % vol) and a bear state
+    (-25 %/yr, 32 % vol; a bear lasts about three months, a bull about three years); each
+    symbol has its own beta (0.3..1.4), idiosyncratic volatility and start price; opens
+    gap from the previous close, highs and lows extend the body. Same seed, same bars.
+
+    >>> b = synthetic_equities(years=1, seed=1)
+    >>> b.n_bars, b.symbols[0], bool((b.high >= b.close).all())
+    (261, 'SPY', True)
+    """
+    from tradejet.engine.simulate import MarketBars
+
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("2015-01-05")
+    days = np.arange(start, start + np.timedelta64(int(round(years * 365.25)), "D"))
+    days = days[np.is_busday(days)]
+    T, n = days.size, len(symbols)
+    bear = np.zeros(T, np.bool_)
+    state = False
+    for t in range(T):
+        if rng.random() < (1 / 63 if state else 1 / 750):
+            state = not state
+        bear[t] = state
+    mkt = np.where(bear, rng.normal(-0.25 / 252, 0.32 / 15.87, T), rng.normal(0.15 / 252, 0.14 / 15.87, T))
+    beta = rng.uniform(0.3, 1.4, n)
+    idio = rng.uniform(0.004, 0.015, n)
+    r = mkt[:, None] * beta[None, :] + rng.normal(0.0, 1.0, (T, n)) * idio[None, :]
+    close = rng.uniform(40.0, 300.0, n)[None, :] * np.exp(np.cumsum(r, axis=0))
+    prev = np.vstack([close[:1], close[:-1]])
+    open_ = prev * np.exp(rng.normal(0.0, 0.003, (T, n)))
+    body_hi = np.maximum(open_, close)
+    body_lo = np.minimum(open_, close)
+    high = body_hi * np.exp(np.abs(rng.normal(0.0, 0.005, (T, n))))
+    low = body_lo * np.exp(-np.abs(rng.normal(0.0, 0.005, (T, n))))
+    volume = np.exp(rng.normal(14.0, 0.4, (T, n)))
+    ts = days.astype("datetime64[ns]").astype(np.int64)
+    return MarketBars(symbols=list(symbols), ts=ts, open=open_, high=high, low=low, close=close, volume=volume,
+                      timeframe_ns=86_400_000_000_000, source=f"synthetic equities, seed {seed}")
