@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--speed", default="max", help="replay speed: 1x (real time), 60x, ... or max (default)")
     p.add_argument("--ledger", metavar="PATH", help="ledger file (default $TRADEJET_HOME/paper/ledger.sqlite)")
     p.add_argument("--config", metavar="FILE", help="TOML config (defaults otherwise)")
+    from tradejet.commands.backtest import add_system_args
+
+    add_system_args(p)
     rng = p.add_mutually_exclusive_group()
     rng.add_argument("--max-bars", type=int, metavar="N", help="stop after the first N bars of the data")
     rng.add_argument("--from", dest="start", metavar="DATE", help="first bar (ISO date/time, UTC)")
@@ -58,7 +61,13 @@ def load_source(args, cfg):
     start, end = _date_ns(getattr(args, "start", None), "--from"), _date_ns(getattr(args, "end", None), "--to")
     if start is not None and end is not None and end <= start:
         raise ConfigError(f"--to ({args.end}) must be after --from ({args.start})", key="--to")
-    if args.data:
+    if cfg.system == "swing":  # US equity daily files (adjusted), or the synthetic daily equity market
+        from tradejet.commands.backtest import load_market
+
+        bars, label, _ = load_market(args, cfg)
+        source = ({"data": str(Path(args.data).resolve()), "timeframe": args.timeframe} if args.data else
+                  {"synthetic_equities": [cfg.swing.synthetic_years, cfg.backtest.synthetic_seed]})
+    elif args.data:
         bars, _ = load_bars(args.data, args.timeframe)
         source = {"data": str(Path(args.data).resolve()), "timeframe": args.timeframe}
         label = f"{Path(args.data).name} ({len(bars.symbols)} symbols)"
@@ -72,6 +81,7 @@ def load_source(args, cfg):
         label = f"synthetic market, seed {bt.synthetic_seed}"
     if start is not None or end is not None:
         bars = bars.slice_time(start, end)
+    source["system"] = cfg.system
     source["range"] = [int(bars.ts[0]), int(bars.ts[-1])]
     return bars, label, source
 
@@ -119,14 +129,18 @@ def run_command(args: argparse.Namespace) -> int:
     if args.log_json:
         for h in logging.getLogger().handlers:
             h.setFormatter(_JsonFormatter())
-    cfg = load_config(args.config)
+    from tradejet.commands.backtest import apply_system_args
+
+    cfg = apply_system_args(load_config(args.config), args)
     speed = parse_speed(args.speed)
     if args.max_bars is not None and args.max_bars < 1:
         raise ConfigError(f"--max-bars must be >= 1, was {args.max_bars}", key="--max-bars")
     bars, label, source = load_source(args, cfg)
     stop = bars.n_bars if args.max_bars is None else min(args.max_bars, bars.n_bars)
     source["stop"] = stop
-    path = Path(args.ledger) if args.ledger else tradejet_home() / "paper" / "ledger.sqlite"
+    # swing keeps its ledger and audit log apart from crypto's
+    default = tradejet_home() / "paper" / ("swing" if cfg.system == "swing" else "") / "ledger.sqlite"
+    path = Path(args.ledger) if args.ledger else default
     con = Console(stderr=True, quiet=args.quiet)
     with Ledger(path) as ledger, AuditLog(path.with_name(path.name + ".audit.jsonl")) as audit:
         run_id = _run_identity(ledger, cfg, source)
@@ -134,7 +148,8 @@ def run_command(args: argparse.Namespace) -> int:
         eng, venue = build_paper(bars, cfg, ledger=ledger, audit=audit, speed=speed, fast_until=done, stop=stop,
                                  run_id=run_id)
         eng.replay_until = done
-        audit.append("paper_started", {"run_id": run_id, "resume_after": done, "stop": stop, "source": label})
+        audit.append("paper_started", {"run_id": run_id, "resume_after": done, "stop": stop, "source": label,
+                                       "system": cfg.system, "env": cfg.deployment_env})
         if done:
             con.print(f"resuming {run_id} after bar {done:,} of {stop:,} (re-stepping to rebuild the book)")
         status = _Status(eng, venue, stop, label, cfg.backtest.initial_cash)
@@ -170,8 +185,12 @@ def run_command(args: argparse.Namespace) -> int:
         con.print(status.render())
     for f in rep.findings:
         con.print(f"[yellow]reconcile:[/] {f.kind} {f.symbol or ''} {f.detail}")
-    print(json.dumps({"ledger": str(path), "bars": eng.bars_done, "equity": snap.equity, "orders": snap.orders,
-                      "fills": snap.fills, "reconciled": rep.clean}))
+    out = {"ledger": str(path), "bars": eng.bars_done, "equity": snap.equity, "orders": snap.orders,
+           "fills": snap.fills, "reconciled": rep.clean, "system": cfg.system, "env": cfg.deployment_env}
+    if eng.guard is not None:
+        out["ml_guard"] = eng.guard.state
+        out["blocked"] = sorted(eng.blocked())
+    print(json.dumps(out))
     return 0
 
 
@@ -229,7 +248,8 @@ class _Status:
         when = (datetime.fromtimestamp(e.last_ts / 1e9, timezone.utc).strftime("%Y-%m-%d %H:%M")
                 if e.last_ts is not None else "-")
         active = int(ctx.info[INFO_ACTIVE])
-        head = Table(title=f"tradejet paper: {self.label}", show_header=False, expand=False)
+        head = Table(title=f"tradejet paper ({e.env}, {e.config.system}): {self.label}", show_header=False,
+                     expand=False)
         head.add_column("k")
         head.add_column("v", justify="right")
         head.add_row("bar", f"{e.bars_done:,} / {self.total:,}  ({when} UTC)")
@@ -239,6 +259,11 @@ class _Status:
                      or "-")
         head.add_row("equity", f"{eq:,.2f}  (P&L {eq - self.cash0:+,.2f}, {eq / self.cash0 - 1:+.2%})")
         head.add_row("working orders", str(len(e.working)))
+        blocked = e.blocked()
+        if blocked:
+            head.add_row("blocked", "; ".join(f"{k}: {v}" for k, v in blocked.items()))
+        if e.guard is not None:
+            head.add_row("ML guard", f"{e.guard.state}: {e.guard.reason}")
         lat = e.latency_percentiles()
         if lat:
             head.add_row("latency (us)", f"p50 {lat['p50_us']:.0f}  p99 {lat['p99_us']:.0f}  "
