@@ -26,20 +26,21 @@ _KRAKEN_MINUTES = {"1", "5", "15", "30", "60", "240", "720", "1440", "10080", "2
 _FILE_RE = re.compile(r"^(?P<pair>[A-Za-z0-9]+)_(?P<tf>[0-9]+[a-zA-Z]*)(?:_.*)?$")
 
 
+def _name_match(name: str):
+    """Match ``<NAME>_<timeframe>[_...]`` on a candle file's name without its extension (None if not one)."""
+    for ext in (".csv.gz", ".csv", ".parquet"):
+        if name.lower().endswith(ext):
+            return _FILE_RE.match(name[: -len(ext)])
+    return None
+
+
 def symbol_from_filename(name: str) -> tuple[str, str] | None:
     """Return ``(symbol, timeframe)`` read from a candle file's name, or None.
 
     >>> symbol_from_filename("ADABTC_5m.csv"), symbol_from_filename("XBTUSD_60.csv")
     (('ADA/BTC', '5m'), ('XBT/USD', '1h'))
     """
-    stem = name
-    for ext in (".csv.gz", ".csv", ".parquet"):
-        if stem.lower().endswith(ext):
-            stem = stem[: -len(ext)]
-            break
-    else:
-        return None
-    m = _FILE_RE.match(stem)
+    m = _name_match(name)
     if not m:
         return None
     pair, tf = m.group("pair").upper(), m.group("tf")
@@ -78,14 +79,7 @@ def equity_from_filename(name: str) -> tuple[str, str] | None:
     >>> equity_from_filename("SPY_1d.csv"), equity_from_filename("notes.txt")
     (('SPY', '1d'), None)
     """
-    stem = name
-    for ext in (".csv.gz", ".csv", ".parquet"):
-        if stem.lower().endswith(ext):
-            stem = stem[: -len(ext)]
-            break
-    else:
-        return None
-    m = _FILE_RE.match(stem)
+    m = _name_match(name)
     if not m:
         return None
     try:
