@@ -17,9 +17,11 @@ same scores:
   ``refused`` (the promoted model failed its integrity check at load), ``drift`` (the
   PSI of the recent scores against the model's reference window went over
   ``psi_max``: the model is disabled for the rest of the run);
-- per symbol and bar: the model's probability when the state is ``ok`` and the feature
-  row lies inside the model's reference ranges; otherwise the fallback: NaN (``block``:
-  the kernel refuses the entry) or +inf (``rules-only``: the rules decide alone).
+- per symbol and bar: the model's probability when the state is ``ok``, the symbol has
+  a full feature window (``feature_window`` bars; before that it is warming up) and the
+  feature row lies inside the model's reference ranges; otherwise the fallback: NaN
+  (``block``: the kernel refuses the entry) or +inf (``rules-only``: the rules decide
+  alone).
 
 The reference window is what the model store keeps with each model: its out-of-sample
 validation rows (the most recent part of its training data). Ranges are their per
@@ -223,6 +225,9 @@ class SwingGuard:
         self.lo = lo - pad
         self.hi = hi + pad
         self.ref_scores = np.asarray(model.predict(ref), np.float64)
+        names = getattr(model, "names", None)
+        self._names = list(names) if names is not None and len(names) == self.width else [
+            f"f{j}" for j in range(self.width)]
         self._set_state("ok", f"model {model_id or '?'} loaded")
 
     # ---------------------------------------------------------------- construction
@@ -262,20 +267,19 @@ class SwingGuard:
             self.history.push(p, o[p], h[p], lo[p], c[p], v[p])
         if self.state != "ok":
             return np.full(n, self.fallback)
-        X = feature_rows(self.history, have, self.width)
+        warm = have & (self.history.len >= self.sw.feature_window)  # a full window: features as in training
+        X = feature_rows(self.history, warm, self.width)
         scores = np.full(n, self.fallback)
-        ok = have & np.all(np.isfinite(X), axis=1)
+        ok = warm & np.all(np.isfinite(X), axis=1)
         ok &= np.all((X >= self.lo) & (X <= self.hi), axis=1)
-        for p in np.flatnonzero(have):
+        for p in np.flatnonzero(warm):
+            self._out_of_range[p] = not ok[p]
             if not ok[p]:
                 self.blocked_bars[p] += 1
-                if not self._out_of_range[p]:
-                    self._out_of_range[p] = True
-                    self._event("ml_features_out_of_range", {"symbol": self.symbols[p], "fallback": self.sw.ml_fallback},
-                                warn=self.history.len[p] >= self.sw.feature_window)
-            elif self._out_of_range[p]:
-                self._out_of_range[p] = False
-                self._event("ml_features_in_range", {"symbol": self.symbols[p]}, warn=False)
+                if self.blocked_bars[p] == 1:  # logged once per symbol; counted every bar (status)
+                    bad = [self._names[j] for j in np.flatnonzero(~((X[p] >= self.lo) & (X[p] <= self.hi)))]
+                    self._event("ml_features_out_of_range", {"symbol": self.symbols[p], "features": bad,
+                                                             "fallback": self.sw.ml_fallback}, warn=True)
         idx = np.flatnonzero(ok)
         if idx.size:
             prob = np.asarray(self.model.predict(np.ascontiguousarray(X[idx])), np.float64)
@@ -294,7 +298,9 @@ class SwingGuard:
     def status(self) -> dict[str, Any]:
         return {"env": self.env, "state": self.state, "reason": self.reason, "model": self.model_id,
                 "fallback": self.sw.ml_fallback, "psi": None if math.isnan(self.last_psi) else round(self.last_psi, 4),
-                "out_of_range": [self.symbols[p] for p in np.flatnonzero(self._out_of_range)]}
+                "out_of_range": [self.symbols[p] for p in np.flatnonzero(self._out_of_range)],
+                "out_of_range_bars": {self.symbols[p]: int(self.blocked_bars[p])
+                                      for p in np.flatnonzero(self.blocked_bars)}}
 
     def _set_state(self, state: str, reason: str) -> None:
         self.state, self.reason = state, reason
