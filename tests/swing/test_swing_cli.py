@@ -67,6 +67,14 @@ def test_paper_swing_replays_daily_bars_into_its_own_ledger(tmp_path, monkeypatc
     assert res["fills"] > 0
     assert Path(res["ledger"]) == tmp_path / "home" / "paper" / "swing" / "ledger.sqlite"
     assert not (tmp_path / "home" / "paper" / "ledger.sqlite").exists()   # crypto's stays untouched
+    audit = tmp_path / "home" / "paper" / "swing" / "ledger.sqlite.audit.jsonl"
+    from tradejet.io.audit import read_records
+
+    started = [r for r in read_records(audit) if r.event == "paper_started"]
+    assert started[0].data["env"] == "paper" and started[0].data["system"] == "swing"
+    # the operator's reconcile rebuilds the swing run and finds the ledger clean
+    code, out, err = _main(["reconcile", "--ledger", res["ledger"]], tmp_path, monkeypatch, capsys)
+    assert code == 0 and "clean" in out, out + err
 
 
 def test_run_us_paper_swing_script(tmp_path):
