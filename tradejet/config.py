@@ -439,7 +439,10 @@ class SwingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
       then has failed).
     - Portfolio: ``max_open_symbols=5`` with ``max_symbol_allocation=0.20`` of equity each:
       five full positions use the whole cash and never more (cash only, no margin:
-      ``cash_only=true`` ignores whatever buying power the broker offers).
+      ``cash_only=true`` ignores whatever buying power the broker offers). For the swing
+      system these replace ``[risk]``'s per-pair caps (``max_pair_share`` and
+      ``max_strategy_pair_share`` = ``max_symbol_allocation``, top three = 3x it) and its
+      drawdown breaker; ``[risk] max_pair_notional`` still applies.
       ``max_drawdown=0.25``: the drawdown breaker halts new entries (exits continue) until
       an operator resets it; equities swing wider than the crypto default of 15 % allows.
     - ``commission=0``: Alpaca charges none. ``spread=0.0005`` (5 bp full spread, 2.5 bp a
