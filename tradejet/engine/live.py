@@ -108,12 +108,22 @@ class Engine:
         when the caller drives the engine itself (:meth:`on_bar` / :meth:`on_fill`).
     ledger : a :class:`~tradejet.io.ledger.Ledger`; ``None`` keeps nothing on disk (research,
         benchmarks: never for paper or live money).
-    symbols : the universe, in pair-index order.
+    symbols : the universe, in pair-index order (default: ``[swing] symbols`` for the swing
+        system, the resolved ``[universe]`` for crypto).
     run_id : prefix of client order ids; a restarted run must reuse it (kept in ledger meta).
     audit : an :class:`~tradejet.io.audit.AuditLog` for findings (unknown fills, late bars).
     record : keep an :class:`EngineLog` (per-bar equity, every intent and fill) in memory.
     checkpoint_bars : write the equity mark and the last completed bar to the ledger every
         this many bars (and on every bar with orders or fills, and on :meth:`close`).
+    guard : swing only: the :class:`~tradejet.engine.swing.SwingGuard` that scores each
+        cross-section (default: built from the promoted swing model under ``config.home`` or
+        ``$TRADEJET_HOME``; a missing or refused model blocks entries or leaves them to the
+        rules, per ``[swing] ml_fallback``).
+
+    With ``config.system == "swing"`` this is the swing system's event driver: the live
+    runner builds ``Engine(config, broker_venue, ledger)``, reconciles
+    (:func:`tradejet.engine.reconcile.reconcile`: backfilled positions adopted, mismatched
+    symbols blocked, see :meth:`blocked`) and runs it.
     """
 
     def __init__(self, config: Config, adapter, ledger, *, symbols: list[str] | None = None, run_id: str = "tj",
@@ -416,7 +426,7 @@ class Engine:
             self.audit.append(event, {"env": self.env, **data})
 
     def blocked(self) -> dict[str, str]:
-        """Symbols blocked for new entries and why (status displays, ``tradejet status``)."""
+        """Symbols blocked for new entries and scale-ins, and why (status displays, audit)."""
         return {self.symbols[p]: "unreconciled: broker quantity differs from the ledger; exits only"
                 for p in np.flatnonzero(self.ctx.unreconciled)}
 
