@@ -286,3 +286,14 @@ def test_psi_against_a_hand_computed_value():
     expect = (0.5 - 0.25) * math.log(0.5 / 0.25) + (1e-4 - 0.25) * math.log(1e-4 / 0.25)
     assert psi(ref, recent, bins=4) == pytest.approx(expect)
     assert psi(ref, ref, bins=4) == 0.0
+
+
+def test_refresh_follows_a_new_promotion(tmp_path, swing_model_home):
+    import shutil
+
+    home = tmp_path / "home"
+    g = SwingGuard.from_store(_swing(), ["TEST"], home)
+    assert g.state == "no_model" and g.refresh() is False      # nothing promoted yet
+    shutil.copytree(swing_model_home / "models", home / "models", dirs_exist_ok=True)
+    assert g.refresh() is True and g.state == "ok" and g.model_id is not None
+    assert g.refresh() is False                                  # same pointer: nothing to do

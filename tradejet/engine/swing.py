@@ -200,6 +200,7 @@ class SwingGuard:
         self.audit = audit
         self.model = model
         self.model_id = model_id
+        self.home = None  # set by from_store: where refresh() looks for a newly promoted model
         self.fallback = math.nan if sw.ml_fallback == "block" else math.inf
         self.history = _History(n_symbols, sw.feature_window)
         self.blocked_bars = np.zeros(n_symbols, np.int64)   # per symbol: bars with features out of range
@@ -215,13 +216,22 @@ class SwingGuard:
         if model is None:
             self._set_state(state or "no_model", reason or "no promoted swing model")
             return
+        self._use(model, reference, model_id)
+
+    def _use(self, model, reference, model_id) -> None:
         if reference is None or len(reference) == 0:
             raise ModelError("the swing guard needs the model's reference rows (its validation window)")
+        self.model, self.model_id = model, model_id
+        self.recent[:] = np.nan
+        self.n_recent = 0
+        self.last_psi = math.nan
+        self.blocked_bars[:] = 0
+        self._out_of_range[:] = False
         ref = np.asarray(reference, np.float32)
         self.width = ref.shape[1]
         lo = np.nanmin(ref, axis=0).astype(np.float64)
         hi = np.nanmax(ref, axis=0).astype(np.float64)
-        pad = sw.feature_margin * (hi - lo)
+        pad = self.sw.feature_margin * (hi - lo)
         self.lo = lo - pad
         self.hi = hi + pad
         self.ref_scores = np.asarray(model.predict(ref), np.float64)
@@ -239,18 +249,40 @@ class SwingGuard:
         n = len(symbols)
         if not cfg.swing.ml_enabled:
             return cls(cfg, n, symbols, audit=audit)
-        store = ArtifactStore(home, "swing")
-        mid = store.promoted_id()
-        if mid is None:
-            return cls(cfg, n, symbols, state="no_model", reason=f"no promoted swing model in {store.root}",
-                       audit=audit)
+        mid, model, reference, why = _load_promoted(home)
+        if model is None:
+            g = cls(cfg, n, symbols, state="no_model" if mid is None else "refused", reason=why, model_id=mid,
+                    audit=audit)
+        else:
+            g = cls(cfg, n, symbols, model=model, reference=reference, model_id=mid, audit=audit)
+        g.home = home
+        return g
+
+    def refresh(self) -> bool:
+        """Follow the promotion pointer (paper/live, e.g. once a session): a newly promoted model
+        is loaded with every check and replaces the current one (drift history restarts); a
+        refused one blocks (or falls back) like at start. Return True when the model changed.
+
+        Never called by the drivers themselves, so a backtest and a replay stay deterministic.
+        """
+        if self.home is None or not self.sw.ml_enabled:
+            return False
+        from tradejet.models.artifacts import ArtifactStore
+
         try:
-            model = store.load(mid, batch_threads=1)
-            reference = store.validation_rows(mid)["X"]
-        except (ModelError, OSError, KeyError, ValueError) as e:
-            return cls(cfg, n, symbols, state="refused", reason=f"model {mid} refused at load: {e}", model_id=mid,
-                       audit=audit)
-        return cls(cfg, n, symbols, model=model, reference=reference, model_id=mid, audit=audit)
+            ptr = ArtifactStore(self.home, "swing").pointer()
+        except ModelError as e:
+            self._set_state("refused", f"promotion pointer unreadable: {e}")
+            return False
+        if ptr is None or ptr.promoted == self.model_id:
+            return False
+        mid, model, reference, why = _load_promoted(self.home)
+        if model is None:
+            self.model, self.model_id = None, mid
+            self._set_state("refused" if mid is not None else "no_model", why)
+            return True
+        self._use(model, reference, mid)
+        return True
 
     # ---------------------------------------------------------------- per bar
     @property
@@ -313,6 +345,22 @@ class SwingGuard:
         (log.warning if warn else log.info)("[%s] swing %s: %s", self.env, event, data)
         if self.audit is not None:
             self.audit.append(f"swing.{event}", data)
+
+
+def _load_promoted(home):
+    """``(model id, model, reference rows, why)``: the promoted swing model after every integrity check."""
+    from tradejet.models.artifacts import ArtifactStore
+
+    store = ArtifactStore(home, "swing")
+    mid = store.promoted_id()
+    if mid is None:
+        return None, None, None, f"no promoted swing model in {store.root}"
+    try:
+        model = store.load(mid, batch_threads=1)
+        reference = store.validation_rows(mid)["X"]
+    except (ModelError, OSError, KeyError, ValueError) as e:
+        return mid, None, None, f"model {mid} refused at load: {e}"
+    return mid, model, reference, ""
 
 
 def guard_scores(guard: SwingGuard, bars) -> np.ndarray:
