@@ -27,6 +27,7 @@ _ENV_KEYS = {"DEPLOYMENT_ENV": "deployment_env", "LOG_LEVEL": "log_level", "TRAD
 
 # ---------------------------------------------------------------- crypto decision core (issue 4)
 
+__all__ += ["SwingConfig", "DEFAULT_SWING_SYMBOLS"]
 __all__ += ["UniverseConfig", "ScheduleConfig", "StrategyShare", "SelectorConfig", "RiskConfig",
             "DEFAULT_SYMBOLS", "STRATEGY_NAMES"]
 
@@ -34,7 +35,8 @@ DEFAULT_SYMBOLS = ("BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD", "ADA/USD",
                    "DOT/USD", "LINK/USD", "LTC/USD", "DOGE/USD", "AVAX/USD")
 # The strategy names, in the order of their integer codes (kernels/codes.py STRATEGY_TEXT;
 # config may not import kernels, a test keeps the two equal).
-STRATEGY_NAMES = ("trend_following", "mean_reversion", "breakout", "momentum_rotation", "ml_signal", "defensive")
+STRATEGY_NAMES = ("trend_following", "mean_reversion", "breakout", "momentum_rotation", "ml_signal", "defensive",
+                  "swing")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 # Field constraints checked while decoding (so the error names the exact key); the
 # __post_init__ checks repeat them for structs built in Python and add cross-field rules.
@@ -437,6 +439,109 @@ class OrdersConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 __all__ += ["OrdersConfig"]
 
 
+DEFAULT_SWING_SYMBOLS = ("SPY", "QQQ", "IWM", "DIA", "VTI", "IEF", "GLD", "VNQ", "AAPL", "MSFT")
+
+
+class SwingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The US equity swing system (``system = "swing"``): daily bars, scale-in pullback entries.
+
+    Defaults and why:
+
+    - Trend: ``close > SMA(sma_trend=200)`` and ``SMA(sma_mid=50) > SMA(200)``: the usual
+      long-term uptrend test on daily bars (about a trading year and a quarter).
+    - Pullback: ``RSI(rsi_period=2) < rsi_entry=10`` or a close under the lower Bollinger
+      band (``bb_period=20``, ``bb_nbdev=2``): a 2-period RSI under 10 is the classic
+      short-term oversold reading inside an uptrend (Connors); the band catches slower
+      pullbacks the 2-day RSI misses.
+    - Scale-in: ``tranches=3`` of 40/30/30 % of the symbol allocation (the first tranche the
+      largest, so a trade that resolves at once still matters); a further tranche only after
+      the close is ``scale_atr=1.0`` ATR (``atr_period=14``, the ATR at the first entry)
+      below the last fill: one daily ATR is about a normal day's range, so a tranche
+      is added on a real further decline, not on noise.
+    - Exits: the pullback resolved (``close > SMA(sma_exit=5)`` or ``RSI(2) > rsi_exit=70``:
+      mean reversion done); a stop ``stop_atr=3.0`` ATRs under the average price (wider than
+      the two ATRs the scale-in spans, so the last tranche is not stopped at once); a time
+      stop after ``max_hold_bars=10`` bars (two weeks: a pullback that has not resolved by
+      then has failed).
+    - Portfolio: ``max_open_symbols=5`` with ``max_symbol_allocation=0.20`` of equity each:
+      five full positions use the whole cash and never more (cash only, no margin:
+      ``cash_only=true`` ignores whatever buying power the broker offers). For the swing
+      system these replace ``[risk]``'s per-pair caps (``max_pair_share`` and
+      ``max_strategy_pair_share`` = ``max_symbol_allocation``, top three = 3x it) and its
+      drawdown breaker; ``[risk] max_pair_notional`` still applies.
+      ``max_drawdown=0.25``: the drawdown breaker halts new entries (exits continue) until
+      an operator resets it; equities swing wider than the crypto default of 15 % allows.
+    - ``commission=0``: Alpaca charges none. ``spread=0.0005`` (5 bp full spread, 2.5 bp a
+      side, for every symbol without its own ``[fills.pairs]`` spread): a conservative
+      allowance for liquid US ETFs and large caps (SPY quotes about 1 bp). ``None`` estimates
+      it from the bars (Corwin-Schultz), which on daily bars reads volatility as spread
+      (about 20 bp a side measured on SPY, 2000-2020) and is far too pessimistic here.
+    - ML guard: entries (and scale-ins) need the promoted swing model's probability
+      ``>= ml_threshold=0.5`` (the model's own decision threshold). No promoted model, a
+      model refused at load (integrity), a feature row outside the model's reference
+      ranges (widened by ``feature_margin=0.10`` of each range), or score drift (PSI over
+      ``psi_bins=10`` bins of the last ``psi_window=250`` scores against the model's
+      reference window above ``psi_max=0.25``, the usual "significant shift" level) ->
+      ``ml_fallback``: ``block`` (no entries; the default, the safe one) or ``rules-only``.
+      ``ml_enabled=false`` trades the rules alone. Features are computed over the last
+      ``feature_window=250`` bars of each symbol (the same way in backtest and paper/live).
+    - ``scale_backfilled=false``: positions adopted from the broker on start are managed by
+      the exits only.
+    """
+
+    symbols: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_SWING_SYMBOLS))
+    sma_trend: Annotated[int, msgspec.Meta(ge=2)] = 200
+    sma_mid: Annotated[int, msgspec.Meta(ge=2)] = 50
+    sma_exit: Annotated[int, msgspec.Meta(ge=2)] = 5
+    rsi_period: Annotated[int, msgspec.Meta(ge=2)] = 2
+    rsi_entry: Annotated[float, msgspec.Meta(ge=1.0, le=50.0)] = 10.0
+    rsi_exit: Annotated[float, msgspec.Meta(ge=50.0, le=99.0)] = 70.0
+    use_bbands: bool = True
+    bb_period: Annotated[int, msgspec.Meta(ge=2)] = 20
+    bb_nbdev: Annotated[float, msgspec.Meta(gt=0.0)] = 2.0
+    atr_period: Annotated[int, msgspec.Meta(ge=2)] = 14
+    tranches: Annotated[int, msgspec.Meta(ge=1, le=5)] = 3
+    tranche_sizes: list[Annotated[float, msgspec.Meta(gt=0.0, le=1.0)]] | None = None
+    scale_atr: Annotated[float, msgspec.Meta(ge=0.05, le=20.0)] = 1.0
+    stop_atr: Annotated[float, msgspec.Meta(gt=0.0)] | None = 3.0
+    max_hold_bars: Annotated[int, msgspec.Meta(ge=1)] | None = 10
+    max_open_symbols: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5
+    max_symbol_allocation: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)] = 0.20
+    cash_only: bool = True
+    max_drawdown: _Share = 0.25
+    commission: Annotated[float, msgspec.Meta(ge=0.0, lt=0.1)] = 0.0
+    spread: Annotated[float, msgspec.Meta(ge=0.0, lt=0.5)] | None = 0.0005
+    scale_backfilled: bool = False
+    ml_enabled: bool = True
+    ml_threshold: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.5
+    ml_fallback: Literal["block", "rules-only"] = "block"
+    feature_margin: Annotated[float, msgspec.Meta(ge=0.0)] = 0.10
+    feature_window: Annotated[int, msgspec.Meta(ge=50)] = 250
+    psi_max: Annotated[float, msgspec.Meta(gt=0.0)] = 0.25
+    psi_bins: Annotated[int, msgspec.Meta(ge=2, le=100)] = 10
+    psi_window: Annotated[int, msgspec.Meta(ge=20)] = 250
+    synthetic_years: Annotated[float, msgspec.Meta(ge=1.0, le=100.0)] = 8.0
+    """Length of the seeded synthetic daily equity market (``tradejet backtest --system swing`` without --data)."""
+
+    def __post_init__(self) -> None:
+        if not self.symbols:
+            raise ValueError("symbols must list at least one symbol")
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError(f"symbols lists a symbol twice: {self.symbols}")
+        if not self.sma_mid < self.sma_trend:
+            raise ValueError(f"sma_mid ({self.sma_mid}) must be shorter than sma_trend ({self.sma_trend})")
+        if self.tranche_sizes is not None:
+            if len(self.tranche_sizes) != self.tranches:
+                raise ValueError(f"tranche_sizes has {len(self.tranche_sizes)} values but tranches is {self.tranches}")
+            if sum(self.tranche_sizes) > 1.0 + 1e-9:
+                raise ValueError(f"tranche_sizes must sum to <= 1 (of the symbol allocation), was "
+                                 f"{sum(self.tranche_sizes):.6g}")
+        if self.max_open_symbols * self.max_symbol_allocation > 1.0 + 1e-9 and self.cash_only:
+            raise ValueError(f"max_open_symbols x max_symbol_allocation = "
+                             f"{self.max_open_symbols * self.max_symbol_allocation:.6g} > 1: more than the cash "
+                             f"(cash_only)")
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The root configuration."""
 
@@ -455,6 +560,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     strategies: StrategiesConfig = msgspec.field(default_factory=StrategiesConfig)
     backtest: BacktestConfig = msgspec.field(default_factory=BacktestConfig)
     orders: OrdersConfig = msgspec.field(default_factory=OrdersConfig)
+    swing: SwingConfig = msgspec.field(default_factory=SwingConfig)
 
 
 def tradejet_home(env: Mapping[str, str] | None = None) -> Path:

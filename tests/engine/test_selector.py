@@ -38,7 +38,7 @@ def test_switch_events_carry_reasons():
     ev = sel.update(Regime.RISK_OFF, 3_000, pos)
     assert ev.status[S.BREAKOUT] == SS.WINDING_DOWN
     assert ev.deadlines[S.BREAKOUT] == 3_000 + 90 * 60_000_000_000
-    assert ev.shares == [0.0, 0.3, 0.0, 0.0, 0.0, 0.7]
+    assert ev.shares == [0.0, 0.3, 0.0, 0.0, 0.0, 0.7, 0.0]
     assert "regime RISK_ON -> RISK_OFF" in ev.reason
     assert "breakout ACTIVE -> WINDING_DOWN" in ev.reason
     assert "trend_following ACTIVE -> INACTIVE (no positions to wind down)" in ev.reason

@@ -30,7 +30,7 @@ def test_default_table_as_arrays():
     assert sel.table_share.tolist() == [[0.6, 0.4], [0.5, 0.5], [0.3, 0.7], [1.0, 0.0]]
     out = np.full(N_STRATEGIES, 9.0)
     assert ksel.allocation_nb(Regime.RISK_OFF, sel.table_strategy, sel.table_share, out) == 2
-    assert out.tolist() == [0.0, 0.3, 0.0, 0.0, 0.0, 0.7]
+    assert out.tolist() == [0.0, 0.3, 0.0, 0.0, 0.0, 0.7, 0.0]
 
 
 def test_wind_down_then_deadline_then_release():
@@ -43,7 +43,7 @@ def test_wind_down_then_deadline_then_release():
     shares, status, deadline = st_
     assert status[S.TREND_FOLLOWING] == SS.WINDING_DOWN and deadline[S.TREND_FOLLOWING] == 34 * HOUR
     assert status[S.BREAKOUT] == SS.INACTIVE  # nothing held: nothing to wind down
-    assert shares.tolist() == [0.0, 0.5, 0.0, 0.0, 0.5, 0.0]
+    assert shares.tolist() == [0.0, 0.5, 0.0, 0.0, 0.5, 0.0, 0.0]
     assert changed == (1 << S.TREND_FOLLOWING) | (1 << S.BREAKOUT) | (1 << S.MEAN_REVERSION) | (1 << S.ML_SIGNAL)
     assert step(sel, st_, Regime.NEUTRAL, 34 * HOUR - 1, pos) == 0
     assert step(sel, st_, Regime.NEUTRAL, 34 * HOUR, pos) == 1 << S.TREND_FOLLOWING
@@ -74,7 +74,7 @@ def test_panic_flattens_at_once_and_reactivation_cancels_wind_down():
 REGIMES = st.integers(0, 3)
 
 
-@given(st.lists(st.tuples(REGIMES, st.integers(0, 48), st.lists(st.booleans(), min_size=6, max_size=6)),
+@given(st.lists(st.tuples(REGIMES, st.integers(0, 48), st.lists(st.booleans(), min_size=N_STRATEGIES, max_size=N_STRATEGIES)),
                 min_size=1, max_size=60))
 def test_invariants_over_random_regime_paths(path):
     sel = Selector()

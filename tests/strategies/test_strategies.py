@@ -145,7 +145,7 @@ def test_skips_pairs_without_a_bar_or_with_a_working_order():
 
 def test_registry_and_parameter_errors():
     assert list(REGISTRY) == ["trend_following", "mean_reversion", "breakout", "momentum_rotation", "ml_signal",
-                              "defensive"]
+                              "defensive", "swing"]
     with pytest.raises(StrategyError, match="unknown strategy 'scalper'"):
         params_table({"scalper": {}})
     with pytest.raises(StrategyError, match="unknown field `adx_mn`"):

@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--data", metavar="DIR", help="a bar store or a folder of candle files (<PAIR>_<tf>.csv[.gz])")
     src.add_argument("--synthetic", action="store_true", help="the built-in seeded synthetic market (default)")
     p.add_argument("--config", metavar="FILE", help="TOML config (defaults otherwise)")
+    add_system_args(p)
     p.add_argument("--from", dest="start", metavar="DATE", help="first bar (ISO date/time, UTC)")
     p.add_argument("--to", dest="end", metavar="DATE", help="last bar (ISO date/time, UTC)")
     p.add_argument("--timeframe", help="which timeframe to take from --data when it holds several")
@@ -28,6 +29,54 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     add_model_arg(p)
     p.set_defaults(func=run_command)
+
+
+def add_system_args(p: argparse.ArgumentParser) -> None:
+    """``--system`` and ``--ml`` (shared with ``tradejet paper``)."""
+    p.add_argument("--system", choices=("crypto", "swing"),
+                   help="which system (default: the config's, crypto); swing: US equity daily bars")
+    p.add_argument("--ml", choices=("guard", "off", "rules-only"), default="guard",
+                   help="swing ML guard: guard (the config: the promoted swing model, else [swing] ml_fallback), "
+                        "off (rules alone), rules-only (the model when sound, else the rules)")
+
+
+def apply_system_args(cfg, args, *, backtest: bool = False):
+    """Return ``cfg`` with ``--system`` / ``--ml`` applied."""
+    import msgspec
+
+    if getattr(args, "system", None):
+        cfg = msgspec.structs.replace(cfg, system=args.system)
+    if backtest:
+        cfg = msgspec.structs.replace(cfg, deployment_env="backtest")
+    ml = getattr(args, "ml", "guard")
+    if cfg.system == "swing" and ml != "guard":
+        sw = (msgspec.structs.replace(cfg.swing, ml_enabled=False) if ml == "off"
+              else msgspec.structs.replace(cfg.swing, ml_fallback="rules-only"))
+        cfg = msgspec.structs.replace(cfg, swing=sw)
+    return cfg
+
+
+def load_market(args, cfg):
+    """Return ``(bars, label, warnings)``: --data (equity files for swing) or the system's synthetic market."""
+    from tradejet.engine.simulate import MarketBars
+    from tradejet.engine.sources import load_bars
+
+    swing = cfg.system == "swing"
+    if args.data:
+        bars, warnings = load_bars(args.data, args.timeframe, equities=swing)
+        return bars, f"{Path(args.data).name} ({len(bars.symbols)} symbols)", warnings
+    if swing:
+        from tradejet.engine.swing import synthetic_equities
+
+        seed = cfg.backtest.synthetic_seed
+        bars = synthetic_equities(years=cfg.swing.synthetic_years, seed=seed)
+        return bars, f"synthetic US equities, seed {seed}", []
+    from tradejet.io.synthetic import synthetic_market
+
+    bt = cfg.backtest
+    bars = MarketBars.from_synthetic(synthetic_market(days=bt.synthetic_days, timeframe=bt.timeframe,
+                                                      seed=bt.synthetic_seed))
+    return bars, f"synthetic market, seed {bt.synthetic_seed}", []
 
 
 def _date_ns(text: str | None, key: str) -> int | None:
@@ -48,26 +97,15 @@ def run_command(args: argparse.Namespace) -> int:
 
     from tradejet.config import load_config
     from tradejet.engine.report import write_report
-    from tradejet.engine.simulate import MarketBars, run
-    from tradejet.engine.sources import load_bars
+    from tradejet.engine.simulate import run
     from tradejet.engine.summary import to_report
 
     t_launch = time.perf_counter()
-    cfg = load_config(args.config)
+    cfg = apply_system_args(load_config(args.config), args, backtest=True)
     start, end = _date_ns(args.start, "--from"), _date_ns(args.end, "--to")
     if start is not None and end is not None and end <= start:
         raise ConfigError(f"--to ({args.end}) must be after --from ({args.start})", key="--to")
-    warnings: list[str] = []
-    if args.data:
-        bars, warnings = load_bars(args.data, args.timeframe)
-        label = f"{Path(args.data).name} ({len(bars.symbols)} symbols)"
-    else:
-        from tradejet.io.synthetic import synthetic_market
-
-        bt = cfg.backtest
-        bars = MarketBars.from_synthetic(synthetic_market(days=bt.synthetic_days, timeframe=bt.timeframe,
-                                                          seed=bt.synthetic_seed))
-        label = f"synthetic market, seed {bt.synthetic_seed}"
+    bars, label, warnings = load_market(args, cfg)
     if start is not None or end is not None:
         bars = bars.slice_time(start, end)
     out = Path(args.out) if args.out else Path("runs") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -93,6 +131,8 @@ def run_command(args: argparse.Namespace) -> int:
     write_report(out, report, series, png=not args.no_png)
     if not args.quiet:
         _summary(con, result, out, time.perf_counter() - t_launch)
+        if cfg.system == "swing":
+            _swing_summary(con, result, cfg)
     print(out)
     return 0
 
@@ -101,6 +141,8 @@ def _scores(args, cfg, bars):
     """``ml_signal``'s scores for the whole run in one batch (features are causal), and a note."""
     from tradejet.commands._ml import load_model
 
+    if cfg.system == "swing":  # swing entries go through its ML guard (--ml), scored inside run()
+        return None, "swing: entries through the ML guard (--ml)"
     model, _mid, note = load_model(args, cfg)
     if model is None:
         return None, note
@@ -110,6 +152,30 @@ def _scores(args, cfg, bars):
         return batch_scores(model, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.have), note
     finally:
         model.close()
+
+
+def _swing_summary(con, res, cfg) -> None:
+    from rich.table import Table
+
+    tr = res.extra.get("tranches", {})
+    t = Table(title=f"swing ({cfg.deployment_env}): per symbol")
+    ks = sorted({k for d in tr.get("by_symbol", {}).values() for k in d} | set(tr.get("filled", {})), key=int)
+    for c in ("symbol", "P&L", "trades", "win rate", *[f"{k} tr." for k in ks]):
+        t.add_column(c, justify="left" if c == "symbol" else "right")
+    for sym, g in res.by_pair.items():
+        d = tr.get("by_symbol", {}).get(sym, {})
+        wr = g.get("win_rate")
+        t.add_row(sym, f"{g['pnl']:+,.2f}", str(g["trades"]), "-" if wr is None else f"{wr:.0%}",
+                  *[str(d.get(k, 0)) for k in ks])
+    t.add_row("all", f"{sum(g['pnl'] for g in res.by_pair.values()):+,.2f}", str(res.metrics.get("trades", 0)), "",
+              *[str(tr.get("filled", {}).get(k, 0)) for k in ks])
+    con.print(t)
+    g = res.extra.get("ml_guard")
+    if g:
+        con.print(f"ML guard: {g['state']} ({g['reason']}); fallback {g['fallback']}", markup=False)
+        if g["state"] != "ok" and g["fallback"] == "block" and not res.metrics.get("trades"):
+            con.print("no trades: the ML guard blocks entries without a sound promoted swing model; train one "
+                      "(tradejet models train --system swing) or run with --ml off (rules alone)", markup=False)
 
 
 def _summary(con, res, out: Path, wall: float) -> None:

@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--speed", default="max", help="replay speed: 1x (real time), 60x, ... or max (default)")
     p.add_argument("--ledger", metavar="PATH", help="ledger file (default $TRADEJET_HOME/paper/ledger.sqlite)")
     p.add_argument("--config", metavar="FILE", help="TOML config (defaults otherwise)")
+    from tradejet.commands.backtest import add_system_args
+
+    add_system_args(p)
     rng = p.add_mutually_exclusive_group()
     rng.add_argument("--max-bars", type=int, metavar="N", help="stop after the first N bars of the data")
     rng.add_argument("--from", dest="start", metavar="DATE", help="first bar (ISO date/time, UTC)")
@@ -67,7 +70,13 @@ def load_source(args, cfg):
     start, end = _date_ns(getattr(args, "start", None), "--from"), _date_ns(getattr(args, "end", None), "--to")
     if start is not None and end is not None and end <= start:
         raise ConfigError(f"--to ({args.end}) must be after --from ({args.start})", key="--to")
-    if args.data:
+    if cfg.system == "swing":  # US equity daily files (adjusted), or the synthetic daily equity market
+        from tradejet.commands.backtest import load_market
+
+        bars, label, _ = load_market(args, cfg)
+        source = ({"data": str(Path(args.data).resolve()), "timeframe": args.timeframe} if args.data else
+                  {"synthetic_equities": [cfg.swing.synthetic_years, cfg.backtest.synthetic_seed]})
+    elif args.data:
         bars, _ = load_bars(args.data, args.timeframe)
         source = {"data": str(Path(args.data).resolve()), "timeframe": args.timeframe}
         label = f"{Path(args.data).name} ({len(bars.symbols)} symbols)"
@@ -81,6 +90,7 @@ def load_source(args, cfg):
         label = f"synthetic market, seed {bt.synthetic_seed}"
     if start is not None or end is not None:
         bars = bars.slice_time(start, end)
+    source["system"] = cfg.system
     source["range"] = [int(bars.ts[0]), int(bars.ts[-1])]
     return bars, label, source
 
@@ -128,7 +138,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.log_json:
         for h in logging.getLogger().handlers:
             h.setFormatter(_JsonFormatter())
-    cfg = load_config(args.config)
+    from tradejet.commands.backtest import apply_system_args
+
+    cfg = apply_system_args(load_config(args.config), args)
     speed = parse_speed(args.speed)
     if args.max_bars is not None and args.max_bars < 1:
         raise ConfigError(f"--max-bars must be >= 1, was {args.max_bars}", key="--max-bars")
@@ -140,15 +152,23 @@ def run_command(args: argparse.Namespace) -> int:
     source["stop"] = stop
     from tradejet.commands._ml import load_model
 
-    model, model_id, ml_note = load_model(args, cfg)
+    if cfg.system == "swing":  # swing entries go through its ML guard (--ml), not ml_signal's scorer
+        if getattr(args, "retrain", False):
+            raise ConfigError("--retrain is for the crypto system's daily DOWNTIME window; train the swing model "
+                              "with `tradejet models train --system swing`", key="--retrain")
+        model, model_id, ml_note = None, None, "swing: entries through the ML guard (--ml)"
+    else:
+        model, model_id, ml_note = load_model(args, cfg)
     source["model"] = model_id  # another model makes other decisions: another run
     source["retrain"] = bool(getattr(args, "retrain", False))
     scorer = None
-    if model is not None or source["retrain"]:
+    if model is not None or (source["retrain"] and cfg.system != "swing"):
         from tradejet.models.scoring import StreamingScorer
 
         scorer = StreamingScorer(model, len(bars.symbols))
-    path = Path(args.ledger) if args.ledger else tradejet_home() / "paper" / "ledger.sqlite"
+    # swing keeps its ledger and audit log apart from crypto's
+    default = tradejet_home() / "paper" / ("swing" if cfg.system == "swing" else "") / "ledger.sqlite"
+    path = Path(args.ledger) if args.ledger else default
     con = Console(stderr=True, quiet=args.quiet)
     with Ledger(path) as ledger, AuditLog(path.with_name(path.name + ".audit.jsonl")) as audit:
         run_id = _run_identity(ledger, cfg, source)
@@ -159,7 +179,8 @@ def run_command(args: argparse.Namespace) -> int:
         hook = _retrainer(cfg, bars, eng, audit) if source["retrain"] else None
         eng.replay_until = done
         audit.append("paper_started", {"run_id": run_id, "resume_after": done, "stop": stop, "source": label,
-                                       "model": model_id, "ml": ml_note})
+                                       "model": model_id, "ml": ml_note, "system": cfg.system,
+                                       "env": cfg.deployment_env})
         con.print(ml_note)
         if done:
             con.print(f"resuming {run_id} after bar {done:,} of {stop:,} (re-stepping to rebuild the book)")
@@ -196,8 +217,12 @@ def run_command(args: argparse.Namespace) -> int:
         con.print(status.render())
     for f in rep.findings:
         con.print(f"[yellow]reconcile:[/] {f.kind} {f.symbol or ''} {f.detail}")
-    print(json.dumps({"ledger": str(path), "bars": eng.bars_done, "equity": snap.equity, "orders": snap.orders,
-                      "fills": snap.fills, "reconciled": rep.clean}))
+    out = {"ledger": str(path), "bars": eng.bars_done, "equity": snap.equity, "orders": snap.orders,
+           "fills": snap.fills, "reconciled": rep.clean, "system": cfg.system, "env": cfg.deployment_env}
+    if eng.guard is not None:
+        out["ml_guard"] = eng.guard.state
+        out["blocked"] = sorted(eng.blocked())
+    print(json.dumps(out))
     return 0
 
 
@@ -310,7 +335,8 @@ class _Status:
         when = (datetime.fromtimestamp(e.last_ts / 1e9, timezone.utc).strftime("%Y-%m-%d %H:%M")
                 if e.last_ts is not None else "-")
         active = int(ctx.info[INFO_ACTIVE])
-        head = Table(title=f"tradejet paper: {self.label}", show_header=False, expand=False)
+        head = Table(title=f"tradejet paper ({e.env}, {e.config.system}): {self.label}", show_header=False,
+                     expand=False)
         head.add_column("k")
         head.add_column("v", justify="right")
         head.add_row("bar", f"{e.bars_done:,} / {self.total:,}  ({when} UTC)")
@@ -320,6 +346,11 @@ class _Status:
                      or "-")
         head.add_row("equity", f"{eq:,.2f}  (P&L {eq - self.cash0:+,.2f}, {eq / self.cash0 - 1:+.2%})")
         head.add_row("working orders", str(len(e.working)))
+        blocked = e.blocked()
+        if blocked:
+            head.add_row("blocked", "; ".join(f"{k}: {v}" for k, v in blocked.items()))
+        if e.guard is not None:
+            head.add_row("ML guard", f"{e.guard.state}: {e.guard.reason}")
         lat = e.latency_percentiles()
         if lat:
             head.add_row("latency (us)", f"p50 {lat['p50_us']:.0f}  p99 {lat['p99_us']:.0f}  "

@@ -42,14 +42,19 @@ def rebuild_paper_venue(ledger):
     meta = json.loads(raw)
     cfg = msgspec.json.decode(meta["config"].encode(), type=Config)
     src = meta["source"]
-    if "synthetic" in src:
+    if "synthetic_equities" in src:  # the swing system's synthetic daily equity market
+        from tradejet.engine.swing import synthetic_equities
+
+        years, seed = src["synthetic_equities"]
+        bars = synthetic_equities(years=years, seed=seed)
+    elif "synthetic" in src:
         from tradejet.engine.simulate import MarketBars
         from tradejet.io.synthetic import synthetic_market
 
         days, tf, seed = src["synthetic"]
         bars = MarketBars.from_synthetic(synthetic_market(days=days, timeframe=tf, seed=seed))
     else:
-        bars, _ = load_bars(src["data"], src.get("timeframe"))
+        bars, _ = load_bars(src["data"], src.get("timeframe"), equities=cfg.system == "swing")
     bars = bars.slice_time(*src["range"])
     done = resume_point(ledger, bars)
     eng, venue = build_paper(bars, cfg, run_id=meta["run_id"], stop=done)
@@ -71,7 +76,7 @@ def run_command(args: argparse.Namespace) -> int:
         audit = AuditLog(path.with_name(path.name + ".audit.jsonl")) if args.apply else None
         try:
             rep = asyncio.run(reconcile(ledger, venue, symbols=eng.symbols, audit=audit, ts=venue.bar_ts,
-                                        apply=args.apply))
+                                        apply=args.apply, system=eng.config.system))
         finally:
             if audit is not None:
                 audit.close()

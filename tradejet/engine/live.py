@@ -110,7 +110,8 @@ class Engine:
         when the caller drives the engine itself (:meth:`on_bar` / :meth:`on_fill`).
     ledger : a :class:`~tradejet.io.ledger.Ledger`; ``None`` keeps nothing on disk (research,
         benchmarks: never for paper or live money).
-    symbols : the universe, in pair-index order.
+    symbols : the universe, in pair-index order (default: ``[swing] symbols`` for the swing
+        system, the resolved ``[universe]`` for crypto).
     run_id : prefix of client order ids; a restarted run must reuse it (kept in ledger meta).
     audit : an :class:`~tradejet.io.audit.AuditLog` for findings (unknown fills, late bars).
     record : keep an :class:`EngineLog` (per-bar equity, every intent and fill) in memory.
@@ -121,14 +122,28 @@ class Engine:
         v, have, out=)``), advanced once per cross-section before the step, as the compiled
         backtest reads row ``t`` of its batch scores. ``None``: no scores, ``ml_signal`` never
         enters.
+    guard : swing only: the :class:`~tradejet.engine.swing.SwingGuard` that scores each
+        cross-section (default: built from the promoted swing model under ``config.home`` or
+        ``$TRADEJET_HOME``; a missing or refused model blocks entries or leaves them to the
+        rules, per ``[swing] ml_fallback``).
+
+
+    With ``config.system == "swing"`` this is the swing system's event driver: the live
+    runner builds ``Engine(config, broker_venue, ledger)``, reconciles
+    (:func:`tradejet.engine.reconcile.reconcile`: backfilled positions adopted, mismatched
+    symbols blocked, see :meth:`blocked`) and runs it.
     """
 
-    def __init__(self, config: Config, adapter, ledger, *, symbols: list[str], run_id: str = "tj",
-                 audit=None, record: bool = True, checkpoint_bars: int = 500, scorer=None):
+    def __init__(self, config: Config, adapter, ledger, *, symbols: list[str] | None = None, run_id: str = "tj",
+                 audit=None, record: bool = True, checkpoint_bars: int = 500, scorer=None,
+                 guard=None):
         from tradejet.engine.simulate import build_context
         from tradejet.engine.step import new_buffers
         from tradejet.strategies.base import MAX_INTENTS
 
+        if symbols is None:  # the configured universe of the system
+            symbols = (list(config.swing.symbols) if config.system == "swing"
+                       else config.universe.resolved_symbols())
         if not symbols:
             raise DataError("the engine needs at least one symbol")
         self.config = config
@@ -179,6 +194,17 @@ class Engine:
         self.paused_entries = 0
         self.replay_until = 0  # bars a resumed run re-steps to rebuild its book: no checkpoints before it
         self.quote = self.symbols[0].split("/", 1)[1] if "/" in self.symbols[0] else "USD"
+        self.env = config.deployment_env
+        #: the swing system's ML safety guard (None for crypto); it scores each cross-section
+        self.guard = None
+        if config.system == "swing":
+            from tradejet.engine.swing import SwingGuard
+
+            if guard is None:
+                from tradejet.config import tradejet_home
+
+                guard = SwingGuard.from_store(config, self.symbols, config.home or tradejet_home(), audit=audit)
+            self.guard = guard
         if ledger is not None and not ledger.cash() and not ledger.fills():
             ledger.set_cash(self.quote, float(config.backtest.initial_cash), ts=0)
 
@@ -306,8 +332,11 @@ class Engine:
                 keep.append(w)
         self.working = keep
 
-        # 2. decide (the model scores this bar first, as row t of the backtest's batch scores)
-        if self.scorer is not None:
+        # 2. decide (the model scores this bar first, as row t of the backtest's batch scores; swing: the ML
+        # guard scores the cross-section, as the backtest did before its loop)
+        if self.guard is not None:
+            self._scores[:] = self.guard.step(self._o, self._h, self._l, self._c, self._v, self._have)
+        elif self.scorer is not None:
             self.scorer.update(self._o, self._h, self._l, self._c, self._v, self._have, out=self._scores)
         n = step_nb(ctx, ts, self._o, self._h, self._l, self._c, self._v, self._have, self._scores,
                     self._intents, self._out)
@@ -318,6 +347,9 @@ class Engine:
         for i in range(n):
             seq = -1
             code = int(out[i, OUT_CODE])
+            if code == Reject.UNRECONCILED:
+                self._finding("entry_blocked_unreconciled", {"symbol": self.symbols[int(out[i, OUT_PAIR])], "ts": ts,
+                                                             "qty": float(out[i, OUT_QTY])})
             if code == Reject.OK:
                 pair, strat, side = int(out[i, OUT_PAIR]), int(out[i, OUT_STRATEGY]), int(out[i, OUT_SIDE])
                 if self.paused and self._is_entry(strat, pair, side, float(out[i, OUT_QTY])):
@@ -409,9 +441,14 @@ class Engine:
         self._dirty = False
 
     def _finding(self, event: str, data: dict) -> None:
-        log.warning("%s: %s", event, data)
+        log.warning("[%s] %s: %s", self.env, event, data)
         if self.audit is not None:
-            self.audit.append(event, data)
+            self.audit.append(event, {"env": self.env, **data})
+
+    def blocked(self) -> dict[str, str]:
+        """Symbols blocked for new entries and scale-ins, and why (status displays, audit)."""
+        return {self.symbols[p]: "unreconciled: broker quantity differs from the ledger; exits only"
+                for p in np.flatnonzero(self.ctx.unreconciled)}
 
     def _is_entry(self, strat: int, pair: int, side: int, qty: float) -> bool:
         """True when an order opens or adds to a position (the risk kernel's rule: reducing is not)."""

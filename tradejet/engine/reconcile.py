@@ -10,9 +10,12 @@ audit log (when ``apply``):
    applied; fills for it arrive through step 1);
 3. positions, per symbol (net over strategies): held at the venue and unknown to the
    ledger (``backfilled``: adopted with :meth:`Ledger.adopt_position` under the
-   ``defensive`` strategy, which manages it by its exit rules); quantities that differ by
-   more than one lot (``quantity_mismatch``: the symbol is blocked for new entries,
-   ``ctx.unreconciled[p] = True``);
+   ``defensive`` strategy, which manages it by its exit rules; for the swing system under
+   ``swing``, marked backfilled: its exits manage it, no scale-in unless
+   ``swing.scale_backfilled``); quantities that differ by more than one lot
+   (``quantity_mismatch``: the symbol is blocked for new entries and scale-ins, exits
+   stay allowed, ``ctx.unreconciled[p] = True``); a blocked symbol whose quantities agree
+   again is unblocked (``reconciled``);
 4. cash in the quote currency (``cash_mismatch``, reported only).
 
 >>> import asyncio, tempfile, pathlib
@@ -46,6 +49,7 @@ class ReconcileReport(msgspec.Struct, kw_only=True):
     missed_fills: int = 0
     adopted: list[str] = msgspec.field(default_factory=list)
     unreconciled: list[str] = msgspec.field(default_factory=list)
+    cleared: list[str] = msgspec.field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -62,12 +66,16 @@ def _lot(engine, p: int | None) -> float:
 
 
 async def reconcile(ledger, venue, *, engine=None, symbols: list[str] | None = None, audit=None, ts: int,
-                    apply: bool = True, cash_tolerance: float = 1e-6) -> ReconcileReport:
+                    apply: bool = True, cash_tolerance: float = 1e-6, system: str | None = None) -> ReconcileReport:
     """Compare ``ledger`` (and ``engine``'s book) with ``venue``; return the findings.
 
-    ``apply=False`` only reports (``tradejet reconcile`` without ``--apply``).
+    ``apply=False`` only reports (``tradejet reconcile`` without ``--apply``). ``system``
+    (default: the engine's, else crypto) picks who adopts backfilled positions.
     """
     rep = ReconcileReport()
+    if system is None:
+        system = engine.config.system if engine is not None else "crypto"
+    env = engine.env if engine is not None else None
     syms = list(engine.symbols if engine is not None else (symbols or []))
     index = {s: i for i, s in enumerate(syms)}
 
@@ -76,7 +84,8 @@ async def reconcile(ledger, venue, *, engine=None, symbols: list[str] | None = N
         if apply:
             ledger.record_reconciliation(ts, kind, detail, symbol)
             if audit is not None:
-                audit.append(f"reconcile.{kind}", {"symbol": symbol, "detail": detail})
+                audit.append(f"reconcile.{kind}", {"symbol": symbol, "detail": detail}
+                             | ({"env": env} if env else {}))
 
     # 1. missed fills
     known = {f.trade_id for f in ledger.fills()}
@@ -116,15 +125,27 @@ async def reconcile(ledger, venue, *, engine=None, symbols: list[str] | None = N
         p = index.get(sym)
         tol = _lot(engine, p)
         if abs(vq - lq) <= tol:
+            if engine is not None and p is not None and engine.ctx.unreconciled[p]:
+                found("reconciled", sym, f"venue and ledger agree again ({vq!r}): new entries allowed")
+                rep.cleared.append(sym)
+                if apply:
+                    engine.ctx.unreconciled[p] = False
             continue
         if lq == 0.0 and vq != 0.0:
             avg = venue_pos[sym].avg_price
-            found("backfilled", sym, f"venue holds {vq!r} at {avg!r}, the ledger nothing: adopted by defensive")
+            owner = Strategy.SWING if system == "swing" else Strategy.DEFENSIVE
+            found("backfilled", sym, f"venue holds {vq!r} at {avg!r}, the ledger nothing: adopted by "
+                  f"{'swing (exits only)' if owner == Strategy.SWING else 'defensive'}")
             rep.adopted.append(sym)
             if apply:
-                ledger.adopt_position(sym, vq, avg if math.isfinite(avg) else 0.0, ts=ts, strategy=Strategy.DEFENSIVE)
+                ledger.adopt_position(sym, vq, avg if math.isfinite(avg) else 0.0, ts=ts, strategy=owner)
                 if engine is not None and p is not None:
-                    _adopt_in_book(engine, p, vq, avg, ts)
+                    if owner == Strategy.SWING:
+                        from tradejet.engine.swing import adopt_in_book
+
+                        adopt_in_book(engine.ctx, p, vq, avg, ts)
+                    else:
+                        _adopt_in_book(engine, p, vq, avg, ts)
         else:
             found("quantity_mismatch", sym, f"venue {vq!r}, ledger {lq!r} (lot {tol!r}): new entries blocked")
             rep.unreconciled.append(sym)

@@ -69,6 +69,8 @@ class BacktestReport(msgspec.Struct, kw_only=True):
     by_pair: dict[str, dict[str, float | int | None]] = msgspec.field(default_factory=dict)
     by_regime: dict[str, dict[str, float | int | None]] = msgspec.field(default_factory=dict)
     warnings: list[str] = msgspec.field(default_factory=list)
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
+    """System-specific sections (swing: ``env``, ``tranches``, ``ml_guard``)."""
 
 
 @dataclass
@@ -444,6 +446,19 @@ _KPIS = ("total_return", "cagr", "sharpe", "max_drawdown", "win_rate", "profit_f
 _GROUP_COLS = ("pnl", "trades", "win_rate", "fees")
 
 
+def _tranche_section(tr: Mapping[str, Any] | None) -> str:
+    """The swing system's scale-in statistics: round trips by the number of tranches filled."""
+    if not tr:
+        return ""
+    ks = sorted({k for d in tr["by_symbol"].values() for k in d} | set(tr["filled"]), key=int)
+    head = "".join(f"<th>{html.escape(k)} tranche{'s' if k != '1' else ''}</th>" for k in ks)
+    row = lambda name, d: (f"<tr><th>{html.escape(name)}</th>"  # noqa: E731
+                           + "".join(f"<td>{int(d.get(k, 0)):,}</td>" for k in ks) + "</tr>")
+    body = row("all", tr["filled"]) + "".join(row(sym, d) for sym, d in tr["by_symbol"].items())
+    return (f'<section><h2>Scale-in tranches ({int(tr["round_trips"]):,} round trips)</h2>'
+            f'<table class="grid"><tr><th></th>{head}</tr>{body}</table></section>')
+
+
 def render_html(report: BacktestReport, s: ReportSeries) -> str:
     """Return the report page as one self-contained HTML string (inline CSS and SVG, no scripts)."""
     m = report.metrics
@@ -473,6 +488,7 @@ def render_html(report: BacktestReport, s: ReportSeries) -> str:
 <section><h2>P&amp;L by strategy</h2>{_bar_chart(pnl(report.by_strategy), "P&L by strategy")}
 {_table(report.by_strategy, _GROUP_COLS)}</section>
 <section><h2>P&amp;L by pair</h2>{_bar_chart(pnl(report.by_pair), "P&L by pair")}{_table(report.by_pair, _GROUP_COLS)}</section>
+{_tranche_section(report.extra.get("tranches"))}
 <section><h2>P&amp;L by regime</h2>{_bar_chart(pnl(report.by_regime), "P&L by regime")}{_table(report.by_regime, _GROUP_COLS)}</section>
 <section><h2>All metrics</h2><table class="grid">{rest}</table></section>
 <section><h2>Last trades ({len(t):,} in all)</h2><table class="grid"><tr><th>entry</th><th>exit</th><th>symbol</th>

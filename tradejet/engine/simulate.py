@@ -126,6 +126,7 @@ class BacktestResult:
     elapsed_s: float
     compile_s: float
     warnings: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)   # system-specific sections (swing: tranches, ml_guard)
 
     @property
     def bar_steps_per_s(self) -> float:
@@ -150,9 +151,17 @@ def _regime_params(cfg) -> np.ndarray:
 
 
 def _ind_params(cfg) -> np.ndarray:
+    from tradejet.strategies.base import DEFAULT_IND_PARAMS, IP_SMA_EXIT, IP_SMA_TREND
+
     i = cfg.indicators
+    smas = DEFAULT_IND_PARAMS[IP_SMA_TREND:IP_SMA_EXIT + 1]
+    if cfg.system == "swing":
+        from tradejet.engine.swing import sma_periods
+
+        smas = sma_periods(cfg)
     ip = np.array([i.ema_fast, i.ema_slow, i.ema_long, i.adx, i.rsi, i.bb_period, i.bb_nbdev, i.atr,
-                   i.donchian_entry, i.donchian_exit, i.volume_sma, *i.momentum, i.realized_vol], dtype=np.float64)
+                   i.donchian_entry, i.donchian_exit, i.volume_sma, *i.momentum, i.realized_vol, *smas],
+                  dtype=np.float64)
     assert ip.shape == (N_IP,)
     return ip
 
@@ -206,6 +215,14 @@ def build_context(symbols: list[str], cfg: Config):
         strat = params_table(msgspec.structs.asdict(cfg.strategies))
     except Exception as e:  # StrategyError -> a config error naming the section
         raise ConfigError(str(e), key="strategies") from None
+    proxy = cfg.regime.proxy
+    if cfg.system == "swing":  # the swing strategy alone, [swing] periods and limits (engine/swing.py)
+        from tradejet.engine.swing import effective_config, proxy_symbol, swing_row
+        from tradejet.kernels.codes import Strategy
+
+        strat[Strategy.SWING] = swing_row(cfg)
+        proxy = proxy_symbol(symbols, proxy)
+        cfg = effective_config(cfg, symbols)
     fill_cfg = cfg.fills
     meta, rows = _pair_meta(symbols, cfg, fill_cfg)
     ip = _ind_params(cfg)
@@ -216,21 +233,25 @@ def build_context(symbols: list[str], cfg: Config):
     assert sched.shape == (N_SCHED,)
     ctx = make_context(n_pairs=len(symbols), cash=cfg.backtest.initial_cash, ind_state=ind_state, ind_off=ind_off,
                        ind_params=ip, regime_state=regime_init(rp), regime_params=rp,
-                       proxy=_proxy_index(symbols, cfg.regime.proxy), sched_params=sched,
+                       proxy=_proxy_index(symbols, proxy), sched_params=sched,
                        table_strategy=sel.table_strategy, table_share=sel.table_share,
                        wind_down_ns=sel.wind_down_ns, limits=RiskLimits(cfg.risk).array.copy(), meta=meta, strat_params=strat)
     return ctx, rows, F.config_array(fill_cfg), fill_cfg
 
 
 def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | None = None,
-        progress=None, chunk: int = 50_000, bar_context: np.ndarray | None = None) -> BacktestResult:
-    """Run the crypto system over ``bars``; return a :class:`BacktestResult`.
+        progress=None, chunk: int = 50_000, bar_context: np.ndarray | None = None, guard=None) -> BacktestResult:
+    """Run the system of ``config`` (crypto or swing) over ``bars``; return a :class:`BacktestResult`.
 
     ``scores`` (bars x symbols, probabilities, NaN = none) feed ``ml_signal``; without
     them that strategy never enters. ``progress(done_bars, total_bars)``, when given, is
     called between chunks of ``chunk`` bars (the loop itself never calls Python).
     ``bar_context``, when given, is :func:`bar_context_array` of the same bars and fill
     windows, computed once and reused (sweeps run many configs over one set of bars).
+    For ``system = "swing"`` without ``scores``, the swing ML guard
+    (:class:`tradejet.engine.swing.SwingGuard`; default: the promoted swing model of
+    ``$TRADEJET_HOME``) scores the bars one by one before the loop; its status is in
+    ``result.extra["ml_guard"]``, the tranche statistics in ``result.extra["tranches"]``.
     """
     from tradejet.engine.driver import N_FL, N_OL, N_WK, run_nb
     from tradejet.engine.step import new_buffers
@@ -239,6 +260,15 @@ def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | 
     t_start = time.perf_counter()
     ctx, pair_rows, fcfg, fill_cfg = build_context(bars.symbols, cfg)
     T, n = bars.close.shape
+    if cfg.system == "swing" and scores is None:
+        from tradejet.engine.swing import SwingGuard, guard_scores
+
+        if guard is None:
+            from tradejet.config import tradejet_home
+
+            home = cfg.home if cfg.home else tradejet_home()
+            guard = SwingGuard.from_store(cfg, bars.symbols, home)
+        scores = guard_scores(guard, bars)
     if scores is None:
         scores = np.full((T, n), np.nan)
     elif scores.shape != (T, n):
@@ -286,8 +316,15 @@ def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | 
     if counters[0] > cap or counters[1] > cap:
         warnings.append(f"logs kept the first {cap} fills/orders of {counters[0]}/{counters[1]}")
     _ = t_start
-    return _assemble(bars, cfg, ctx, fills_log[:min(counters[0], cap)], orders_log[:min(counters[1], cap)], equity,
-                     cash, regime, active, tstate, elapsed, compile_s, warnings)
+    res = _assemble(bars, cfg, ctx, fills_log[:min(counters[0], cap)], orders_log[:min(counters[1], cap)], equity,
+                    cash, regime, active, tstate, elapsed, compile_s, warnings)
+    if cfg.system == "swing":
+        from tradejet.engine.swing import tranche_stats
+
+        res.extra["tranches"] = tranche_stats(res.fills, bars.symbols)
+        if guard is not None:
+            res.extra["ml_guard"] = guard.status()
+    return res
 
 
 def bar_context_array(bars: MarketBars, fcfg: np.ndarray) -> np.ndarray:

@@ -19,11 +19,19 @@ import numpy as np
 from tradejet.errors import DataError
 from tradejet.io.timeframes import parse_timeframe, timeframe_name
 
-__all__ = ["load_bars", "symbol_from_filename"]
+__all__ = ["load_bars", "symbol_from_filename", "equity_from_filename"]
 
 _QUOTES = ("USDT", "USDC", "USD", "EUR", "GBP", "XBT", "BTC", "ETH")
 _KRAKEN_MINUTES = {"1", "5", "15", "30", "60", "240", "720", "1440", "10080", "21600"}
 _FILE_RE = re.compile(r"^(?P<pair>[A-Za-z0-9]+)_(?P<tf>[0-9]+[a-zA-Z]*)(?:_.*)?$")
+
+
+def _name_match(name: str):
+    """Match ``<NAME>_<timeframe>[_...]`` on a candle file's name without its extension (None if not one)."""
+    for ext in (".csv.gz", ".csv", ".parquet"):
+        if name.lower().endswith(ext):
+            return _FILE_RE.match(name[: -len(ext)])
+    return None
 
 
 def symbol_from_filename(name: str) -> tuple[str, str] | None:
@@ -32,14 +40,7 @@ def symbol_from_filename(name: str) -> tuple[str, str] | None:
     >>> symbol_from_filename("ADABTC_5m.csv"), symbol_from_filename("XBTUSD_60.csv")
     (('ADA/BTC', '5m'), ('XBT/USD', '1h'))
     """
-    stem = name
-    for ext in (".csv.gz", ".csv", ".parquet"):
-        if stem.lower().endswith(ext):
-            stem = stem[: -len(ext)]
-            break
-    else:
-        return None
-    m = _FILE_RE.match(stem)
+    m = _name_match(name)
     if not m:
         return None
     pair, tf = m.group("pair").upper(), m.group("tf")
@@ -72,16 +73,49 @@ def _from_store(root: Path, timeframe: str | None):
     return {sym: store.read(venue, sym, tf) for sym, venue in sorted(chosen.items())}, parse_timeframe(tf), []
 
 
-def _from_files(root: Path, timeframe: str | None):
+def equity_from_filename(name: str) -> tuple[str, str] | None:
+    """Return ``(ticker, timeframe)`` read from an equity candle file's name (``SPY_1d.csv``), or None.
+
+    >>> equity_from_filename("SPY_1d.csv"), equity_from_filename("notes.txt")
+    (('SPY', '1d'), None)
+    """
+    m = _name_match(name)
+    if not m:
+        return None
+    try:
+        return m.group("pair").upper(), timeframe_name(m.group("tf"))
+    except DataError:
+        return None
+
+
+def _adjust(cols: dict[str, np.ndarray], ok: np.ndarray, source: str) -> tuple[np.ndarray, int]:
+    """Scale OHLC by ``adj_close / close`` (splits and dividends) where the file has ``adj_close``."""
+    adj = cols.get("adj_close")
+    if adj is None:
+        return ok, 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.asarray(adj, np.float64) / np.asarray(cols["close"], np.float64)
+    good = np.isfinite(f) & (f > 0)
+    bad = int((ok & ~good).sum())
+    for k in ("open", "high", "low", "close"):
+        cols[k] = np.where(good, np.asarray(cols[k], np.float64) * f, np.nan)
+    cols["volume"] = np.where(good, np.asarray(cols["volume"], np.float64) / f, np.nan)
+    _ = source
+    return ok & good, bad
+
+
+def _from_files(root: Path, timeframe: str | None, equities: bool = False):
     from tradejet.io.importers import read_file
     from tradejet.io.validate import validate_bars
 
     found = {}
+    name_of = equity_from_filename if equities else symbol_from_filename
     for f in sorted(root.iterdir()):
-        if f.is_file() and (parsed := symbol_from_filename(f.name)):
+        if f.is_file() and (parsed := name_of(f.name)):
             found.setdefault(parsed[1], {})[parsed[0]] = f
     if not found:
-        raise DataError("no candle files named <PAIR>_<timeframe>.csv[.gz] or .parquet here", source=str(root))
+        what = "<TICKER>_<timeframe>" if equities else "<PAIR>_<timeframe>"
+        raise DataError(f"no candle files named {what}.csv[.gz] or .parquet here", source=str(root))
     tf = timeframe_name(timeframe) if timeframe else max(found, key=lambda k: len(found[k]))
     if tf not in found:
         raise DataError(f"no {tf} files here (timeframes found: {', '.join(sorted(found))})", source=str(root))
@@ -95,14 +129,22 @@ def _from_files(root: Path, timeframe: str | None):
         ok = rep.ok
         if rep.rejected:
             warnings.append(f"{path.name}: {rep.rejected} bad rows left out ({rep.summary()})")
+        if equities:
+            ok, bad_adj = _adjust(p.cols, ok, str(path))
+            if bad_adj:
+                warnings.append(f"{path.name}: {bad_adj} rows without a usable adj_close left out")
         if ok.sum() < 2:
             raise DataError(f"fewer than 2 valid bars ({int(ok.sum())})", source=str(path))
         out[sym] = {k: np.asarray(p.cols[k])[ok] for k in ("ts", "open", "high", "low", "close", "volume")}
     return out, tf_ns, warnings
 
 
-def load_bars(path: str | Path, timeframe: str | None = None):
-    """Return ``(MarketBars, warnings)`` from a bar store or a folder of candle files."""
+def load_bars(path: str | Path, timeframe: str | None = None, *, equities: bool = False):
+    """Return ``(MarketBars, warnings)`` from a bar store or a folder of candle files.
+
+    ``equities``: file names are ``<TICKER>_<timeframe>`` (no quote currency) and prices
+    are adjusted for splits and dividends with the files' ``adj_close`` where present.
+    """
     from tradejet.engine.simulate import MarketBars
 
     root = Path(path)
@@ -111,5 +153,6 @@ def load_bars(path: str | Path, timeframe: str | None = None):
     if not root.is_dir():
         raise DataError("--data takes a folder (a bar store or a folder of candle files)", source=str(root))
     is_store = any(d.is_dir() and any(x.is_dir() for x in d.iterdir()) for d in root.iterdir() if d.is_dir())
-    series, tf_ns, warnings = _from_store(root, timeframe) if is_store else _from_files(root, timeframe)
+    series, tf_ns, warnings = (_from_store(root, timeframe) if is_store
+                               else _from_files(root, timeframe, equities))
     return MarketBars.align(series, tf_ns, source=str(root)), warnings

@@ -61,6 +61,7 @@ from tradejet.strategies.base import (
     on_entry_fill_nb,
 )
 from tradejet.strategies.dispatch import strategy_step_nb
+from tradejet.strategies.swing import on_tranche_fill_nb
 
 OUT_PAIR = 0
 OUT_STRATEGY = 1
@@ -267,6 +268,7 @@ def on_fill_nb(ctx, strategy, pair, side, qty, price, fee, ts, release):
     elif side == Side.BUY and ctx.pos_qty[strategy, pair] > 0.0:
         on_entry_fill_nb(ps, ctx.strat_params[strategy], ts, ctx.pos_avg[strategy, pair], ctx.iv[pair, IV_ATR],
                          was_flat or ps[PS_ENTRY_TS] == 0.0)
+        on_tranche_fill_nb(ps, price)
     return pnl
 
 

@@ -44,7 +44,8 @@ def to_report(res, cfg: Config, *, title: str) -> tuple[BacktestReport, ReportSe
         run=RunFigures(bars=res.bars, symbols=len(res.symbols), elapsed_s=res.elapsed_s, compile_s=res.compile_s,
                        bar_steps_per_s=res.bar_steps_per_s if math.isfinite(res.bar_steps_per_s) else 0.0),
         config=msgspec.to_builtins(cfg), by_strategy=_clean(res.by_strategy), by_pair=_clean(res.by_pair),
-        by_regime=_clean(res.by_regime), warnings=warnings)
+        by_regime=_clean(res.by_regime), warnings=warnings,
+        extra=_clean({"env": cfg.deployment_env, **getattr(res, "extra", {})}) if cfg.system == "swing" else {})
     price = res.close_proxy if hasattr(res, "close_proxy") else None
     if price is None:
         price = np.full(res.ts.shape[0], np.nan)

@@ -63,6 +63,7 @@ ALIASES = {
     "close": ("close", "c", "close_price"),
     "volume": ("volume", "vol", "v", "base_volume", "volume_base"),
     "trades": ("trades", "count", "trade_count", "number_of_trades", "n_trades", "tradecount", "num_trades"),
+    "adj_close": ("adj_close", "adj close", "adjclose", "adjusted_close"),  # equities: split/dividend adjusted
     "price": ("price", "p"),
     "qty": ("amount", "volume", "qty", "quantity", "size", "vol"),
 }
@@ -466,7 +467,7 @@ def read_csv(path: str | os.PathLike[str], *, symbol: str | None = None, timefra
     if not _has_header(line):
         raise DataError(f"expected a header line naming the columns, line 1 is {line[:60]!r} "
                         "(headerless Kraken files: --format kraken)", source=source, row=1)
-    idx = _map_columns(header, ("ts", "open", "high", "low", "close", "volume"), ("trades",), source)
+    idx = _map_columns(header, ("ts", "open", "high", "low", "close", "volume"), ("trades", "adj_close"), source)
     return _read_headered(base, member, source, header, idx, "bars")
 
 

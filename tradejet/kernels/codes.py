@@ -59,10 +59,12 @@ class _Strategy(NamedTuple):
     MOMENTUM_ROTATION: int = 3
     ML_SIGNAL: int = 4
     DEFENSIVE: int = 5
+    SWING: int = 6  # the US equity swing system's scale-in strategy (system "swing")
 
 
 Strategy = _Strategy()
-STRATEGY_TEXT = ("trend_following", "mean_reversion", "breakout", "momentum_rotation", "ml_signal", "defensive")
+STRATEGY_TEXT = ("trend_following", "mean_reversion", "breakout", "momentum_rotation", "ml_signal", "defensive",
+                 "swing")
 N_STRATEGIES = len(STRATEGY_TEXT)
 
 

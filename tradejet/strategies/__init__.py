@@ -16,7 +16,7 @@ import numpy as np
 
 from tradejet.errors import StrategyError
 from tradejet.kernels.codes import STRATEGY_TEXT, Strategy
-from tradejet.strategies import breakout, defensive, mean_reversion, ml_signal, momentum_rotation, trend_following
+from tradejet.strategies import breakout, defensive, mean_reversion, ml_signal, momentum_rotation, swing, trend_following
 from tradejet.strategies.base import N_SP
 
 __all__ = ["REGISTRY", "params_table", "params_schema"]
@@ -28,6 +28,7 @@ REGISTRY: dict[str, tuple[int, type]] = {
     "momentum_rotation": (Strategy.MOMENTUM_ROTATION, momentum_rotation.Params),
     "ml_signal": (Strategy.ML_SIGNAL, ml_signal.Params),
     "defensive": (Strategy.DEFENSIVE, defensive.Params),
+    "swing": (Strategy.SWING, swing.Params),
 }
 assert tuple(REGISTRY) == STRATEGY_TEXT
 

@@ -51,9 +51,13 @@ IP_MOM1 = 11
 IP_MOM2 = 12
 IP_MOM3 = 13
 IP_RV = 14
-N_IP = 15
+IP_SMA_TREND = 15   # simple moving averages (the swing system's trend and exit lines)
+IP_SMA_MID = 16
+IP_SMA_EXIT = 17
+N_IP = 18
 
-DEFAULT_IND_PARAMS = np.array([12, 48, 120, 14, 14, 20, 2.0, 14, 48, 24, 24, 24, 72, 168, 24], dtype=np.float64)
+DEFAULT_IND_PARAMS = np.array([12, 48, 120, 14, 14, 20, 2.0, 14, 48, 24, 24, 24, 72, 168, 24, 200, 50, 5],
+                              dtype=np.float64)
 
 # ------------------------------------------------------------------ indicator values
 IV_CLOSE = 0
@@ -75,7 +79,10 @@ IV_VOLUME = 15
 IV_MOM = 16        # mean of the returns over the three momentum horizons
 IV_RV = 17         # std of log returns over IP_RV bars (per bar)
 IV_BARS = 18       # bars seen
-N_IV = 19
+IV_SMA_TREND = 19  # SMA(IP_SMA_TREND) of the close (NaN in warm-up)
+IV_SMA_MID = 20
+IV_SMA_EXIT = 21
+N_IV = 22
 
 # ------------------------------------------------------------------ strategy parameters
 SP_MAX_POS_FRAC = 0   # max share of the strategy's capital in one pair
@@ -83,7 +90,7 @@ SP_STOP_ATR = 1       # ATR stop multiple (NaN: none)
 SP_TP_ATR = 2         # take-profit ATR multiple (NaN: none)
 SP_MAX_HOLD = 3       # max holding bars (NaN: none)
 SP_P0 = 4
-N_SP = 12
+N_SP = 20
 
 # ------------------------------------------------------------------ position state
 PS_ENTRY_TS = 0
@@ -93,7 +100,13 @@ PS_TP = 3
 PS_BARS = 4
 PS_HIGH = 5
 PS_ATR = 6
-N_PS = 7
+PS_TRANCHES = 7     # scale-in tranches filled (their first fill counts)
+PS_LAST_FILL = 8    # price of the last tranche's first fill
+PS_OPEN_TRANCHE = 9  # 1 while a tranche order is out and not yet filled
+PS_ALLOC = 10       # the symbol allocation (quote currency) fixed at the first tranche
+PS_BACKFILLED = 11  # 1: adopted from the venue on start (no scale-in unless configured)
+N_PS = 12
+_PS_ZERO = (PS_ENTRY_TS, PS_BARS, PS_TRANCHES, PS_OPEN_TRANCHE, PS_BACKFILLED)
 
 # ------------------------------------------------------------------ intents
 INT_PAIR = 0
@@ -117,7 +130,8 @@ REASON_TAKE_PROFIT = 3
 REASON_TIME = 4
 REASON_FLATTEN = 5
 REASON_REBALANCE = 6
-REASON_TEXT = ("entry", "signal exit", "stop", "take-profit", "time stop", "flatten", "rebalance")
+REASON_SCALE_IN = 7   # a further tranche of a scale-in position (swing)
+REASON_TEXT = ("entry", "signal exit", "stop", "take-profit", "time stop", "flatten", "rebalance", "scale-in")
 
 
 def _layout(ip: np.ndarray) -> tuple[dict[str, int], np.ndarray]:
@@ -134,6 +148,9 @@ def _layout(ip: np.ndarray) -> tuple[dict[str, int], np.ndarray]:
         ("don_low", _s.rolling_min_init(int(ip[IP_DON_EXIT]))),
         ("vol_sma", _s.sma_init(int(ip[IP_VOL_SMA]))),
         ("rv", _s.realized_vol_init(int(ip[IP_RV]), 1.0)),
+        ("sma_trend", _s.sma_init(int(ip[IP_SMA_TREND]))),
+        ("sma_mid", _s.sma_init(int(ip[IP_SMA_MID]))),
+        ("sma_exit", _s.sma_init(int(ip[IP_SMA_EXIT]))),
         ("closes", np.zeros(2 + mom_max + 1)),  # [count, pos, ring of the last mom_max + 1 closes]
         ("prev", np.full(5, np.nan)),           # previous ema_fast, ema_slow, don_high, don_low, vol_sma
     ]
@@ -149,7 +166,7 @@ def _layout(ip: np.ndarray) -> tuple[dict[str, int], np.ndarray]:
 
 
 _OFFSET_NAMES = ("ema_fast", "ema_slow", "ema_long", "dmi", "rsi", "bb", "atr", "don_high", "don_low", "vol_sma",
-                 "rv", "closes", "prev")
+                 "rv", "closes", "prev", "sma_trend", "sma_mid", "sma_exit")
 N_OFF = len(_OFFSET_NAMES)
 
 
@@ -205,6 +222,9 @@ def indicators_update_nb(state, off, ip, pair, o, h, l, c, v, iv):
     st[pv + 0] = ef
     st[pv + 1] = es
     iv[pair, IV_RV] = _s._rv_upd(st, off[10], c)
+    iv[pair, IV_SMA_TREND] = _s._sma_upd(st, off[13], c)
+    iv[pair, IV_SMA_MID] = _s._sma_upd(st, off[14], c)
+    iv[pair, IV_SMA_EXIT] = _s._sma_upd(st, off[15], c)
     # ring of closes for momentum
     oc = off[11]
     count = int(st[oc])
@@ -292,7 +312,7 @@ def on_entry_fill_nb(ps, params, ts, avg_price, atr, was_flat):
 @njit(cache=True)
 def clear_position_nb(ps):
     for k in range(ps.shape[0]):
-        ps[k] = 0.0 if k in (PS_ENTRY_TS, PS_BARS) else np.nan
+        ps[k] = 0.0 if k in _PS_ZERO else np.nan
 
 
 @njit(cache=True)

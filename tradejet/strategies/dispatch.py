@@ -6,7 +6,7 @@ from __future__ import annotations
 from numba import njit
 
 from tradejet.kernels.codes import Strategy
-from tradejet.strategies import breakout, defensive, mean_reversion, ml_signal, momentum_rotation, trend_following
+from tradejet.strategies import breakout, defensive, mean_reversion, ml_signal, momentum_rotation, swing, trend_following
 
 
 @njit(cache=True)
@@ -31,4 +31,7 @@ def strategy_step_nb(code, params, status, share, equity, iv, have_bar, pos_qty,
     if code == Strategy.DEFENSIVE:
         return defensive.step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending, pos_state,
                                  scores, t, intents, n)
+    if code == Strategy.SWING:
+        return swing.step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending, pos_state,
+                             scores, t, intents, n)
     return n

@@ -23,13 +23,17 @@ ORDER_COLUMNS = ("bar", "pair", "strategy", "side", "qty", "price", "reason", "c
 
 
 def build_paper(bars, config, *, ledger=None, audit=None, speed: float = math.inf, fast_until: int = 0,
-                stop: int | None = None, run_id: str = "tj", checkpoint_bars: int = 500, scorer=None):
-    """Return ``(engine, venue)``: an :class:`~tradejet.engine.Engine` trading a :class:`PaperVenue` replay of ``bars``."""
+                stop: int | None = None, run_id: str = "tj", checkpoint_bars: int = 500, scorer=None, guard=None):
+    """Return ``(engine, venue)``: an :class:`~tradejet.engine.Engine` trading a :class:`PaperVenue` replay of ``bars``.
+
+    ``scorer``: ml_signal's streaming model scores (crypto); ``guard``: the swing system's ML
+    guard (default: built from the promoted swing model).
+    """
     from tradejet.adapters.paper import PaperVenue, ReplayFeed
     from tradejet.engine import Engine
 
     eng = Engine(config, None, ledger, symbols=list(bars.symbols), run_id=run_id, audit=audit,
-                 checkpoint_bars=checkpoint_bars, scorer=scorer)
+                 checkpoint_bars=checkpoint_bars, scorer=scorer, guard=guard)
     venue = PaperVenue(list(bars.symbols), eng.pair_rows, eng.fill_cfg, cash=config.backtest.initial_cash,
                        timeframe_ns=bars.timeframe_ns, feed=ReplayFeed(bars, speed=speed, fast_until=fast_until,
                                                                        stop=stop))
