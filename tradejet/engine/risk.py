@@ -25,6 +25,7 @@ import numpy as np
 
 from tradejet.config import RiskConfig
 from tradejet.errors import DataError
+from tradejet.kernels import portrisk as kp
 from tradejet.kernels import risk as kr
 from tradejet.kernels.codes import N_STRATEGIES, OrderType, REJECT_TEXT, Reject, TradingState
 from tradejet.messages import OrderIntent
@@ -33,7 +34,29 @@ from tradejet.engine.portfolio import Portfolio, _strategy_index
 from tradejet.engine.selector import Selector
 from tradejet.engine.universe import Universe
 
-__all__ = ["RiskLimits", "RiskGate", "RiskDecision", "Reject"]
+__all__ = ["RiskLimits", "RiskGate", "RiskDecision", "Reject", "portfolio_params"]
+
+
+def portfolio_params(config: RiskConfig | None = None) -> np.ndarray:
+    """Return the portfolio-limit vector the step reads (``kernels.portrisk.PP_*``) from a :class:`RiskConfig`.
+
+    Unset limits become ``inf`` (off); an unset ``max_cluster_share`` is ``max_pair_share``.
+
+    >>> from tradejet.config import PortfolioRiskConfig
+    >>> p = portfolio_params(RiskConfig(portfolio=PortfolioRiskConfig(max_var_share=0.05)))
+    >>> float(p[kp.PP_MAX_VAR]), bool(np.isinf(p[kp.PP_TARGET_VOL]))
+    (0.05, True)
+    """
+    config = RiskConfig() if config is None else config
+    c = config.portfolio
+    inf = math.inf
+    return kp.port_params(
+        halflife_bars=c.cov_halflife_bars, min_bars=c.min_bars, level=c.var_level, horizon_bars=c.horizon_bars,
+        max_var=inf if c.max_var_share is None else c.max_var_share,
+        max_cvar=inf if c.max_cvar_share is None else c.max_cvar_share,
+        cluster_corr=inf if c.cluster_corr is None else c.cluster_corr,
+        max_cluster_share=(config.max_pair_share if c.max_cluster_share is None else c.max_cluster_share),
+        target_vol=inf if c.target_vol is None else c.target_vol, panic_corr1=c.panic_full_correlation)
 
 
 class RiskLimits:
