@@ -62,8 +62,8 @@ def compare(bars, limits: dict | None = None, breaker: float = 1.0) -> dict:
             "max_drawdown": float(res.metrics["max_drawdown"]), "total_return": float(res.metrics["total_return"]),
             "sharpe": float(res.metrics["sharpe"]), "trades": int(res.metrics["trades"]),
             "var_breaches_1bar": risk.breaches, "bars_at_risk": risk.bars_at_risk,
-            "kupiec_p_1bar": risk.kupiec_p, f"var_breaches_{h}bar": risk.horizon_breaches,
-            f"blocks_{h}bar": risk.horizon_blocks, f"kupiec_p_{h}bar": risk.horizon_kupiec_p,
+            "kupiec_p_1bar": risk.kupiec_p, "held_book_breaches_1bar": risk.held_book_breaches,
+            "held_book_kupiec_p": risk.held_book_kupiec_p, f"blocks_{h}bar": int(starts.size),
             f"blocks_loss_over_{threshold:g}": int((block_loss > threshold).sum()),
             "worst_block_loss": float(block_loss.max()), "mean_var_1bar": risk.mean_var,
             "refused": {k: v for k, v in risk.refused.items() if v}, "elapsed_s": res.elapsed_s,
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", help="folder of candle files (default: the ten USDT majors, hourly)")
     ap.add_argument("--from", dest="start")
     ap.add_argument("--to", dest="end")
+    ap.add_argument("--limits", type=json.loads, help=f"[risk.portfolio] fields as JSON (default {json.dumps(LIMITS)})")
     ap.add_argument("--breaker", type=float, default=1.0, help="risk.max_drawdown of both runs (default 1.0: off)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.start or args.end:
         conv = lambda s: None if s is None else int(np.datetime64(s, "ns").astype(np.int64))  # noqa: E731
         bars = bars.slice_time(conv(args.start), conv(args.end))
-    print(json.dumps(compare(bars, breaker=args.breaker), indent=2))
+    print(json.dumps(compare(bars, args.limits, breaker=args.breaker), indent=2))
     return 0
 
 

@@ -208,3 +208,16 @@ def run_ctx_cov(bars, cfg):
     for t in range(bars.n_bars):
         cov_update_nb(ctx.port_cov, ctx.port_vec, ctx.port_params, bars.close[t], bars.have[t])
     return ctx.port_cov
+
+
+def test_parity_real_ten_majors_with_portfolio_limits(shared_data, tmp_path):
+    """The desk-style limits of scripts/portfolio_risk_compare.py, breaker off so the book trades 2017..2022."""
+    for f in sorted((shared_data / "crypto" / "binance").glob("*USDT_1h_*_2022-10.csv*")):
+        (tmp_path / f.name).symlink_to(f)
+    bars, _ = load_bars(tmp_path)
+    cfg = _replace(_with_portfolio_limits(Config(), max_var_share=0.06, max_cvar_share=0.08, cluster_corr=0.7,
+                                          target_vol=0.025), "risk", max_drawdown=1.0)
+    res = run(bars, cfg)
+    eng = run_paper(bars, cfg)
+    assert len(res.fills["qty"]) > 1000
+    assert_same(res, eng)

@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
-
-import msgspec
 import numpy as np
 
 from tradejet.config import Config
+from tradejet.engine.report import PortfolioRisk, RiskSeries
 from tradejet.engine.risk import portfolio_params
 from tradejet.kernels import portrisk as kp
 from tradejet.kernels.codes import REJECT_TEXT, STRATEGY_TEXT, Regime, Reject
@@ -37,40 +35,6 @@ __all__ = ["PortfolioRisk", "RiskSeries", "portfolio_risk", "return_correlation"
            "PORTFOLIO_CODES"]
 
 PORTFOLIO_CODES = (Reject.VAR_LIMIT, Reject.CVAR_LIMIT, Reject.CONCENTRATION_CLUSTER, Reject.VOL_TARGET)
-
-
-class PortfolioRisk(msgspec.Struct, kw_only=True):
-    """``report.json``'s ``portfolio_risk``: shares are of equity, VaR/CVaR are losses (positive)."""
-
-    level: float
-    horizon_bars: int
-    bars_at_risk: int                  # bars holding a position with a known volatility
-    breaches: int                      # next-bar loss > ex-ante one-bar VaR
-    expected_breaches: float
-    kupiec_lr: float | None
-    kupiec_p: float | None
-    cvar_breach_loss: float | None     # mean loss share in the breaches (the CVaR's realised counterpart)
-    mean_cvar: float | None            # mean ex-ante one-bar CVaR share over the breaches
-    horizon_blocks: int
-    horizon_breaches: int              # h-bar blocks whose loss > the ex-ante h-bar VaR at their start
-    horizon_kupiec_p: float | None
-    mean_var: float | None             # mean ex-ante one-bar VaR share over bars at risk
-    max_var: float | None
-    symbols: list[str]
-    correlation: list[list[float | None]]
-    contribution_pair: dict[str, float]
-    contribution_strategy: dict[str, float]
-    limits: dict[str, float | bool | None]
-    refused: dict[str, int]            # entries the portfolio limits refused, by reason
-
-
-@dataclass
-class RiskSeries:
-    """Per-bar shares of equity for the chart: ex-ante one-bar VaR and CVaR, the next bar's loss."""
-
-    var: np.ndarray
-    cvar: np.ndarray
-    loss: np.ndarray
 
 
 def _f(x: float) -> float | None:
@@ -139,14 +103,13 @@ def portfolio_risk(res, cfg: Config, close: np.ndarray | None = None) -> tuple[P
     breach = at_risk & (loss > var)
     nb = int(breach.sum())
     lr, p = _kupiec(nb, n_risk, pc.var_level)
-    # h-bar blocks: ex-ante h-bar VaR at each block's start against the block's loss
+    # the held book's own P&L over the next bar: the clean test of the model (no fills inside)
+    hyp_loss = -hyp / eq
+    hb = int((at_risk & np.isfinite(hyp_loss) & (hyp_loss > var)).sum())
+    _, hp = _kupiec(hb, n_risk, pc.var_level)
     h = pc.horizon_bars
     starts = np.arange(0, T - h, h)
-    hv = z * sh * sigma[starts] / eq[starts]
-    hl = (eq[starts] - eq[starts + h]) / eq[starts]
-    hm = np.isfinite(hv) & (hv > 0)
-    hb = int((hl[hm] > hv[hm]).sum())
-    _, hp = _kupiec(hb, int(hm.sum()), pc.var_level)
+    block = (eq[starts] - eq[starts + h]) / eq[starts] if starts.size else np.empty(0)
     tot_p = comp_pair.sum()
     tot_s = comp_strat.sum()
     corr = return_correlation(C)
@@ -160,7 +123,8 @@ def portfolio_risk(res, cfg: Config, close: np.ndarray | None = None) -> tuple[P
         expected_breaches=n_risk * (1.0 - pc.var_level), kupiec_lr=lr, kupiec_p=p,
         cvar_breach_loss=_f(float(loss[breach].mean())) if nb else None,
         mean_cvar=_f(float(cvar[breach].mean())) if nb else None,
-        horizon_blocks=int(hm.sum()), horizon_breaches=hb, horizon_kupiec_p=hp,
+        held_book_breaches=hb, held_book_kupiec_p=hp,
+        worst_day_loss=_f(float(block.max())) if block.size else None,
         mean_var=_f(float(var[at_risk].mean())) if n_risk else None,
         max_var=_f(float(var[at_risk].max())) if n_risk else None,
         symbols=list(res.symbols), correlation=[[_f(x) for x in row] for row in corr],
@@ -216,6 +180,13 @@ class RiskMonitor:
             self.contribution_pair[:] = 0.0
             self.contribution_strategy[:] = 0.0
         self._prev = (equity, v1)
+
+    def on_bar(self, engine) -> None:
+        """``Engine.run(on_bar_done=monitor.on_bar)``: book the bar the engine just stepped."""
+        from tradejet.engine.step import INFO_EQUITY, INFO_REGIME
+
+        info = engine.ctx.info
+        self.update(engine.ctx, float(info[INFO_EQUITY]), int(info[INFO_REGIME]))
 
     def kupiec(self) -> tuple[float | None, float | None]:
         """Kupiec's (LR, p-value) for the breaches so far."""
@@ -314,8 +285,9 @@ def risk_html(risk: PortfolioRisk, ts: np.ndarray | None, series: RiskSeries | N
             ("Kupiec LR / p-value", f"{'n/a' if risk.kupiec_lr is None else f'{risk.kupiec_lr:.3g}'} / {kp_txt}"),
             ("Mean / max one-bar VaR", f"{_pct(risk.mean_var, 3)} / {_pct(risk.max_var, 3)}"),
             ("Mean loss in breaches / mean CVaR there", f"{_pct(risk.cvar_breach_loss, 3)} / {_pct(risk.mean_cvar, 3)}"),
-            (f"{risk.horizon_bars}-bar VaR breaches",
-             f"{risk.horizon_breaches:,} of {risk.horizon_blocks:,} blocks (p {risk.horizon_kupiec_p if risk.horizon_kupiec_p is None else f'{risk.horizon_kupiec_p:.3g}'})")]
+            ("Breaches of the held book (no fills) / Kupiec p",
+             f"{risk.held_book_breaches:,} / {'n/a' if risk.held_book_kupiec_p is None else f'{risk.held_book_kupiec_p:.3g}'}"),
+            (f"Worst {risk.horizon_bars}-bar loss", _pct(risk.worst_day_loss))]
     rows += [(f"refused: {k}", f"{v:,}") for k, v in risk.refused.items()]
     rows += [(f"limit {k}", html.escape(str(v))) for k, v in risk.limits.items()]
     table = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
@@ -328,7 +300,7 @@ def risk_html(risk: PortfolioRisk, ts: np.ndarray | None, series: RiskSeries | N
                           for k, v in sorted(d.items(), key=lambda kv: -kv[1])) + "</table>")
 
     chart = _var_chart(ts, series) if ts is not None and series is not None else ""
-    return (f'<section><h2>Portfolio risk: ex-ante VaR / CVaR against realised losses</h2>{chart}'
+    return (f'<style>{RISK_CSS}</style><section><h2>Portfolio risk: ex-ante VaR / CVaR against realised losses</h2>{chart}'
             f'<p>{risk.breaches:,} breaches in {risk.bars_at_risk:,} bars at risk{fits}.</p>'
             f'<table class="grid">{table}</table></section>'
             f'<section><h2>Correlation of returns</h2>{_heatmap(risk)}</section>'
