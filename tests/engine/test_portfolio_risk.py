@@ -171,3 +171,39 @@ def test_portfolio_config_defaults_are_off_and_load_from_toml(tmp_path):
     f.write_text("[risk.portfolio]\nmax_var_share = 0.06\ncluster_corr = 0.7\nhorizon_bars = 6\n")
     pc = load_config(f, env={}).risk.portfolio
     assert pc.enabled and (pc.max_var_share, pc.cluster_corr, pc.horizon_bars, pc.target_vol) == (0.06, 0.7, 6, None)
+
+
+def test_paper_status_and_json_carry_the_online_var_backtest(tmp_path, capsys):
+    """`tradejet paper` with the limits on: the final JSON line and the status show VaR, breaches, Kupiec."""
+    from rich.console import Console
+
+    from tradejet.cli import main
+    from tradejet.commands import paper as paper_cmd
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[risk.portfolio]\ncluster_corr = 0.5\ntarget_vol = 0.03\n")
+    argv = ["paper", "--synthetic", "--ledger", str(tmp_path / "l.sqlite"), "--quiet", "--max-bars", "1500",
+            "--config", str(cfg)]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    risk = out["risk"]
+    assert risk["var_level"] == 0.99 and 0 < risk["bars_at_risk"] < 1500
+    assert 0 <= risk["breaches"] <= risk["bars_at_risk"] and 0.0 <= risk["kupiec_p"] <= 1.0
+    # the same numbers as the replay of a compiled run over the same 1500 bars
+    from tradejet.config import load_config
+
+    c = load_config(cfg, env={})
+    bt = c.backtest
+    bars = MarketBars.from_synthetic(synthetic_market(days=bt.synthetic_days, timeframe=bt.timeframe,
+                                                      seed=bt.synthetic_seed))
+    bars = bars.slice_time(None, int(bars.ts[1499]))
+    rep, _ = portfolio_risk(run(bars, c), c)
+    assert (risk["bars_at_risk"], risk["breaches"]) == (rep.bars_at_risk, rep.breaches)
+    # the rendered status has the risk tables
+    eng, venue = build_paper(bars, c)
+    st = paper_cmd._Status(eng, venue, bars.n_bars, "t", c.backtest.initial_cash)
+    asyncio.run(eng.run(on_bar_done=st.risk.on_bar))
+    con = Console(record=True, width=160)
+    con.print(st.render())
+    text = con.export_text()
+    assert "portfolio risk" in text and "VaR breaches" in text and "Kupiec" in text and "correlation" in text
