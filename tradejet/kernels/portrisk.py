@@ -164,48 +164,56 @@ def cov_update_nb(port_cov, port_vec, pp, c, have):
         port_vec[PV_SD, i] = math.sqrt(v) if v > 0.0 else (0.0 if v == 0.0 else np.nan)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _max_sd(sd):
-    m = np.nan
+    """Largest warm volatility; -1.0 when no pair is warm."""
+    m = -1.0
     for i in range(sd.shape[0]):
-        s = sd[i]
-        if s == s and not (s <= m):
-            m = s
+        if sd[i] > m:  # False for NaN
+            m = sd[i]
     return m
 
 
-@njit(cache=True)
-def _eff_cov(val, sd, i, j, maxsd, panic):
-    """The covariance used for risk: the estimate, or the correlation-1 case where it is missing / PANIC."""
+@njit(cache=True, inline="always")
+def _eff_row(val, sd, i, vals, maxsd, panic):
+    """``(E v)_i`` over the nonzero values, E = the estimate or the correlation-1 case (cold pair, PANIC)."""
     si = sd[i]
-    sj = sd[j]
+    warm_i = si == si and not panic
     if si != si:
         si = maxsd
-    if sj != sj:
-        sj = maxsd
-    if panic or sd[i] != sd[i] or sd[j] != sd[j]:
-        return si * sj
-    v = val[i, j]
-    if v != v:
-        return si * sj
-    return v
+    row = 0.0
+    for j in range(vals.shape[0]):
+        vj = vals[j]
+        if vj == 0.0:
+            continue
+        v = val[i, j]
+        if not (warm_i and v == v):  # a finite element implies both pairs are warm
+            sj = sd[j]
+            v = si * (sj if sj == sj else maxsd)
+        row += v * vj
+    return row
 
 
 @njit(cache=True)
 def book_values_nb(vals, pos_qty, pending, pos_avg, mark, pair, price):
-    """Fill ``vals`` with each pair's net value (positions + working orders); ``pair`` valued at ``price``."""
+    """Fill ``vals`` with each pair's net value (positions + working orders); ``pair`` valued at ``price``.
+
+    A pair without a mark is valued at each strategy's average price (as the risk check does).
+    """
     S, n = pos_qty.shape
     for j in range(n):
         px = price if j == pair else mark[j]
-        tot = 0.0
-        for s in range(S):
-            q = pos_qty[s, j] + pending[s, j]
-            if q != 0.0:
-                v = px
-                if not math.isfinite(v):
-                    v = pos_avg[s, j]
-                tot += q * v
-        vals[j] = tot
+        q = 0.0
+        if math.isfinite(px):
+            for s in range(S):
+                q += pos_qty[s, j] + pending[s, j]
+            vals[j] = q * px
+        else:
+            tot = 0.0
+            for s in range(S):
+                tot += (pos_qty[s, j] + pending[s, j]) * pos_avg[s, j]
+            vals[j] = tot
+    return vals
 
 
 @njit(cache=True)
@@ -218,23 +226,19 @@ def book_terms_nb(port_cov, port_vec, vals, pair, panic):
     val = port_cov[COV_VAL]
     sd = port_vec[PV_SD]
     maxsd = _max_sd(sd)
-    if maxsd != maxsd:
+    if maxsd < 0.0:
         return np.nan, np.nan, np.nan
-    n = vals.shape[0]
     a = 0.0
-    e = 0.0
-    for i in range(n):
+    for i in range(vals.shape[0]):
         vi = vals[i]
-        if vi == 0.0:
-            continue
-        row = 0.0
-        for j in range(n):
-            vj = vals[j]
-            if vj != 0.0:
-                row += _eff_cov(val, sd, i, j, maxsd, panic) * vj
-        a += vi * row
-        e += _eff_cov(val, sd, pair, i, maxsd, panic) * vi
-    return a, e, _eff_cov(val, sd, pair, pair, maxsd, panic)
+        if vi != 0.0:
+            a += vi * _eff_row(val, sd, i, vals, maxsd, panic)
+    e = _eff_row(val, sd, pair, vals, maxsd, panic)
+    sp = sd[pair]
+    if sp != sp:
+        sp = maxsd
+    eii = val[pair, pair] if (sd[pair] == sd[pair] and not panic) else sp * sp
+    return a, e, eii
 
 
 @njit(cache=True)
@@ -342,17 +346,13 @@ def book_risk_nb(port_cov, port_vec, pp, vals, panic, marginal):
     sd = port_vec[PV_SD]
     maxsd = _max_sd(sd)
     n = vals.shape[0]
-    if maxsd != maxsd:
+    if maxsd < 0.0:
         for i in range(n):
             marginal[i] = np.nan
         return np.nan, np.nan, np.nan
     a = 0.0
     for i in range(n):
-        row = 0.0
-        for j in range(n):
-            vj = vals[j]
-            if vj != 0.0:
-                row += _eff_cov(val, sd, i, j, maxsd, panic) * vj
+        row = _eff_row(val, sd, i, vals, maxsd, panic)
         marginal[i] = row
         a += vals[i] * row
     sigma = math.sqrt(a) if a > 0.0 else 0.0
