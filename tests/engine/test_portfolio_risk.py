@@ -207,3 +207,12 @@ def test_paper_status_and_json_carry_the_online_var_backtest(tmp_path, capsys):
     con.print(st.render())
     text = con.export_text()
     assert "portfolio risk" in text and "VaR breaches" in text and "Kupiec" in text and "correlation" in text
+
+
+@pytest.mark.parametrize("name", ["tradejet.kernels.portrisk", "tradejet.engine.risk", "tradejet.engine.riskview"])
+def test_docstring_examples_run(name):
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module(name))
+    assert res.attempted > 0 and res.failed == 0

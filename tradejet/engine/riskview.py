@@ -115,7 +115,9 @@ def portfolio_risk(res, cfg: Config, close: np.ndarray | None = None) -> tuple[P
     corr = return_correlation(C)
     codes = np.asarray(res.orders["code"])
     limits = {"max_var_share": pc.max_var_share, "max_cvar_share": pc.max_cvar_share,
-              "cluster_corr": pc.cluster_corr, "max_cluster_share": pc.max_cluster_share,
+              "cluster_corr": pc.cluster_corr,
+              "max_cluster_share": (pc.max_cluster_share if pc.max_cluster_share is not None or pc.cluster_corr is None
+                                    else cfg.risk.max_pair_share),
               "target_vol": pc.target_vol, "panic_full_correlation": pc.panic_full_correlation,
               "cov_halflife_bars": pc.cov_halflife_bars, "min_bars": pc.min_bars}
     risk = PortfolioRisk(
@@ -221,7 +223,7 @@ def _heat_colour(c: float | None) -> str:
 def _heatmap(risk: PortfolioRisk) -> str:
     n = len(risk.symbols)
     cell, left, top = 44, 90, 70
-    w, h = left + n * cell + 10, top + n * cell + 10
+    w, h = left + n * cell + 70, top + n * cell + 10
     body = []
     for i, s in enumerate(risk.symbols):
         lab = html.escape(s)
