@@ -91,12 +91,12 @@ def port_params(*, halflife_bars: float = 168.0, min_bars: int = 120, level: flo
     >>> round(float(p[PP_Z]), 4), round(float(p[PP_CVAR_K]), 4)
     (2.3263, 2.6652)
     """
-    from tradejet.kernels.riskstats import norm_ppf_nb
+    from statistics import NormalDist  # not the njit norm_ppf_nb: no kernel to load at start-up for one number
 
     p = np.empty(N_PP)
     p[PP_LAMBDA] = 0.5 ** (1.0 / halflife_bars)
     p[PP_MIN_BARS] = float(min_bars)
-    z = norm_ppf_nb(level)
+    z = NormalDist().inv_cdf(level)
     p[PP_Z] = z
     p[PP_CVAR_K] = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi) / (1.0 - level)
     p[PP_SQRT_H] = math.sqrt(horizon_bars)
