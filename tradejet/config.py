@@ -20,7 +20,7 @@ import msgspec
 
 from tradejet.errors import ConfigError
 
-__all__ = ["Config", "load_config", "tradejet_home", "default_store_dir", "FillConfig", "PairFillConfig", "MLConfig", "UniverseConfig", "ScheduleConfig", "StrategyShare", "SelectorConfig", "RiskConfig", "DEFAULT_SYMBOLS", "STRATEGY_NAMES", "IndicatorsConfig", "RegimeConfig", "StrategiesConfig", "BacktestConfig"]
+__all__ = ["Config", "load_config", "tradejet_home", "default_store_dir", "FillConfig", "PairFillConfig", "MLConfig", "UniverseConfig", "ScheduleConfig", "StrategyShare", "SelectorConfig", "RiskConfig", "PortfolioRiskConfig", "DEFAULT_SYMBOLS", "STRATEGY_NAMES", "IndicatorsConfig", "RegimeConfig", "StrategiesConfig", "BacktestConfig"]
 
 _ENV_KEYS = {"DEPLOYMENT_ENV": "deployment_env", "LOG_LEVEL": "log_level", "TRADEJET_HOME": "home"}
 
@@ -189,6 +189,72 @@ class SelectorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError(f"wind_down_minutes must be >= 0, was {self.wind_down_minutes}")
 
 
+class PortfolioRiskConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Portfolio limits that know pairs move together (``[risk.portfolio]``; kernels/portrisk.py).
+
+    The step keeps a zero-mean exponentially weighted covariance of the pairs' per-bar
+    returns (half-life ``cov_halflife_bars``, used once a pair has ``min_bars`` returns;
+    cold pairs count as perfectly correlated with the largest known volatility). Gaussian
+    VaR / CVaR at ``var_level`` over ``horizon_bars`` bars. In PANIC every correlation is
+    taken as 1 (``panic_full_correlation``). Periods are in bars; the defaults suit hourly
+    bars (a one-week half-life, a one-day horizon).
+
+    Every limit is **off by default** (``None``): they change what a book may hold in
+    exactly the correlated selloffs, their right values depend on the user's risk
+    appetite and timeframe, and an upgrade must not silently change existing backtests
+    and running bots. The estimator always runs (reports and ``tradejet paper`` show it).
+    A desk-style setting for the hourly crypto system, measured on 2017-2022 data in
+    ``scripts/portfolio_risk_compare.py``::
+
+        [risk.portfolio]
+        max_var_share = 0.06       # 1-day 99 % VaR <= 6 % of equity
+        max_cvar_share = 0.08
+        cluster_corr = 0.7         # pairs correlated >= 0.7 count as one
+        target_vol = 0.025         # 1-day book volatility <= 2.5 % of equity
+
+    ``max_var_share`` / ``max_cvar_share``: refuse an entry whose VaR / CVaR after the fill
+    exceeds that share of equity. ``cluster_corr``: pairs whose correlation with the
+    intent's pair is >= it form one cluster, capped at ``max_cluster_share`` (``None``: the
+    per-pair ``max_pair_share``). ``target_vol``: scale entries down so the book's
+    volatility over the horizon stays at most that share of equity (never scales up).
+    """
+
+    cov_halflife_bars: Annotated[float, msgspec.Meta(ge=2.0, le=1e6)] = 168.0
+    min_bars: Annotated[int, msgspec.Meta(ge=2)] = 120
+    var_level: Annotated[float, msgspec.Meta(ge=0.5, lt=1.0)] = 0.99
+    horizon_bars: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 24
+    max_var_share: Annotated[float, msgspec.Meta(gt=0.0, le=10.0)] | None = None
+    max_cvar_share: Annotated[float, msgspec.Meta(gt=0.0, le=10.0)] | None = None
+    cluster_corr: Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)] | None = None
+    max_cluster_share: _Limit | None = None
+    target_vol: Annotated[float, msgspec.Meta(gt=0.0, le=10.0)] | None = None
+    panic_full_correlation: bool = True
+
+    def __post_init__(self) -> None:
+        if not 2.0 <= self.cov_halflife_bars <= 1e6:
+            raise ValueError(f"cov_halflife_bars must be in [2, 1e6], was {self.cov_halflife_bars}")
+        if self.min_bars < 2:
+            raise ValueError(f"min_bars must be >= 2, was {self.min_bars}")
+        if not 0.5 <= self.var_level < 1.0:
+            raise ValueError(f"var_level must be in [0.5, 1), was {self.var_level}")
+        if not 1 <= self.horizon_bars <= 100_000:
+            raise ValueError(f"horizon_bars must be in [1, 100000], was {self.horizon_bars}")
+        for key in ("max_var_share", "max_cvar_share", "target_vol", "max_cluster_share"):
+            v = getattr(self, key)
+            if v is not None and not 0.0 < v <= 10.0:
+                raise ValueError(f"{key} must be in (0, 10] or unset, was {v}")
+        if self.cluster_corr is not None and not -1.0 <= self.cluster_corr <= 1.0:
+            raise ValueError(f"cluster_corr must be in [-1, 1] or unset, was {self.cluster_corr}")
+        if self.max_cluster_share is not None and self.cluster_corr is None:
+            raise ValueError("max_cluster_share is set but cluster_corr is not (the cluster limit is off)")
+
+    @property
+    def enabled(self) -> bool:
+        """True when any portfolio limit is set."""
+        return any(v is not None for v in (self.max_var_share, self.max_cvar_share, self.cluster_corr,
+                                           self.target_vol))
+
+
 class RiskConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Limits checked on every order intent (fractions of equity unless said otherwise).
 
@@ -199,7 +265,8 @@ class RiskConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     a strategy's total is capped by its selector share. ``max_pair_notional`` is an
     absolute cap in quote currency per pair (``None``: none). The drawdown breaker halts
     new entries when equity falls more than ``max_drawdown`` (0.15) below its peak, until
-    reset.
+    reset. ``[risk.portfolio]`` (:class:`PortfolioRiskConfig`): VaR / CVaR, correlated
+    clusters and volatility targeting, off by default.
     """
 
     leverage_enabled: bool = False
@@ -210,6 +277,7 @@ class RiskConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_strategy_pair_share: _Limit = 0.25
     max_pair_notional: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
     max_drawdown: _Share = 0.15
+    portfolio: PortfolioRiskConfig = msgspec.field(default_factory=PortfolioRiskConfig)
 
     def __post_init__(self) -> None:
         for key in ("max_pair_share", "max_top3_share", "max_strategy_pair_share", "max_drawdown"):

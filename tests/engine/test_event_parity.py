@@ -170,3 +170,54 @@ def test_parity_real_ten_majors_hourly_2017_2022(shared_data, tmp_path):
     eng = run_paper(bars, cfg)
     assert len(res.fills["qty"]) > 100
     assert_same(res, eng)
+
+
+def _with_portfolio_limits(cfg: Config, **kw) -> Config:
+    from tradejet.config import PortfolioRiskConfig
+
+    return _replace(cfg, "risk", portfolio=PortfolioRiskConfig(**kw))
+
+
+@pytest.mark.parametrize("data", ["synthetic", "alt_btc"])
+def test_parity_with_portfolio_limits(data, request):
+    """VaR/CVaR, cluster and volatility-target limits on (tight, so they refuse and scale): still bit-equal."""
+    bars = request.getfixturevalue(data)
+    day = 24 if data == "synthetic" else 288  # hourly / 5-minute bars
+    cfg = _with_portfolio_limits(Config(), max_var_share=0.05, max_cvar_share=0.06, cluster_corr=0.3,
+                                 max_cluster_share=0.2, target_vol=0.01, min_bars=48, cov_halflife_bars=3.0 * day,
+                                 horizon_bars=day)
+    res = run(bars, cfg)
+    eng = run_paper(bars, cfg)
+    from tradejet.kernels.codes import Reject
+
+    codes = set(np.unique(res.orders["code"]).tolist())
+    want = {Reject.CONCENTRATION_CLUSTER, Reject.VOL_TARGET} if data == "synthetic" else {Reject.VOL_TARGET}
+    assert want <= codes, codes  # the limits acted
+    base = run(bars, Config())
+    assert len(res.fills["qty"]) > 20 and not np.array_equal(res.equity, base.equity)
+    assert_same(res, eng)
+    np.testing.assert_array_equal(eng.ctx.port_cov, run_ctx_cov(bars, cfg))
+
+
+def run_ctx_cov(bars, cfg):
+    """The covariance state after a compiled run (the event driver's must equal it)."""
+    from tradejet.engine.simulate import build_context
+    from tradejet.kernels.portrisk import cov_update_nb
+
+    ctx = build_context(bars.symbols, cfg)[0]
+    for t in range(bars.n_bars):
+        cov_update_nb(ctx.port_cov, ctx.port_vec, ctx.port_params, bars.close[t], bars.have[t])
+    return ctx.port_cov
+
+
+def test_parity_real_ten_majors_with_portfolio_limits(shared_data, tmp_path):
+    """The desk-style limits of scripts/portfolio_risk_compare.py, breaker off so the book trades 2017..2022."""
+    for f in sorted((shared_data / "crypto" / "binance").glob("*USDT_1h_*_2022-10.csv*")):
+        (tmp_path / f.name).symlink_to(f)
+    bars, _ = load_bars(tmp_path)
+    cfg = _replace(_with_portfolio_limits(Config(), max_var_share=0.06, max_cvar_share=0.08, cluster_corr=0.7,
+                                          target_vol=0.025), "risk", max_drawdown=1.0)
+    res = run(bars, cfg)
+    eng = run_paper(bars, cfg)
+    assert len(res.fills["qty"]) > 1000
+    assert_same(res, eng)

@@ -131,3 +131,37 @@ def test_bad_risk_config_names_the_key(tmp_path, toml, fragment, key):
 def test_structs_built_in_python_are_checked_too(kwargs, fragment):
     with pytest.raises(ValueError, match=re.escape(fragment)):
         RiskConfig(**kwargs)
+
+
+def test_gate_runs_the_portfolio_limits_when_configured():
+    import numpy as np
+
+    from tradejet.config import PortfolioRiskConfig, RiskConfig
+    from tradejet.engine.portfolio import Portfolio
+    from tradejet.engine.selector import Selector
+    from tradejet.engine.universe import Universe
+    from tradejet.kernels.codes import Regime
+
+    u = Universe.default()
+    pf = Portfolio(u, cash=10_000.0)
+    sel = Selector()
+    sel.update(0, 0)
+    gate = RiskGate(u, RiskConfig(portfolio=PortfolioRiskConfig(max_var_share=0.02, min_bars=20)))
+    rng = np.random.default_rng(0)
+    f = rng.normal(0, 0.01, 60)
+    price = 100.0 * np.ones(len(u))
+    for t in range(60):  # strongly correlated pairs, 1 % per bar
+        price = price * (1 + f[t] + rng.normal(0, 0.002, len(u)))
+        gate.update_bar(price)
+        pf.mark[:] = price
+    sym = u.symbols[0]
+    # the selector's share allows entries; a small one passes, a large one breaks the 2 % VaR
+    small = gate.check(pf, sel, strategy="trend_following", symbol=sym, side=1, qty=1.0, price=float(price[0]))
+    big = gate.check(pf, sel, strategy="trend_following", symbol=sym, side=1, qty=20.0, price=float(price[0]))
+    assert small.ok and big.reason == "portfolio VaR limit exceeded"
+    pending = np.zeros_like(pf.pos_qty)
+    pending[0, 1] = 15.0  # a working order elsewhere eats the headroom
+    assert not gate.check(pf, sel, strategy="trend_following", symbol=sym, side=1, qty=10.0, price=float(price[0]),
+                          pending=pending, regime=Regime.PANIC).ok
+    with pytest.raises(DataError):
+        gate.update_bar(price[:3])

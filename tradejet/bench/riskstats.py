@@ -14,6 +14,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--symbols", type=int, default=10)
     p.add_argument("--window", type=int, default=1440, help="rolling window in bars (default: one day)")
     p.add_argument("--repeat", type=int, default=3, help="timed runs per case; the median is reported")
+    p.add_argument("--intents", type=int, default=200_000,
+                   help="intents per timed run of the step's portfolio checks (default 200000)")
     p.add_argument("--json", metavar="PATH", help="also write the table as JSON")
 
 
@@ -50,8 +52,9 @@ def run(args: argparse.Namespace) -> int:
 
     from tradejet.kernels import riskstats as rs
 
-    if args.bars < args.window + 1 or args.window < 2 or args.symbols < 1 or args.repeat < 1:
-        print("tradejet bench riskstats: need bars > window >= 2, symbols >= 1, repeat >= 1", file=sys.stderr)
+    if args.bars < args.window + 1 or args.window < 2 or args.symbols < 1 or args.repeat < 1 or args.intents < 1:
+        print("tradejet bench riskstats: need bars > window >= 2, symbols >= 1, repeat >= 1, intents >= 1",
+              file=sys.stderr)
         return 2
     rng = np.random.default_rng(42)
     R = rng.normal(0.0, 1e-3, size=(args.bars, args.symbols))
@@ -96,8 +99,28 @@ def run(args: argparse.Namespace) -> int:
                       f"{row['reference_s']:.4f}", f"{row['speedup']:.1f}x",
                       f">= {row['target_speedup']:.0f}x" if row["target_speedup"] else "-",
                       f"{row['parity_max_rel_diff']:.1e}")
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    con = Console(width=None if sys.stdout.isatty() else 160)
+    con.print(table)
+
+    # the portfolio limits inside the step, per intent (tradejet.bench._stepchecks)
+    from tradejet.bench._stepchecks import run_rows
+
+    sc = run_rows(n_pairs=max(2, args.symbols), n_intents=args.intents, repeat=args.repeat)
+    t2 = Table(title=f"portfolio checks in the step, {sc['pairs']} pairs (median CPU time of {args.repeat}; "
+                     f"decisions checked against NumPy: {sc['decisions']})")
+    for col in ("case", "ns", "vs existing check", "target"):
+        t2.add_column(col)
+    t2.add_row("existing per-intent check (reference)", f"{sc['base_check_ns']:.0f}", "1.00x", "-")
+    t2.add_row("+ VaR, CVaR, cluster, vol target", f"{sc['with_portfolio_ns']:.0f}",
+               f"{sc['ratio_to_base_check']:.2f}x", "-")
+    t2.add_row("  increment per intent", f"{sc['portfolio_increment_ns']:.0f}", "-",
+               f"< {sc['target_increment_ns']:.0f} ns")
+    t2.add_row("covariance update, per bar", f"{sc['cov_update_per_bar_ns']:.0f}", "-", "-")
+    t2.add_row("same checks in NumPy, per intent", f"{sc['numpy_reference_ns']:.0f}",
+               f"kernel {sc['speedup_vs_numpy']:.0f}x faster", "-")
+    con.print(t2)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"suite": "riskstats", "compile_s": compile_s, "repeat": args.repeat, "rows": rows}, f, indent=2)
+            json.dump({"suite": "riskstats", "compile_s": compile_s, "repeat": args.repeat, "rows": rows,
+                       "step_checks": sc}, f, indent=2)
     return 0

@@ -218,7 +218,8 @@ def run_command(args: argparse.Namespace) -> int:
     for f in rep.findings:
         con.print(f"[yellow]reconcile:[/] {f.kind} {f.symbol or ''} {f.detail}")
     out = {"ledger": str(path), "bars": eng.bars_done, "equity": snap.equity, "orders": snap.orders,
-           "fills": snap.fills, "reconciled": rep.clean, "system": cfg.system, "env": cfg.deployment_env}
+           "fills": snap.fills, "reconciled": rep.clean, "system": cfg.system, "env": cfg.deployment_env,
+           "risk": status.risk_summary()}
     if eng.guard is not None:
         out["ml_guard"] = eng.guard.state
         out["blocked"] = sorted(eng.blocked())
@@ -293,7 +294,12 @@ async def _drive_engine(eng, status, con, *, quiet: bool, hook=None) -> bool:
         except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
             pass
     if quiet or not sys.stderr.isatty():
-        await eng.run(on_bar_done=hook)
+        def on_bar_quiet(e) -> None:
+            status.risk.on_bar(e)
+            if hook is not None:
+                hook(e)
+
+        await eng.run(on_bar_done=on_bar_quiet)
         return bool(stopped)
     from rich.live import Live
 
@@ -301,6 +307,7 @@ async def _drive_engine(eng, status, con, *, quiet: bool, hook=None) -> bool:
         last = [0.0]
 
         def on_bar_done(e) -> None:
+            status.risk.on_bar(e)
             if hook is not None:
                 hook(e)
             now = time.monotonic()
@@ -317,8 +324,58 @@ class _Status:
     """The live terminal status: regime, active strategies, positions, P&L, last orders, latency."""
 
     def __init__(self, eng, venue, total: int, label: str, cash0: float):
+        from tradejet.engine.riskview import RiskMonitor
+
         self.eng, self.venue, self.total, self.label, self.cash0 = eng, venue, total, label, cash0
         self.t0 = time.monotonic()
+        self.risk = RiskMonitor(eng.config, len(eng.symbols))
+
+    def risk_summary(self) -> dict:
+        """The online VaR backtest so far (printed in the final JSON line)."""
+        r = self.risk
+        lr, p = r.kupiec()
+        f = lambda x: float(x) if x is not None and x == x else None  # noqa: E731
+        return {"var_level": r.level, "var_1bar": f(r.var), "cvar_1bar": f(r.cvar), "bars_at_risk": r.bars_at_risk,
+                "breaches": r.breaches, "kupiec_lr": lr, "kupiec_p": p}
+
+    def _risk_tables(self):
+        from rich.table import Table
+
+        from tradejet.kernels.codes import STRATEGY_TEXT
+
+        r, e = self.risk, self.eng
+        lr, p = r.kupiec()
+        lv = f"{100 * r.level:g}%"
+        t = Table(title="portfolio risk", show_header=False, expand=False)
+        t.add_column("k")
+        t.add_column("v", justify="right")
+        eq = r.equity
+        share = (lambda x: f"{x:,.2f}  ({x / eq:.3%})") if eq == eq and eq > 0 else (lambda x: f"{x:,.2f}")
+        t.add_row(f"one-bar {lv} VaR / CVaR", f"{share(r.var)} / {share(r.cvar)}" if r.var == r.var else "warming up")
+        t.add_row("VaR breaches", f"{r.breaches:,} in {r.bars_at_risk:,} bars at risk "
+                  f"(expected {r.bars_at_risk * (1 - r.level):,.1f})")
+        t.add_row("Kupiec p-value", "n/a" if p is None else f"{p:.3g}")
+        top = sorted(((c, s) for s, c in zip(e.symbols, r.contribution_pair) if c != 0), reverse=True)[:5]
+        t.add_row("risk by pair", ", ".join(f"{s} {c:.0%}" for c, s in top) or "-")
+        strat = [(c, STRATEGY_TEXT[k]) for k, c in enumerate(r.contribution_strategy) if c != 0]
+        t.add_row("risk by strategy", ", ".join(f"{s} {c:.0%}" for c, s in sorted(strat, reverse=True)) or "-")
+        corr = r.correlation(e.ctx)
+        heat = Table(title="correlation (EWMA, the limits' estimate)", expand=False)
+        short = [s.split("/")[0][:5] for s in e.symbols]
+        heat.add_column("")
+        for s in short:
+            heat.add_column(s, justify="right")
+        for i, s in enumerate(short):
+            cells = []
+            for j in range(len(short)):
+                c = corr[i, j]
+                if c != c:
+                    cells.append("[dim]·[/]")
+                else:
+                    style = "bold red" if c >= 0.8 else "red" if c >= 0.6 else "yellow" if c >= 0.3 else "green"
+                    cells.append(f"[{style}]{c:.2f}[/]")
+            heat.add_row(s, *cells)
+        return t, heat
 
     def render(self):
         from datetime import datetime, timezone
@@ -370,4 +427,4 @@ class _Status:
         for o in e.last_orders[-5:]:
             orders.add_row(o.client_order_id, o.symbol, "buy" if o.side > 0 else "sell",
                            ORDER_TYPE_TEXT[o.order_type], f"{o.qty:.6g}", STRATEGY_TEXT[o.strategy])
-        return Group(head, pos, orders)
+        return Group(head, pos, orders, *self._risk_tables())

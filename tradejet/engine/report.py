@@ -36,7 +36,8 @@ import numpy as np
 from tradejet.errors import ConfigError, DataError
 from tradejet.kernels.codes import REGIME_TEXT
 
-__all__ = ["RunFigures", "BacktestReport", "ReportSeries", "TradeTable", "write_report", "report_schema"]
+__all__ = ["RunFigures", "BacktestReport", "ReportSeries", "TradeTable", "write_report", "report_schema",
+           "PortfolioRisk", "RiskSeries"]
 
 REGIME_COLOURS = ("#d8f0d8", "#eeeeee", "#fde2c8", "#f8c8c8")  # RISK_ON, NEUTRAL, RISK_OFF, PANIC
 MAX_POINTS = 1500
@@ -50,6 +51,40 @@ class RunFigures(msgspec.Struct, kw_only=True):
     elapsed_s: float
     compile_s: float
     bar_steps_per_s: float
+
+
+class PortfolioRisk(msgspec.Struct, kw_only=True):
+    """``report.json``'s ``portfolio_risk``: shares are of equity, VaR/CVaR are losses (positive)."""
+
+    level: float
+    horizon_bars: int
+    bars_at_risk: int                  # bars holding a position with a known volatility
+    breaches: int                      # next-bar loss > ex-ante one-bar VaR
+    expected_breaches: float
+    kupiec_lr: float | None
+    kupiec_p: float | None
+    cvar_breach_loss: float | None     # mean loss share in the breaches (the CVaR's realised counterpart)
+    mean_cvar: float | None            # mean ex-ante one-bar CVaR share over the breaches
+    held_book_breaches: int            # loss of the book held over the next bar (at closes) > its VaR
+    held_book_kupiec_p: float | None
+    worst_day_loss: float | None       # largest loss over ``horizon_bars`` consecutive bars (non-overlapping blocks)
+    mean_var: float | None             # mean ex-ante one-bar VaR share over bars at risk
+    max_var: float | None
+    symbols: list[str]
+    correlation: list[list[float | None]]
+    contribution_pair: dict[str, float]
+    contribution_strategy: dict[str, float]
+    limits: dict[str, float | bool | None]
+    refused: dict[str, int]            # entries the portfolio limits refused, by reason
+
+
+@dataclass
+class RiskSeries:
+    """Per-bar shares of equity for the chart: ex-ante one-bar VaR and CVaR, the next bar's loss."""
+
+    var: np.ndarray
+    cvar: np.ndarray
+    loss: np.ndarray
 
 
 class BacktestReport(msgspec.Struct, kw_only=True):
@@ -71,6 +106,7 @@ class BacktestReport(msgspec.Struct, kw_only=True):
     warnings: list[str] = msgspec.field(default_factory=list)
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
     """System-specific sections (swing: ``env``, ``tranches``, ``ml_guard``)."""
+    portfolio_risk: PortfolioRisk | None = None
 
 
 @dataclass
@@ -110,6 +146,7 @@ class ReportSeries:
     proxy_symbol: str
     cash: np.ndarray | None = None
     trades: TradeTable = field(default_factory=TradeTable.empty)
+    risk: RiskSeries | None = None
 
 
 def report_schema() -> dict[str, Any]:
@@ -459,6 +496,14 @@ def _tranche_section(tr: Mapping[str, Any] | None) -> str:
             f'<table class="grid"><tr><th></th>{head}</tr>{body}</table></section>')
 
 
+def _risk_section(report: BacktestReport, s: ReportSeries) -> str:
+    if report.portfolio_risk is None:
+        return ""
+    from tradejet.engine.riskview import risk_html
+
+    return risk_html(report.portfolio_risk, s.ts, s.risk)
+
+
 def render_html(report: BacktestReport, s: ReportSeries) -> str:
     """Return the report page as one self-contained HTML string (inline CSS and SVG, no scripts)."""
     m = report.metrics
@@ -490,6 +535,7 @@ def render_html(report: BacktestReport, s: ReportSeries) -> str:
 <section><h2>P&amp;L by pair</h2>{_bar_chart(pnl(report.by_pair), "P&L by pair")}{_table(report.by_pair, _GROUP_COLS)}</section>
 {_tranche_section(report.extra.get("tranches"))}
 <section><h2>P&amp;L by regime</h2>{_bar_chart(pnl(report.by_regime), "P&L by regime")}{_table(report.by_regime, _GROUP_COLS)}</section>
+{_risk_section(report, s)}
 <section><h2>All metrics</h2><table class="grid">{rest}</table></section>
 <section><h2>Last trades ({len(t):,} in all)</h2><table class="grid"><tr><th>entry</th><th>exit</th><th>symbol</th>
 <th>strategy</th><th>regime</th><th>qty</th><th>entry price</th><th>exit price</th><th>P&amp;L</th></tr>{trade_rows}</table></section>

@@ -25,15 +25,39 @@ import numpy as np
 
 from tradejet.config import RiskConfig
 from tradejet.errors import DataError
+from tradejet.kernels import portrisk as kp
 from tradejet.kernels import risk as kr
-from tradejet.kernels.codes import N_STRATEGIES, OrderType, REJECT_TEXT, Reject, TradingState
+from tradejet.kernels.codes import N_STRATEGIES, OrderType, REJECT_TEXT, Regime, Reject, TradingState
+from tradejet.kernels.portfolio import equity_nb
 from tradejet.messages import OrderIntent
 
 from tradejet.engine.portfolio import Portfolio, _strategy_index
 from tradejet.engine.selector import Selector
 from tradejet.engine.universe import Universe
 
-__all__ = ["RiskLimits", "RiskGate", "RiskDecision", "Reject"]
+__all__ = ["RiskLimits", "RiskGate", "RiskDecision", "Reject", "portfolio_params"]
+
+
+def portfolio_params(config: RiskConfig | None = None) -> np.ndarray:
+    """Return the portfolio-limit vector the step reads (``kernels.portrisk.PP_*``) from a :class:`RiskConfig`.
+
+    Unset limits become ``inf`` (off); an unset ``max_cluster_share`` is ``max_pair_share``.
+
+    >>> from tradejet.config import PortfolioRiskConfig
+    >>> p = portfolio_params(RiskConfig(portfolio=PortfolioRiskConfig(max_var_share=0.05)))
+    >>> float(p[kp.PP_MAX_VAR]), bool(np.isinf(p[kp.PP_TARGET_VOL]))
+    (0.05, True)
+    """
+    config = RiskConfig() if config is None else config
+    c = config.portfolio
+    inf = math.inf
+    return kp.port_params(
+        halflife_bars=c.cov_halflife_bars, min_bars=c.min_bars, level=c.var_level, horizon_bars=c.horizon_bars,
+        max_var=inf if c.max_var_share is None else c.max_var_share,
+        max_cvar=inf if c.max_cvar_share is None else c.max_cvar_share,
+        cluster_corr=inf if c.cluster_corr is None else c.cluster_corr,
+        max_cluster_share=(config.max_pair_share if c.max_cluster_share is None else c.max_cluster_share),
+        target_vol=inf if c.target_vol is None else c.target_vol, panic_corr1=c.panic_full_correlation)
 
 
 class RiskLimits:
@@ -92,6 +116,18 @@ class RiskGate:
         self.risk_state = np.array([np.nan, 0.0])
         #: ``True`` where a pair is blocked for new entries until reconciled.
         self.unreconciled = np.zeros(len(universe), dtype=np.bool_)
+        #: the portfolio limits (``[risk.portfolio]``) and their covariance state; see :meth:`update_bar`.
+        self.port_params = portfolio_params(self.limits.config)
+        self.port_cov, self.port_vec = kp.port_state(len(universe))
+        self._pending0 = None
+
+    def update_bar(self, close, have=None) -> None:
+        """Advance the portfolio limits' covariance by one bar of closes (universe order; NaN = no bar)."""
+        c = np.ascontiguousarray(close, dtype=np.float64)
+        if c.shape != (len(self.universe),):
+            raise DataError(f"close must have one value per pair ({len(self.universe)}), got shape {c.shape}")
+        h = np.isfinite(c) if have is None else np.ascontiguousarray(have, dtype=np.bool_)
+        kp.cov_update_nb(self.port_cov, self.port_vec, self.port_params, c, h)
 
     # ------------------------------------------------------------------ breaker and blocks
     def update_equity(self, equity: float) -> bool:
@@ -115,10 +151,14 @@ class RiskGate:
     # ------------------------------------------------------------------ checks
     def check(self, portfolio: Portfolio, selector: Selector, *, strategy: int | str, symbol: str, side: int,
               qty: float, price: float, limit: bool = False, reduce_only: bool = False, forced: bool = False,
-              trading_state: int = TradingState.TRADING) -> RiskDecision:
+              trading_state: int = TradingState.TRADING, regime: int = Regime.NEUTRAL,
+              pending=None) -> RiskDecision:
         """Check one intent; return the decision with the qty/price rounded to the pair's rules.
 
         ``price`` is the limit price (``limit=True``) or the reference price of a market order.
+        With ``[risk.portfolio]`` limits set, the portfolio checks run too (feed bars with
+        :meth:`update_bar`); ``regime`` (PANIC: correlations 1) and ``pending`` (strategies x
+        pairs signed qty of working orders, counted as filled) are theirs.
         """
         if portfolio.universe is not self.universe and portfolio.universe.symbols != self.universe.symbols:
             raise DataError("portfolio and risk gate use different universes")
@@ -128,10 +168,19 @@ class RiskGate:
             raise DataError(f"trading_state must be a TradingState code 0..3, was {trading_state}")
         flags = (kr.INTENT_LIMIT if limit else 0) | (kr.INTENT_REDUCE_ONLY if reduce_only else 0) | \
                 (kr.INTENT_FORCED if forced else 0)
-        code, q, px = kr.check_intent_nb(
+        if pending is None:
+            if self._pending0 is None or self._pending0.shape != portfolio.pos_qty.shape:
+                self._pending0 = np.zeros_like(portfolio.pos_qty)
+            pending = self._pending0
+        elif np.shape(pending) != portfolio.pos_qty.shape:
+            raise DataError(f"pending must have shape {portfolio.pos_qty.shape}, got {np.shape(pending)}")
+        equity = equity_nb(portfolio.account, portfolio.pos_qty, portfolio.pos_avg, portfolio.mark)
+        code, q, px = kp.check_intent_portfolio_nb(
             p, s, int(side), float(qty), float(price), flags, int(trading_state), self.universe.meta,
             self.limits.array, selector.shares, selector.status, self.unreconciled, portfolio.account,
-            portfolio.pos_qty, portfolio.pos_avg, portfolio.mark, self.risk_state)
+            portfolio.pos_qty, portfolio.pos_avg, portfolio.mark, self.risk_state,
+            np.ascontiguousarray(pending, dtype=np.float64), self.port_cov, self.port_vec, self.port_params,
+            int(regime), float(equity))
         return RiskDecision(int(code), float(q), float(px))
 
     def check_intent(self, intent: OrderIntent, portfolio: Portfolio, selector: Selector, *,

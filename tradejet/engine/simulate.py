@@ -127,6 +127,7 @@ class BacktestResult:
     compile_s: float
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)   # system-specific sections (swing: tranches, ml_guard)
+    close: np.ndarray | None = None  # (bars, symbols) closes, NaN where a symbol has no bar (risk report)
 
     @property
     def bar_steps_per_s(self) -> float:
@@ -206,7 +207,7 @@ def _pair_meta(symbols: list[str], cfg, fill_cfg) -> tuple[np.ndarray, np.ndarra
 
 def build_context(symbols: list[str], cfg: Config):
     """Return ``(ctx, pair_rows, fill_cfg_array)`` for a run over ``symbols`` with ``cfg``."""
-    from tradejet.engine.risk import RiskLimits
+    from tradejet.engine.risk import RiskLimits, portfolio_params
     from tradejet.engine.schedule import Schedule
     from tradejet.engine.selector import Selector
     from tradejet.engine.step import make_context
@@ -235,7 +236,8 @@ def build_context(symbols: list[str], cfg: Config):
                        ind_params=ip, regime_state=regime_init(rp), regime_params=rp,
                        proxy=_proxy_index(symbols, proxy), sched_params=sched,
                        table_strategy=sel.table_strategy, table_share=sel.table_share,
-                       wind_down_ns=sel.wind_down_ns, limits=RiskLimits(cfg.risk).array.copy(), meta=meta, strat_params=strat)
+                       wind_down_ns=sel.wind_down_ns, limits=RiskLimits(cfg.risk).array.copy(), meta=meta, strat_params=strat,
+                       portfolio_params=portfolio_params(cfg.risk))
     return ctx, rows, F.config_array(fill_cfg), fill_cfg
 
 
@@ -414,7 +416,7 @@ def _assemble(bars, cfg, ctx, fl, ol, equity, cash, regime, active, tstate, elap
                           trading_state=tstate, fills=fills, orders=orders, trades=trades, metrics=metrics,
                           by_strategy=by_strategy, by_pair=by_pair, by_regime=by_regime,
                           proxy=syms[ctx.proxy], close_proxy=_ffill(bars.close[:, ctx.proxy]), bars=bars.n_bars, elapsed_s=elapsed, compile_s=compile_s,
-                          warnings=warnings)
+                          warnings=warnings, close=bars.close)
 
 
 def _ffill(x: np.ndarray) -> np.ndarray:

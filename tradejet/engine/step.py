@@ -11,7 +11,9 @@ no bar at this time) and runs the whole decision path:
 5. the selector: at most two active strategies and their capital shares;
 6. each strategy with a status other than INACTIVE (or holding positions) runs its step
    kernel by integer code and writes intents;
-7. every intent goes through the risk checks (:func:`tradejet.kernels.risk.check_intent_nb`);
+7. every intent goes through the risk checks (:func:`tradejet.kernels.risk.check_intent_nb`,
+   then the portfolio limits of :mod:`tradejet.kernels.portrisk`: VaR / CVaR, correlated
+   clusters, volatility target, whose covariance is advanced in step 1);
    accepted buys reserve their cost so two entries in one bar cannot spend the same cash.
 
 It writes one row per intent into ``out`` (``OUT_*``: pair, strategy, side, qty and price
@@ -34,8 +36,9 @@ from numba import njit
 from tradejet.kernels.codes import Regime, Reject, Side, StrategyStatus
 from tradejet.kernels.pairs import META_TAKER_FEE
 from tradejet.kernels.portfolio import ACC_RESERVED, N_ACC, apply_fill_nb, equity_nb
+from tradejet.kernels.portrisk import check_intent_portfolio_nb, cov_update_nb, port_params, port_state
 from tradejet.kernels.regime import RS_REGIME, regime_update_nb
-from tradejet.kernels.risk import LIM_MAX_DRAWDOWN, N_RS, RS_PEAK, check_intent_nb, update_breaker_nb
+from tradejet.kernels.risk import LIM_MAX_DRAWDOWN, N_RS, RS_PEAK, update_breaker_nb
 from tradejet.kernels.schedule import trading_state_nb
 from tradejet.kernels.selector import selector_step_nb
 from tradejet.strategies.base import (
@@ -118,12 +121,18 @@ class Context(NamedTuple):
     pos_state: np.ndarray       # (S, n, N_PS)
     pending: np.ndarray         # (S, n) signed qty of working orders
     info: np.ndarray            # (N_INFO,)
+    port_params: np.ndarray     # (N_PP,) portfolio limits (kernels.portrisk)
+    port_cov: np.ndarray        # (N_COV, n, n) incremental covariance
+    port_vec: np.ndarray        # (N_PV, n) last closes, returns, volatilities, scratch
 
 
 def make_context(*, n_pairs: int, cash: float, ind_state, ind_off, ind_params, regime_state, regime_params,
                  proxy: int, sched_params, table_strategy, table_share, wind_down_ns: int, limits, meta,
-                 strat_params) -> Context:
-    """Allocate a fresh :class:`Context` (a flat book with ``cash`` in the quote currency)."""
+                 strat_params, portfolio_params=None) -> Context:
+    """Allocate a fresh :class:`Context` (a flat book with ``cash`` in the quote currency).
+
+    ``portfolio_params`` (``kernels.portrisk.port_params``): the portfolio limits; default all off.
+    """
     S = strat_params.shape[0]
     account = np.zeros(N_ACC)
     account[0] = cash
@@ -144,7 +153,9 @@ def make_context(*, n_pairs: int, cash: float, ind_state, ind_off, ind_params, r
         deadline=np.zeros(S, np.int64), account=account, pos_qty=np.zeros((S, n_pairs)),
         pos_avg=np.zeros((S, n_pairs)), realized=np.zeros((S, n_pairs)), fees=np.zeros((S, n_pairs)),
         risk_state=risk_state, limits=limits, meta=meta, unreconciled=np.zeros(n_pairs, np.bool_),
-        strat_params=strat_params, pos_state=pos_state, pending=np.zeros((S, n_pairs)), info=info)
+        strat_params=strat_params, pos_state=pos_state, pending=np.zeros((S, n_pairs)), info=info,
+        port_params=port_params() if portfolio_params is None else np.asarray(portfolio_params, np.float64),
+        port_cov=port_state(n_pairs)[0], port_vec=port_state(n_pairs)[1])
 
 
 def new_buffers() -> tuple[np.ndarray, np.ndarray]:
@@ -173,6 +184,7 @@ def step_nb(ctx, ts, o, h, l, c, v, have_bar, scores, intents, out):
         if have_bar[p]:
             indicators_update_nb(ctx.ind_state, ctx.ind_off, ctx.ind_params, p, o[p], h[p], l[p], c[p], v[p], ctx.iv)
             ctx.mark[p] = c[p]
+    cov_update_nb(ctx.port_cov, ctx.port_vec, ctx.port_params, c, have_bar)
 
     # 2. breadth and regime
     cnt = 0
@@ -218,9 +230,10 @@ def step_nb(ctx, ts, o, h, l, c, v, have_bar, scores, intents, out):
         strat = int(intents[k, INT_STRATEGY])
         side = int(intents[k, INT_SIDE])
         flags = int(intents[k, INT_FLAGS])
-        code, q, price = check_intent_nb(pair, strat, side, intents[k, INT_QTY], intents[k, INT_PRICE], flags,
-                                         tstate, ctx.meta, ctx.limits, ctx.shares, ctx.status, ctx.unreconciled,
-                                         ctx.account, ctx.pos_qty, ctx.pos_avg, ctx.mark, ctx.risk_state)
+        code, q, price = check_intent_portfolio_nb(
+            pair, strat, side, intents[k, INT_QTY], intents[k, INT_PRICE], flags, tstate, ctx.meta, ctx.limits,
+            ctx.shares, ctx.status, ctx.unreconciled, ctx.account, ctx.pos_qty, ctx.pos_avg, ctx.mark,
+            ctx.risk_state, ctx.pending, ctx.port_cov, ctx.port_vec, ctx.port_params, regime, equity)
         out[k, OUT_PAIR] = pair
         out[k, OUT_STRATEGY] = strat
         out[k, OUT_SIDE] = side

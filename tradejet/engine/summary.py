@@ -53,7 +53,13 @@ def to_report(res, cfg: Config, *, title: str) -> tuple[BacktestReport, ReportSe
     trades = TradeTable(entry_ts=tr["entry_ts"], exit_ts=tr["exit_ts"], symbol=tr["symbol"], side=tr["side"],
                         qty=tr["qty"], entry_price=tr["entry_price"], exit_price=tr["exit_price"], pnl=tr["pnl"],
                         fees=tr["fees"], strategy=tr["strategy"], regime=tr["regime"])
+    risk = risk_series = None
+    if getattr(res, "close", None) is not None:
+        from tradejet.engine.riskview import portfolio_risk
+
+        risk, risk_series = portfolio_risk(res, cfg)
+        report = msgspec.structs.replace(report, portfolio_risk=risk)
     series = ReportSeries(ts=res.ts, equity=res.equity, price=price, regime=res.regime.astype(np.int8),
-                          proxy_symbol=res.proxy, cash=res.cash, trades=trades)
+                          proxy_symbol=res.proxy, cash=res.cash, trades=trades, risk=risk_series)
     _ = proxy
     return report, series

@@ -115,6 +115,10 @@ class _Reject(NamedTuple):
     CONCENTRATION_PAIR: int = 16  # the pair's share of equity would exceed the limit
     CONCENTRATION_TOP3: int = 17  # the three largest pairs' share of equity would exceed the limit
     NO_EQUITY: int = 18  # equity <= 0: no new entries
+    VAR_LIMIT: int = 19  # portfolio VaR after the fill would exceed its share of equity (kernels/portrisk.py)
+    CVAR_LIMIT: int = 20  # portfolio CVaR (expected shortfall) after the fill would exceed its share of equity
+    CONCENTRATION_CLUSTER: int = 21  # the pair's correlation cluster would exceed the concentration limit
+    VOL_TARGET: int = 22  # the book is at its volatility target: the entry scaled to nothing
 
 
 Reject = _Reject()
@@ -138,6 +142,10 @@ REJECT_TEXT = (
     "pair concentration limit exceeded",
     "top-3 concentration limit exceeded",
     "equity not positive",
+    "portfolio VaR limit exceeded",
+    "portfolio CVaR limit exceeded",
+    "correlated-cluster concentration limit exceeded",
+    "portfolio at its volatility target",
 )
 
 
