@@ -10,9 +10,7 @@ from tradejet.config import Config, StrategyShare
 from tradejet.engine.simulate import MarketBars, run
 from tradejet.engine.sources import load_bars
 from tradejet.io.synthetic import synthetic_market
-from tradejet.models.features import compute_features
 from tradejet.models.inference import OnnxModel
-from tradejet.models.schema import DEFAULT_SCHEMA
 from tradejet.models.scoring import StreamingScorer, batch_scores
 from tradejet.testing.paper import fills_array, run_paper
 
@@ -21,23 +19,9 @@ ML = STRATEGY = 4  # index of ml_signal in STRATEGY_TEXT
 
 def _train_model(bars: MarketBars) -> OnnxModel:
     """A real (small) gradient-boosted model on the bars' features, exported to ONNX."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from tradejet.testing.models import quick_model
 
-    from tradejet.models.export import export_onnx
-
-    Xs, ys = [], []
-    for p in range(len(bars.symbols)):
-        idx = np.flatnonzero(bars.have[:, p])
-        c = bars.close[idx, p]
-        X = compute_features(bars.open[idx, p], bars.high[idx, p], bars.low[idx, p], c, bars.volume[idx, p])
-        fwd = np.concatenate((c[12:] / c[:-12] - 1.0, np.full(12, np.nan)))
-        ok = ~np.isnan(X).any(axis=1) & np.isfinite(fwd)
-        Xs.append(X[ok])
-        ys.append((fwd[ok] > 0).astype(np.int64))
-    X, y = np.concatenate(Xs), np.concatenate(ys)
-    clf = HistGradientBoostingClassifier(max_iter=15, max_leaf_nodes=7, random_state=0).fit(X, y)
-    blob, _ = export_onnx(clf, X[:500], schema=DEFAULT_SCHEMA, system="crypto")
-    return OnnxModel(blob)
+    return quick_model(bars)
 
 
 def _ml_everywhere(threshold: float) -> Config:

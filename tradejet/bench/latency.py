@@ -61,26 +61,9 @@ def reference_workload_ns(repeat: int = 200) -> float:
 
 def bench_model(bars, upto: int):
     """A real model for the clock: gradient-boosted trees on the first ``upto`` bars' features, as ONNX."""
-    import numpy as np
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from tradejet.testing.models import quick_model
 
-    from tradejet.models.export import export_onnx
-    from tradejet.models.features import compute_features
-    from tradejet.models.inference import OnnxModel
-    from tradejet.models.schema import DEFAULT_SCHEMA
-
-    Xs, ys = [], []
-    for p in range(len(bars.symbols)):
-        c = bars.close[:upto, p]
-        X = compute_features(bars.open[:upto, p], bars.high[:upto, p], bars.low[:upto, p], c, bars.volume[:upto, p])
-        fwd = np.concatenate((c[12:] / c[:-12] - 1.0, np.full(12, np.nan)))
-        ok = ~np.isnan(X).any(axis=1) & np.isfinite(fwd)
-        Xs.append(X[ok])
-        ys.append((fwd[ok] > 0).astype(np.int64))
-    X, y = np.concatenate(Xs), np.concatenate(ys)
-    clf = HistGradientBoostingClassifier(max_iter=50, max_leaf_nodes=15, random_state=0).fit(X, y)
-    blob, _ = export_onnx(clf, X[:1000], schema=DEFAULT_SCHEMA, system="crypto")
-    return OnnxModel(blob)
+    return quick_model(bars, upto, max_iter=50, max_leaf_nodes=15)
 
 
 def measure(events: int, warmup: int, seed: int, ml: bool = True) -> dict:
