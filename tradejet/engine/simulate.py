@@ -23,7 +23,7 @@ from tradejet.errors import ConfigError, DataError
 from tradejet.io.timeframes import parse_timeframe
 from tradejet.kernels.codes import REGIME_TEXT, REJECT_TEXT, STRATEGY_TEXT, Reject
 from tradejet.kernels import fills as F
-from tradejet.kernels.regime import N_RP, regime_init
+from tradejet.kernels.regime import regime_init
 from tradejet.kernels.schedule import N_SCHED
 from tradejet.strategies import params_table
 from tradejet.strategies.base import MAX_INTENTS, N_IP, REASON_TEXT, indicator_state

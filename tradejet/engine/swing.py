@@ -244,7 +244,6 @@ class SwingGuard:
     @classmethod
     def from_store(cls, cfg: Config, symbols: list[str], home, *, audit=None) -> SwingGuard:
         """Load the promoted swing model with every integrity check; a missing or refused one sets the state."""
-        from tradejet.models.artifacts import ArtifactStore
 
         n = len(symbols)
         if not cfg.swing.ml_enabled:

@@ -14,7 +14,7 @@ from tradejet.adapters.alpaca.schemas import NEW_YORK, num
 from tradejet.adapters.alpaca.server import AlpacaServer
 from tradejet.adapters.alpaca.venue import AlpacaVenue
 from tradejet.engine.ports import ExecutionVenue
-from tradejet.errors import AuthError, OrderRejected, VenueUnavailable
+from tradejet.errors import AuthError, OrderRejected
 from tradejet.kernels.codes import OrderType
 from tradejet.messages import OrderAccepted, OrderCanceled, OrderFilled
 from tradejet.messages import OrderRejected as OrderRejectedEvent
