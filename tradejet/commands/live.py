@@ -185,8 +185,15 @@ async def _main(args, cfg, base_url: str, creds) -> int:
                     print(f"bar {e.bars_done} ts {e.last_ts} equity {sess.equity():.2f} working {len(e.working)}",
                           file=sys.stderr, flush=True)
 
+            def on_ready(ss) -> None:
+                rep = ss.reconcile_report
+                print(f"tradejet live: trading {len(symbols)} symbols on {base_url} (run {meta_d['run_id']}, "
+                      f"{'resumed' if ss.resumed else 'new'}, {ss.replayed_bars} bars rebuilt, reconcile "
+                      f"{'clean' if rep is not None and rep.clean else 'found differences: see the audit log'})",
+                      file=sys.stderr, flush=True)
+
             try:
-                await sess.run(max_bars=args.max_bars, on_bar_done=on_bar)
+                await sess.run(max_bars=args.max_bars, on_bar_done=on_bar, on_ready=on_ready)
             finally:
                 sess.close()
             rep = sess.reconcile_report

@@ -277,8 +277,11 @@ class LiveSession:
                 return
             await asyncio.sleep(0.25)
 
-    async def run(self, *, max_bars: int | None = None, on_bar_done=None) -> int:
-        """Rebuild, reconcile, trade until stopped; return the live bars stepped."""
+    async def run(self, *, max_bars: int | None = None, on_bar_done=None, on_ready=None) -> int:
+        """Rebuild, reconcile, trade until stopped; return the live bars stepped.
+
+        ``on_ready(session)`` is called once the book is rebuilt and reconciled.
+        """
         eng = self.engine
         if self.kill_file is not None and self.kill_file.exists():
             from tradejet.errors import ConfigError
@@ -291,6 +294,8 @@ class LiveSession:
         eng.adapter = guarded
         start = eng.bars_done
         helpers = [asyncio.create_task(self._dead_mans_switch()), asyncio.create_task(self._watch_kill_file())]
+        if on_ready is not None:
+            on_ready(self)
 
         def on_done(e) -> None:
             self.live_bars = e.bars_done - start
