@@ -91,6 +91,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.max_bars is not None and args.max_bars < 1:
         raise ConfigError(f"--max-bars must be >= 1, was {args.max_bars}", key="--max-bars")
     base_url = args.base_url or cfg.live.base_url
+    kill_file = args.kill_file or cfg.live.kill_switch_file
+    if kill_file and Path(kill_file).exists():
+        raise ConfigError(f"the kill switch file {kill_file} exists: remove it to start", key="live.kill_switch_file")
     creds = None
     if not args.paper_fills:
         if cfg.deployment_env != "live":
