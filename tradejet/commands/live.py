@@ -150,7 +150,8 @@ async def _main(args, cfg, base_url: str, creds) -> int:
                     quote = symbols[0].split("/", 1)[1]
                     cash = next((b.total for b in await venue.balances() if b.asset == quote), 0.0)
                 fp = hashlib.sha256(msgspec.json.encode(cfg)).hexdigest()
-                meta_d = {"run_id": "L" + fp[:8] + hashlib.sha256(os.urandom(8)).hexdigest()[:4], "cash": cash,
+                # short: "<run id>-<seq>" is sent as cl_ord_id, which Kraken caps at 18 characters of text
+                meta_d = {"run_id": "L" + hashlib.sha256(fp.encode() + os.urandom(8)).hexdigest()[:7], "cash": cash,
                           "fingerprint": fp, "mode": mode, "base_url": base_url}
                 ledger.set_meta("live_run", json.dumps(meta_d))
             else:

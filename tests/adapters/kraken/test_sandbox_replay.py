@@ -115,3 +115,16 @@ def test_sandbox_command_names_a_bad_data_folder(tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
     assert main(["sandbox", "--participation", "0", "--port", "0"]) == 2
     assert "--participation" in capsys.readouterr().err
+
+
+def test_cl_ord_id_is_a_uuid_or_at_most_18_characters_of_text():
+    from tradejet.adapters.kraken.sandbox.exchange import Refusal
+
+    sb = Sandbox(market=_market(), balances={"ZUSD": "1000000"})
+    ex = sb.exchange
+    acct = next(iter(ex.accounts.values()))
+    base = {"pair": "XXBTZUSD", "type": "buy", "ordertype": "market", "volume": "0.01"}
+    with pytest.raises(Refusal, match="cl_ord_id"):
+        ex.validate_order(acct, {**base, "cl_ord_id": "x" * 19})
+    for ok in ("x" * 18, "123e4567-e89b-12d3-a456-426614174000", "123e4567e89b12d3a456426614174000"):
+        assert ex.validate_order(acct, {**base, "cl_ord_id": ok}).cl_ord_id == ok

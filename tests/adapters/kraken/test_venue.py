@@ -184,6 +184,7 @@ def test_orders_are_rounded_and_minimums_checked_before_sending(creds):
                                    order_type=OrderType.LIMIT, limit_price=84999.97, ts_init=0))
         await v.submit(_order("tj-4", 0.00001))  # below ordermin 0.00005
         await v.submit(_order("tj-2", 0.5))  # the same client id again: one order
+        await v.submit(_order("a-client-id-longer-than-18", 0.01))  # Kraken takes <= 18 chars of text
         return v._drain()
 
     evs = _run(main())
@@ -192,7 +193,8 @@ def test_orders_are_rounded_and_minimums_checked_before_sending(creds):
     assert sent[0]["volume"] == "0.12345678" and sent[0]["cl_ord_id"] == "tj-2"
     assert sent[1]["price"] == "85000.0" and sent[1]["ordertype"] == "limit"
     rej = [e for e in evs if isinstance(e, OrderRejected)]
-    assert [r.client_order_id for r in rej] == ["tj-4"] and "ordermin" in rej[0].reason
+    assert [r.client_order_id for r in rej] == ["tj-4", "a-client-id-longer-than-18"] and "ordermin" in rej[0].reason
+    assert "18 characters" in rej[1].reason
 
 
 def test_staking_balances_are_never_spot_and_exits_are_sized_from_what_is_held(creds):

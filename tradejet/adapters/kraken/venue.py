@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from tradejet.adapters.kraken.errors import InvalidArguments, OrderMinimumNotMet, UnknownOrder
-from tradejet.adapters.kraken.orders import round_volume, submit_params
+from tradejet.adapters.kraken.orders import round_volume, submit_params, valid_cl_ord_id
 from tradejet.adapters.kraken.parse import execution_fill, ohlc_bars, seconds_to_ns, spot_balances, trade_fill
 from tradejet.adapters.kraken.schemas import AssetPair, OrderInfo
 from tradejet.adapters.kraken.ws import CandleTracker, KrakenWs, WsEvent
@@ -206,6 +206,10 @@ class KrakenVenue:
         sym = order.symbol
         if sym not in self.pair_key:
             self._reject(cid, f"unknown symbol {sym!r}")
+            return
+        if not valid_cl_ord_id(cid):
+            self._reject(cid, f"client order id {cid!r} is not a cl_ord_id Kraken takes (a UUID, or text of at "
+                              f"most 18 characters)")
             return
         qty = order.qty
         if order.side == Side.SELL:

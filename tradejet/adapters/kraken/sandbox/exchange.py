@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tradejet.adapters.kraken.orders import valid_cl_ord_id
 from tradejet.adapters.kraken.ratelimit import TIERS, TRADING, DecayingCounter, rest_cost, trade_cost
 from tradejet.adapters.kraken.sandbox.market import MarketSource
 from tradejet.adapters.kraken.sandbox.matching import match_order
@@ -325,6 +326,8 @@ class Exchange(MarketData):
         if tif not in ("GTC", "IOC"):
             raise Refusal("EGeneral:Invalid arguments:timeinforce")
         cl = p.get("cl_ord_id") or None
+        if cl is not None and not valid_cl_ord_id(str(cl)):
+            raise Refusal("EGeneral:Invalid arguments:cl_ord_id")
         if cl is not None and p.get("userref"):
             raise Refusal("EGeneral:Invalid arguments:cl_ord_id and userref are mutually exclusive")
         try:
