@@ -187,3 +187,8 @@ def test_live_session_kill_9_restart_matches_the_sandbox_books(store, tmp_path):
     for sym, q in held.items():
         assert positions[sym] == pytest.approx(q, rel=1e-9, abs=1e-10), sym
     assert np.isfinite(res["equity"])
+    # what the two runs asked the sandbox (REST), beside the WebSocket ohlc and executions channels
+    used = {p.rsplit("/", 1)[1] for p in state["requests"]}
+    assert {"SystemStatus", "AssetPairs", "Assets", "OHLC", "BalanceEx", "GetWebSocketsToken", "AddOrder",
+            "QueryOrders", "CancelAllOrdersAfter", "CancelAll", "TradesHistory", "OpenOrders"} <= used, used
+    print("endpoints used:", sorted(used))

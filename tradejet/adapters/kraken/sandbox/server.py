@@ -238,6 +238,8 @@ class Sandbox:
             "trades": {t: {**{k: v for k, v in tr.items() if not k.startswith("_")}, "cl_ord_id": tr["_cl_ord_id"]}
                        for t, tr in ex.trades.items()},
             "faults_pending": [f.__dict__ for f in self.faults.pending], "faults_fired": self.faults.fired,
+            "requests": {p: sum(1 for _, q in self.requests if q == p) for p in sorted({q for _, q in self.requests})
+                         if not p.startswith("/_sandbox/")},
         }
 
     # -- HTTP -----------------------------------------------------------------------------------------
