@@ -43,9 +43,11 @@ def test_run_live_kraken_crypto_against_the_sandbox(tmp_path):
         env["TRADEJET_I_UNDERSTAND_REAL_MONEY"] = "yes"
         out = subprocess.run([script, "--ws-url", sb.ws_url, "--max-bars", "2", "--quiet"], cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=120)
+        armed_after = sb.exchange.accounts[creds.api_key].dms_deadline
     assert refused.returncode == 2 and "--i-understand-real-money" in refused.stderr
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["live_bars"] == 2 and res["reconciled"] is True
+    assert res["dead_mans_switch_armed"] >= 1 and armed_after is None  # armed while running, disarmed on stop
     assert Path(res["ledger"]) == tmp_path / "live" / "ledger.sqlite"
     assert creds.reveal_secret() not in out.stdout + out.stderr

@@ -331,6 +331,12 @@ class LiveSession:
                 self._feed(ev)
         except Exception as e:  # noqa: BLE001
             log.error("final sync failed: %s", e)
+        arm = getattr(self.venue, "arm_dead_mans_switch", None)
+        if arm is not None and self.dms_s > 0:
+            try:
+                await arm(0)  # nothing works any more: disarm, so it cannot fire on a later run's orders
+            except Exception as e:  # noqa: BLE001
+                log.error("could not disarm the dead-man's switch: %s", e)
         if eng.ledger is not None:
             for row in eng.ledger.orders(open_only=True):
                 state = await self.venue.order_state(row.client_order_id)
