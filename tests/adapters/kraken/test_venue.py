@@ -379,3 +379,18 @@ def test_sandbox_market_order_fills_in_parts_and_rest_confirms_every_piece():
     assert [r.client_order_id for r in rej] == ["live-2"]  # below ordermin: refused before sending
     assert not any(o.cl_ord_id == "live-2" for o in sb.exchange.orders.values())
     assert math.isfinite(price)
+
+
+def test_an_order_filled_to_the_lot_is_complete_not_cancelled(creds):
+    fake = FakeKraken()
+
+    async def main():
+        v = _venue(fake, creds)
+        await v.start()
+        v.last_close["BTC/USD"] = 85000.0
+        await v.submit(_order("tj-9", 0.123456789))  # sent as 0.12345678 (lot 8 decimals), filled whole
+        return v._drain() + await v.sync()
+
+    evs = _run(main())
+    assert [type(e) for e in evs] == [OrderAccepted, OrderFilled]
+    assert evs[1].qty == 0.12345678

@@ -446,7 +446,8 @@ class KrakenVenue:
                 self._hint = True  # its last trades are not in TradesHistory yet: ask again
                 continue
             t.state = "done"
-            if info.status != "closed" or done_qty < t.qty * (1 - 1e-9) - 1e-12:
+            lot = 10.0 ** -self.meta[t.symbol].lot_decimals if t.symbol in self.meta else 1e-8
+            if info.status != "closed" or t.qty - done_qty >= lot * (1 - 1e-9):  # less than a lot: done
                 # cancelled, expired, or closed short of what the engine asked (a capped sell)
                 out.append(OrderCanceled(client_order_id=t.cid, ts_event=seconds_to_ns(info.closetm or 0)))
         return out
