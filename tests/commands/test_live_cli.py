@@ -163,14 +163,29 @@ def test_kill_switch_cancels_all_orders_and_stops(clean_env, capsys, monkeypatch
         assert "kill switch file" in capsys.readouterr().err
 
 
-def test_paper_fills_on_live_sandbox_data_send_nothing(clean_env, capsys):
+def test_paper_fills_on_live_sandbox_data_send_nothing_and_resume(clean_env, capsys, caplog):
     sb = Sandbox(seed=4, speed=1200)
+    led = str(clean_env / "p.sqlite")
+    cfg = _config(clean_env)
     with sb.run_in_thread():
-        code = main(["live", "--config", _config(clean_env), "--base-url", sb.base_url, "--ws-url", sb.ws_url,
-                     "--paper-fills", "--max-bars", "3", "--ledger", str(clean_env / "p.sqlite"), "--quiet"])
-    out = capsys.readouterr()
+        argv = ["live", "--config", cfg, "--base-url", sb.base_url, "--ws-url", sb.ws_url, "--paper-fills",
+                "--max-bars", "3", "--ledger", led, "--quiet"]
+        code = main(argv)
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        first = json.loads(out.out.strip().splitlines()[-1])
+        # the same ledger with another config is refused: a restart must replay the same decisions
+        other = clean_env / "other.toml"
+        other.write_text(CONFIG + "max_daily_loss = 50.0\n")
+        assert main([*argv[:2], str(other), *argv[3:]]) == 2
+        assert "another live run" in capsys.readouterr().err
+        code = main(argv)  # the same config: resumes from the journal
+        out = capsys.readouterr()
     assert code == 0, out.err
     res = json.loads(out.out.strip().splitlines()[-1])
-    assert res["live_bars"] == 3 and res["replayed_bars"] >= 700 and res["reconciled"] is True
+    assert first["live_bars"] == 3 and first["replayed_bars"] >= 700 and first["reconciled"] is True
+    assert res["resumed"] is True and res["run_id"] == first["run_id"]
+    assert res["replayed_bars"] == first["replayed_bars"] + 3 and res["reconciled"] is True
+    assert "late_bar" not in caplog.text  # warm-up and catch-up kept every cross-section whole
     assert not any(path.startswith("/0/private/") for _, path in sb.requests)  # no key, nothing sent
     assert sb.exchange.orders == {}

@@ -204,9 +204,14 @@ class LiveSession:
             self.audit_event("live_resumed", {"journal_events": len(events), "bars": self.replayed_bars})
             return
         self._control(Control(kind="block", symbols=list(eng.symbols)))
+        got = {s: await self.venue.history(s) for s in eng.symbols}
+        # the market moves while the symbols are fetched one by one: warm up to the last candle
+        # every symbol has, so no cross-section is stepped half-full (the feed hands out the rest)
+        ends = [b[-1].ts for b in got.values() if b]
+        cut = min(ends) if ends else 0
         hist: dict[int, list[Bar]] = {}
-        for s in eng.symbols:
-            bars = await self.venue.history(s)
+        for s, bars in got.items():
+            bars = [b for b in bars if b.ts <= cut]
             for b in bars:
                 hist.setdefault(b.ts, []).append(b)
             if bars:

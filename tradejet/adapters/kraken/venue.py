@@ -519,7 +519,15 @@ class KrakenVenue:
                 if self._hint or (working and time.monotonic() - self._last_sync >= self.poll_s):
                     for ev in await self.sync():
                         yield ev
-                bars = [item.data] if kind == "bar" else await self._refill(item)
+                if kind == "bar":
+                    b0 = item.data
+                    behind = [self._emitted[x] for x in self.symbols
+                              if x != b0.symbol and x in self._emitted and self._emitted[x] < b0.ts - self.tf_ns]
+                    # another symbol is a whole candle behind (a snapshot after a restart, a stale feed):
+                    # bring every symbol up to date from REST first, so no cross-section is stepped half-full
+                    bars = (await self._refill_from(min(behind) + self.tf_ns, b0.symbol) if behind else []) + [b0]
+                else:
+                    bars = await self._refill(item)
                 for b in bars:
                     if b.ts <= self._emitted.get(b.symbol, -1):
                         continue  # handed out already (a refill covered it)
@@ -547,9 +555,11 @@ class KrakenVenue:
         on partial cross-sections). Candles already handed out are dropped by the caller.
         """
         sym = gap.symbol or ""
-        start_ns = int(gap.data["start_ns"])
         if self._emitted.get(sym, -1) >= int(gap.data["end_ns"]) - self.tf_ns:
             return []  # an earlier refill covered this symbol's hole
+        return await self._refill_from(int(gap.data["start_ns"]), sym)
+
+    async def _refill_from(self, start_ns: int, why: str) -> list[Bar]:
         since = start_ns // NS - self.interval_min * 60
         rows: list[tuple[int, int, Bar]] = []
         for i, s in enumerate(self.symbols):
@@ -565,7 +575,7 @@ class KrakenVenue:
                 t.last_closed_ts = b.ts
         self.gaps_refilled += 1
         self.bars_refilled += len(bars)
-        log.info("refilled %d missed candles over REST (hole in %s from %d)", len(bars), sym, start_ns)
+        log.info("refilled %d missed candles over REST (%s, from %d)", len(bars), why, start_ns)
         return bars
 
     async def close(self) -> None:
