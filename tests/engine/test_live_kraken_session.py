@@ -30,7 +30,7 @@ from tradejet.adapters.kraken.auth import generate_credentials
 from tradejet.io.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parents[2]
-START = 850  # first forming candle of the replay: the 720 before it are the warm-up history
+START = 880  # first forming candle of the replay: the 720 before it are the warm-up history
 
 
 def _free_port() -> int:
@@ -191,4 +191,5 @@ def test_live_session_kill_9_restart_matches_the_sandbox_books(store, tmp_path):
     used = {p.rsplit("/", 1)[1] for p in state["requests"]}
     assert {"SystemStatus", "AssetPairs", "Assets", "OHLC", "BalanceEx", "GetWebSocketsToken", "AddOrder",
             "QueryOrders", "CancelAllOrdersAfter", "CancelAll", "TradesHistory", "OpenOrders"} <= used, used
-    print("endpoints used:", sorted(used))
+    print(f"session: {len(sb_orders)} orders ({orders_before} before the kill), {len(sb_trades)} fills, "
+          f"regimes {sorted(set(window.tolist()))}; endpoints used: {sorted(used)}")
