@@ -151,3 +151,36 @@ def test_a_fill_is_in_the_journal_before_the_ledger(tmp_path):
     asyncio.run(main())
     j.close()
     assert [f.trade_id for f in eng.ledger.fills()] == ["t1"]
+
+
+def test_a_fill_after_the_engine_gave_up_on_a_market_order_is_still_booked():
+    """A live run that lags the feed can expire a market order (max_order_bars) that Kraken already filled."""
+    from tradejet.engine.live import WorkingOrder
+    from tradejet.kernels.portfolio import ACC_CASH
+    from tradejet.messages import CancelOrder
+
+    eng = Engine(Config(), None, None, symbols=["BTC/USD"])
+    hour = 3600 * 10**9
+
+    def bar(k):
+        return Bar(symbol="BTC/USD", ts=k * hour, open=100.0, high=101.0, low=99.0, close=100.0, volume=10.0)
+
+    eng.on_bar(bar(0))
+    w = WorkingOrder("tj-x", 0, 0, 0, Side.BUY, OrderType.MARKET, 1.0, math.nan, 0.0, eng.bars_done, 0)
+    eng.working.append(w)
+    eng._by_cid[w.cid] = w
+    cmds = []
+    k = 1
+    while not any(isinstance(c, CancelOrder) for c in cmds):
+        cmds += eng.on_bar(bar(k))
+        k += 1
+        assert k < 100
+    assert "tj-x" not in eng._by_cid
+    q0, cash0 = eng.ctx.pos_qty[0, 0], eng.ctx.account[ACC_CASH]
+    assert eng.on_fill(OrderFilled(client_order_id="tj-x", venue_order_id="O1", trade_id="T1", symbol="BTC/USD",
+                                   side=Side.BUY, qty=1.0, price=100.0, fee=0.25, ts_event=k * hour, ts_init=0))
+    eng.on_bar(bar(k))
+    assert eng.unknown_fills == 0
+    assert eng.ctx.pos_qty[0, 0] == q0 + 1.0
+    assert eng.ctx.account[ACC_CASH] == pytest.approx(cash0 - 100.25)
+    assert eng.working == []  # booked and done

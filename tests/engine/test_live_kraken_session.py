@@ -123,6 +123,8 @@ def test_live_session_kill_9_restart_matches_the_sandbox_books(store, tmp_path):
         p2 = live(50, files[2])
         procs.append(p2)
         _wait_for(err2, "tradejet live: trading", p2, 90)
+        # the answer to the next order is lost after Kraken took it: looked up by cl_ord_id, not resent
+        assert admin.post("/_sandbox/fault", json={"kind": "drop_response", "endpoint": "AddOrder"}).status_code == 200
         t0 = time.monotonic()
         while p2.poll() is None and time.monotonic() - t0 < 60:
             advance(1)
@@ -146,8 +148,10 @@ def test_live_session_kill_9_restart_matches_the_sandbox_books(store, tmp_path):
             f.close()
 
     assert res["resumed"] is True and res["live_bars"] == 50
+    assert ["drop_response", "AddOrder"] in state["faults_fired"], "run 2 sent no order: the lost answer was not tried"
     assert res["gaps_refilled"] >= 1, "the candles missed while down were not refilled"
     assert "late_bar" not in err2.read_text(), "a refill broke the cross-sections"
+    assert "unknown_fill" not in err2.read_text(), "a fill the engine's book did not take"
 
     # no order placed twice
     sb_orders = state["orders"]
