@@ -20,7 +20,7 @@ import msgspec
 
 from tradejet.errors import ConfigError
 
-__all__ = ["Config", "load_config", "tradejet_home", "default_store_dir", "FillConfig", "PairFillConfig", "MLConfig", "UniverseConfig", "ScheduleConfig", "StrategyShare", "SelectorConfig", "RiskConfig", "PortfolioRiskConfig", "DEFAULT_SYMBOLS", "STRATEGY_NAMES", "IndicatorsConfig", "RegimeConfig", "StrategiesConfig", "BacktestConfig"]
+__all__ = ["Config", "load_config", "tradejet_home", "default_store_dir", "FillConfig", "PairFillConfig", "MLConfig", "UniverseConfig", "ScheduleConfig", "StrategyShare", "SelectorConfig", "RiskConfig", "PortfolioRiskConfig", "DEFAULT_SYMBOLS", "STRATEGY_NAMES", "IndicatorsConfig", "RegimeConfig", "StrategiesConfig", "BacktestConfig", "LiveConfig"]
 
 _ENV_KEYS = {"DEPLOYMENT_ENV": "deployment_env", "LOG_LEVEL": "log_level", "TRADEJET_HOME": "home"}
 
@@ -610,6 +610,27 @@ class SwingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                              f"(cash_only)")
 
 
+class LiveConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``tradejet live``: where it trades and the limits it enforces on top of [risk]."""
+
+    i_understand_real_money: bool = False
+    """The config equivalent of ``--i-understand-real-money``."""
+    base_url: str = "https://api.kraken.com"
+    ws_public: str | None = None
+    """WebSocket v2 URL for market data (default: Kraken's, or REST port + 1 on 127.0.0.1)."""
+    ws_private: str | None = None
+    max_order_notional: Annotated[float, msgspec.Meta(gt=0.0)] = 1_000.0
+    """An order worth more than this (quote currency, at the limit or last price) is refused."""
+    max_daily_loss: Annotated[float, msgspec.Meta(gt=0.0)] = 500.0
+    """Equity down this much since the UTC day began: no new buys until the next day."""
+    kill_switch_file: str | None = None
+    """When this file appears, all orders are cancelled and the run stops."""
+    dead_mans_switch_s: Annotated[int, msgspec.Meta(ge=15, le=86400)] = 60
+    """CancelAllOrdersAfter timeout, re-armed every third of it while the run is alive."""
+    tier: Literal["starter", "intermediate", "pro"] = "starter"
+    """The account's Kraken verification tier (its rate limits)."""
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The root configuration."""
 
@@ -629,6 +650,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     backtest: BacktestConfig = msgspec.field(default_factory=BacktestConfig)
     orders: OrdersConfig = msgspec.field(default_factory=OrdersConfig)
     swing: SwingConfig = msgspec.field(default_factory=SwingConfig)
+    live: LiveConfig = msgspec.field(default_factory=LiveConfig)
 
 
 def tradejet_home(env: Mapping[str, str] | None = None) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from tradejet.errors import ConfigError
+from tradejet.errors import ConfigError, DataError
 
 
 def parse_balances(items: list[str] | None) -> dict[str, str]:
@@ -40,6 +40,38 @@ def parse_balances(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+def replay_market(data: str, timeframe: str | None = None, start: int | None = None):
+    """Return an :class:`~tradejet.adapters.kraken.sandbox.market.ArrayMarket` over the bars in ``data``."""
+    import numpy as np
+
+    from tradejet.adapters.kraken.sandbox.market import ArrayMarket
+    from tradejet.adapters.kraken.sandbox.pairs import ALIASES
+    from tradejet.engine.sources import load_bars
+
+    bars, _ = load_bars(data, timeframe)
+    interval_s = bars.timeframe_ns // 1_000_000_000
+    if interval_s % 60 or interval_s // 60 not in (1, 5, 15, 30, 60, 240, 1440, 10080, 21600):
+        raise ConfigError(f"Kraken serves OHLC in 1/5/15/30/60/240/1440/10080/21600-minute intervals; the data's "
+                          f"timeframe is {interval_s}s", key="--timeframe", source=data)
+    keys = {s: ALIASES.get(s) or ALIASES.get(s.replace("BTC/", "XBT/")) for s in bars.symbols}
+    unknown = [s for s, k in keys.items() if k is None]
+    if unknown:
+        raise ConfigError(f"the sandbox does not list {unknown}; it knows {sorted(set(ALIASES.values()))}",
+                          key="--data", source=data)
+    full = np.arange(bars.ts[0], bars.ts[-1] + 1, bars.timeframe_ns, dtype=np.int64)
+    pos = np.searchsorted(full, bars.ts)
+    candles = {}
+    for j, s in enumerate(bars.symbols):
+        a = np.full((full.shape[0], 5), np.nan)
+        a[pos] = np.column_stack([bars.open[:, j], bars.high[:, j], bars.low[:, j], bars.close[:, j],
+                                  bars.volume[:, j]])
+        candles[keys[s]] = a
+    try:
+        return ArrayMarket(candles, full // 1_000_000_000, interval_s=int(interval_s), start=start)
+    except DataError as e:  # names what is wrong with the data
+        raise ConfigError(str(e), key="--data", source=data) from None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sandbox", help="run a local Kraken-compatible exchange (REST + WebSocket v2) on 127.0.0.1")
     p.add_argument("--port", type=int, default=8787, help="REST port (0 = any free port); default 8787")
@@ -50,7 +82,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="starting balance, repeatable (default USD=10000)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--synthetic", action="store_true", help="replay a seeded synthetic market (the default)")
-    src.add_argument("--data", metavar="DIR", help="replay candles from a bar store (not available yet)")
+    src.add_argument("--data", metavar="DIR", help="replay candles from a bar store or a folder of candle files")
+    p.add_argument("--timeframe", help="with --data: which timeframe to replay when it holds several")
+    p.add_argument("--start", type=int, default=None, metavar="N",
+                   help="with --data: the first forming candle (the ones before are OHLC history; default 720)")
+    p.add_argument("--participation", type=float, default=None, metavar="X",
+                   help="fill at most X * a candle's volume per candle (partial fills); default: no cap")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic market")
     p.add_argument("--speed", type=float, default=1.0,
                    help="market seconds per wall-clock second: 1 = real time, candles aligned to the clock"
@@ -77,15 +114,17 @@ def run(args: argparse.Namespace) -> int:
     from tradejet.adapters.kraken.auth import Credentials
     from tradejet.adapters.kraken.sandbox import Sandbox
 
-    if args.data:
-        raise ConfigError("--data needs the bar store, which is not wired in yet; use --synthetic", key="--data")
+    if args.participation is not None and not args.participation > 0:
+        raise ConfigError(f"--participation must be > 0, was {args.participation}", key="--participation")
+    market = replay_market(args.data, args.timeframe, args.start) if args.data else None
     if (args.api_key is None) != (args.api_secret is None):
         raise ConfigError("give both --api-key and --api-secret, or neither (a pair is then generated)",
                           key="--api-key/--api-secret")
     creds = Credentials(args.api_key, args.api_secret) if args.api_key else None
     ws_port = args.ws_port if args.ws_port is not None else (args.port + 1 if args.port else 0)
     sb = Sandbox(port=args.port, ws_port=ws_port, credentials=creds, balances=parse_balances(args.balance),
-                 seed=args.seed, tier=args.tier, speed=args.speed or None, permissions=args.permissions)
+                 seed=args.seed, tier=args.tier, speed=args.speed or None, permissions=args.permissions,
+                 market=market, participation=args.participation)
 
     async def main() -> None:
         await sb.start()

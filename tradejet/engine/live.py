@@ -174,6 +174,7 @@ class Engine:
         self.working: list[WorkingOrder] = []
         self._by_cid: dict[str, WorkingOrder] = {}
         self._seen_trades: set[str] = set()
+        self._expired: dict[str, WorkingOrder] = {}  # market orders the engine gave up on (age): a late fill still counts
         self.seq = 0
         self.slots = 4 * MAX_INTENTS
         self.max_order_bars = int(config.backtest.max_order_bars)
@@ -267,6 +268,15 @@ class Engine:
             self.ledger.record_fill(fill)
         self._dirty = True
         w = self._by_cid.get(fill.client_order_id)
+        old = self._expired.get(fill.client_order_id)
+        if w is None and old is not None:
+            # a live venue filled it before our cancel arrived (we lagged the feed): book it all the same,
+            # as a working order of exactly what filled, with nothing reserved (its reserve was released)
+            w = WorkingOrder(old.cid, old.seq, old.pair, old.strategy, old.side, old.type, float(fill.qty),
+                             old.price, 0.0, old.submit_bar, old.reason)
+            self.working.append(w)
+            self._by_cid[w.cid] = w
+            self._finding("late_fill_of_expired_order", {"client_order_id": w.cid, "trade_id": fill.trade_id})
         if w is None:
             self.unknown_fills += 1
             self._finding("unknown_fill", {"client_order_id": fill.client_order_id, "trade_id": fill.trade_id,
@@ -325,6 +335,7 @@ class Engine:
             if not done and w.type == OrderType.MARKET and t - w.submit_bar > self.max_order_bars:
                 on_order_done_nb(ctx, w.strategy, w.pair, w.side, w.qty - w.filled, w.reserved)
                 cmds.append(CancelOrder(client_order_id=w.cid, symbol=self.symbols[w.pair], ts_init=ts))
+                self._expired[w.cid] = w
                 done = True
             if done:
                 del self._by_cid[w.cid]

@@ -9,6 +9,7 @@ dict of one ``AssetPairs`` record.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
@@ -23,7 +24,7 @@ from tradejet.kernels.codes import Side
 from tradejet.messages import SubmitOrder
 
 __all__ = ["submit_params", "pair_meta", "round_price", "round_volume", "exit_volume", "build_add_order", "new_cl_ord_id",
-           "ORDER_TYPES", "TIME_IN_FORCE", "OFLAGS"]
+           "ORDER_TYPES", "TIME_IN_FORCE", "OFLAGS", "valid_cl_ord_id"]
 
 ORDER_TYPES = ("market", "limit", "stop-loss", "take-profit", "stop-loss-limit", "take-profit-limit",
                "trailing-stop", "trailing-stop-limit", "iceberg", "settle-position")
@@ -97,6 +98,18 @@ def exit_volume(held: float | str | Decimal, meta: AssetPair | Mapping[str, Any]
     """
     v = _dec(held, "held") - _dec(fee_in_base, "fee_in_base")
     return round_volume(v, meta)
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+
+
+def valid_cl_ord_id(cl: str) -> bool:
+    """Kraken takes a long UUID (36 chars), a short one (32 hex) or free text of at most 18 characters.
+
+    >>> valid_cl_ord_id("tj-12"), valid_cl_ord_id("x" * 19), valid_cl_ord_id("0" * 32)
+    (True, False, True)
+    """
+    return len(cl) <= 18 or bool(_UUID.match(cl) and len(cl) in (32, 36))
 
 
 def new_cl_ord_id() -> str:

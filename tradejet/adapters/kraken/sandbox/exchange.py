@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tradejet.adapters.kraken.orders import valid_cl_ord_id
 from tradejet.adapters.kraken.ratelimit import TIERS, TRADING, DecayingCounter, rest_cost, trade_cost
 from tradejet.adapters.kraken.sandbox.keys import AccountInfo, check_permission
 from tradejet.adapters.kraken.sandbox.market import MarketSource
@@ -91,8 +92,14 @@ class Exchange(MarketData, AccountInfo):
     """Balances, orders, trades and market replay of one sandbox."""
 
     def __init__(self, market: MarketSource, *, tier: str = "starter", seed: int = 0,
-                 clock: Callable[[], float] = time.time, taker_fee: float = TAKER_FEE, maker_fee: float = MAKER_FEE):
+                 clock: Callable[[], float] = time.time, taker_fee: float = TAKER_FEE, maker_fee: float = MAKER_FEE,
+                 participation: float | None = None):
         self.market = market
+        if participation is not None and not participation > 0:
+            raise ValueError(f"participation must be > 0, was {participation}")
+        # the shared fill model's cap: one candle fills at most participation * its volume
+        # (rounded down to the lot); None fills any size at once
+        self.participation = participation
         self.tier = TIERS[tier]
         self.clock = clock
         self.taker_fee = Decimal(str(taker_fee))
@@ -324,6 +331,8 @@ class Exchange(MarketData, AccountInfo):
         if tif not in ("GTC", "IOC"):
             raise Refusal("EGeneral:Invalid arguments:timeinforce")
         cl = p.get("cl_ord_id") or None
+        if cl is not None and not valid_cl_ord_id(str(cl)):
+            raise Refusal("EGeneral:Invalid arguments:cl_ord_id")
         if cl is not None and p.get("userref"):
             raise Refusal("EGeneral:Invalid arguments:cl_ord_id and userref are mutually exclusive")
         try:
@@ -471,7 +480,10 @@ class Exchange(MarketData, AccountInfo):
         filled: list[str] = []
         for _ in range(n):
             m = self.market
+            before = m.index
             m.advance(1)
+            if m.index == before:  # a replay that reached its end stands still
+                break
             new_open = m.candle
             for o in sorted((o for o in self.orders.values() if o.status == "open"), key=lambda o: o.opentm):
                 if m.index < o.placed_index:
@@ -479,11 +491,11 @@ class Exchange(MarketData, AccountInfo):
                 if m.index == o.placed_index:
                     # the first candle after the order opened: only its open is known yet. A
                     # market order fills there; a marketable limit or a gapped trigger too.
-                    op = new_open(o.pair, m.index)[1]
+                    _, op, *_, vol, _n = new_open(o.pair, m.index)
                     op, hi, lo, cl = op, op, op, op
                 else:
                     # later: checked against each candle that opened after placement, once closed
-                    _, op, hi, lo, cl, *_ = new_open(o.pair, m.index - 1)
+                    _, op, hi, lo, cl, vol, _n = new_open(o.pair, m.index - 1)
                 match = match_order(o.side, o.ordertype, o.price, o.post_only, op, hi, lo, cl)
                 if match is None:
                     if o.timeinforce == "IOC":
@@ -492,16 +504,26 @@ class Exchange(MarketData, AccountInfo):
                 if match.cancel_reason:
                     self._close(o, "canceled", match.cancel_reason)
                     continue
-                filled.append(self._fill(o, match.price, match.maker))
+                qty = o.vol - o.vol_exec
+                if self.participation is not None:
+                    cap = (Decimal(repr(self.participation * vol)).quantize(Decimal("1e-8"), rounding="ROUND_DOWN"))
+                    qty = min(qty, cap)
+                if qty > 0:
+                    filled.append(self._fill(o, match.price, match.maker, qty))
+                if o.status == "open" and o.timeinforce == "IOC":
+                    self._close(o, "canceled", "IOC")
             self._emit("candle", m.index)
             self.check_dead_mans_switch()
         return filled
 
-    def _fill(self, o: SandboxOrder, price: float, maker: bool) -> str:
+    def _fill(self, o: SandboxOrder, price: float, maker: bool, qty: Decimal | None = None) -> str:
         r = PAIRS[o.pair]
         acct = self.accounts[self._owner[o.txid]]
         px = Decimal(_fmt(price, r["pair_decimals"]))
-        qty = o.vol - o.vol_exec
+        left = o.vol - o.vol_exec
+        qty = left if qty is None else min(qty, left)
+        # the hold shrinks with the part filled (a partial fill frees its share)
+        o.hold -= (o.hold * qty / left).quantize(Decimal("1e-10")) if left > 0 else o.hold
         cost = (qty * px).quantize(Decimal(1).scaleb(-r["cost_decimals"]))
         fee = (cost * (self.maker_fee if maker else self.taker_fee)).quantize(Decimal(1).scaleb(-r["cost_decimals"]))
         base = r["base"]
@@ -528,7 +550,8 @@ class Exchange(MarketData, AccountInfo):
         }
         self._trade_seq += 1
         self._emit("trade", (acct.key, o, tid))
-        self._close(o, "closed", None)
+        if o.vol_exec >= o.vol:
+            self._close(o, "closed", None)
         return tid
 
 

@@ -90,3 +90,77 @@ class SyntheticMarket:
 
     def advance(self, n: int = 1) -> None:
         self.index += n
+
+
+class ArrayMarket:
+    """Replay of recorded candles (a bar store, candle files, or the data layer's synthetic market).
+
+    ``candles`` maps a Kraken pair key (``XXBTZUSD``) to an ``(n, 5)`` array of open, high,
+    low, close, volume; ``ts_s`` holds the candles' open times in seconds (one row per
+    ``interval_s``; a row with NaN, a pair without a trade that interval, repeats the last
+    close with zero volume). The replay starts at ``start`` (the first forming candle;
+    the rows before it are history the OHLC endpoint serves) and stops at the last row:
+    when the data ends the market stands still (the last candle keeps forming).
+    Candle times are the recorded ones, not the wall clock.
+    """
+
+    wall_aligned = False
+
+    def __init__(self, candles: dict[str, np.ndarray], ts_s: np.ndarray, *, interval_s: int,
+                 start: int | None = None):
+        from tradejet.errors import DataError
+
+        ts = np.asarray(ts_s, np.int64)
+        n = ts.shape[0]
+        if n < 2:
+            raise DataError(f"the sandbox replay needs at least 2 candles, got {n}")
+        if np.any(np.diff(ts) != interval_s):
+            raise DataError(f"candle times must step by {interval_s}s with no holes (align the bars first)")
+        if not candles:
+            raise DataError("the sandbox replay needs at least one pair")
+        self.interval_s = int(interval_s)
+        self.t0 = int(ts[0])
+        self.n = n
+        self.index = int(min(720, n - 1) if start is None else start)
+        if not 1 <= self.index < n:
+            raise DataError(f"start must be in 1..{n - 1}, was {self.index}")
+        self._arr: dict[str, np.ndarray] = {}
+        for k, a in candles.items():
+            a = np.array(a, np.float64)
+            if a.shape != (n, 5):
+                raise DataError(f"{k}: candles have shape {a.shape}, expected {(n, 5)}")
+            last = np.nan
+            for i in range(n):  # forward-fill holes with a flat, empty candle at the last close
+                if not np.isfinite(a[i, 3]):
+                    a[i] = (last, last, last, last, 0.0)
+                else:
+                    last = a[i, 3]
+            first = np.flatnonzero(np.isfinite(a[:, 3]))
+            if first.size == 0:
+                raise DataError(f"{k}: no valid candle")
+            a[: first[0]] = (a[first[0], 0],) * 4 + (0.0,)
+            self._arr[k] = a
+
+    @property
+    def pairs(self) -> list[str]:
+        return list(self._arr)
+
+    def candle(self, pair: str, i: int) -> Candle:
+        i = min(i, self.n - 1)
+        o, h, lo, c, v = self._arr[pair][i]
+        return (self.t0 + i * self.interval_s, float(o), float(h), float(lo), float(c), float(v),
+                int(v > 0) + int(v * 7) % 40)
+
+    def last_price(self, pair: str) -> float:
+        return self.candle(pair, self.index)[1]
+
+    def advance(self, n: int = 1) -> None:
+        self.index = min(self.index + n, self.n - 1)
+
+    @property
+    def finished(self) -> bool:
+        """True when the replay reached its last candle."""
+        return self.index >= self.n - 1
+
+
+__all__ += ["ArrayMarket"]

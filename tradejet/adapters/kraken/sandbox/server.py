@@ -77,7 +77,7 @@ class Sandbox:
                  tier: str = "starter", speed: float | None = None, market: MarketSource | None = None,
                  pairs: list[str] | None = None, interval_s: int = 60,
                  clock: Callable[[], float] = time.time, permissions: str | Iterable[str] | None = None,
-                 public_limit: tuple[float, float] | None = None):
+                 public_limit: tuple[float, float] | None = None, participation: float | None = None):
         if host not in _LOCAL:
             raise ConfigError(f"the sandbox binds to 127.0.0.1 only, was asked for {host}", key="host")
         self.host = host
@@ -86,7 +86,7 @@ class Sandbox:
         self.credentials = credentials or generate_credentials()
         prices = {k: v for k, v in START_PRICES.items() if pairs is None or k in pairs}
         self.exchange = Exchange(market or SyntheticMarket(prices, seed=seed, interval_s=interval_s), tier=tier,
-                                 seed=seed, clock=clock)
+                                 seed=seed, clock=clock, participation=participation)
         self.exchange.add_account(self.credentials.api_key, self.credentials.reveal_secret(),
                                   balances or {"ZUSD": "10000"}, permissions=parse_permissions(permissions))
         # (burst, calls per second) for public endpoints, None: unlimited; Kraken allows ~1/s per IP
@@ -179,7 +179,7 @@ class Sandbox:
         timestamp); faster speeds replay ``speed`` market seconds per wall second.
         """
         m = self.exchange.market
-        if self.speed == 1:
+        if self.speed == 1 and getattr(m, "wall_aligned", True):
             return int((now - m.t0) // m.interval_s)
         assert self.speed
         return start_index + int((now - start_wall) * self.speed // m.interval_s)
@@ -239,7 +239,11 @@ class Sandbox:
             "balances": {k: {a: str(v) for a, v in acct.balances.items()} for k, acct in
                          (("main", a) for a in ex.accounts.values())},
             "orders": {t: ex.order_info(o) for t, o in ex.orders.items()},
+            "trades": {t: {**{k: v for k, v in tr.items() if not k.startswith("_")}, "cl_ord_id": tr["_cl_ord_id"]}
+                       for t, tr in ex.trades.items()},
             "faults_pending": [f.__dict__ for f in self.faults.pending], "faults_fired": self.faults.fired,
+            "requests": {p: sum(1 for _, q in self.requests if q == p) for p in sorted({q for _, q in self.requests})
+                         if not p.startswith("/_sandbox/")},
         }
 
     # -- HTTP -----------------------------------------------------------------------------------------
