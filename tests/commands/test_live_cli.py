@@ -189,3 +189,46 @@ def test_paper_fills_on_live_sandbox_data_send_nothing_and_resume(clean_env, cap
     assert "late_bar" not in caplog.text  # warm-up and catch-up kept every cross-section whole
     assert not any(path.startswith("/0/private/") for _, path in sb.requests)  # no key, nothing sent
     assert sb.exchange.orders == {}
+
+
+def test_live_scores_ml_signal_with_the_promoted_model_and_serves_the_dashboard(clean_env):
+    """--model (default: the promoted model) scores ml_signal live; --dashboard serves the run's status."""
+    import contextlib
+    import io
+    import re
+    import urllib.request
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    from _ml_helpers import small_cfg
+
+    from tradejet.models.data import synthetic_market
+    from tradejet.models.pipeline import run_retraining
+
+    res = run_retraining("crypto", synthetic_market(n_symbols=2, n_bars=2500, seed=3), 300, clean_env / "home",
+                         cfg=small_cfg())
+    assert res.outcome == "promoted", res.reason
+    err = io.StringIO()
+    got: dict = {}
+
+    def poll() -> None:
+        end = time.monotonic() + 120
+        while time.monotonic() < end and "status" not in got:
+            m = re.search(r"dashboard at (http://127\.0\.0\.1:\d+/)", err.getvalue())
+            if m:
+                with contextlib.suppress(OSError):
+                    with urllib.request.urlopen(m.group(1) + "api/status", timeout=5) as r:
+                        got["status"] = json.loads(r.read())
+            time.sleep(0.05)
+
+    sb = Sandbox(seed=4, speed=600)
+    with sb.run_in_thread():
+        th = threading.Thread(target=poll, daemon=True)
+        th.start()
+        with contextlib.redirect_stderr(err):
+            code = main(["live", "--config", _config(clean_env), "--base-url", sb.base_url, "--ws-url", sb.ws_url,
+                         "--paper-fills", "--max-bars", "20", "--ledger", str(clean_env / "m.sqlite"), "--dashboard",
+                         "--port", "0"])
+        th.join(timeout=5)
+    assert code == 0, err.getvalue()
+    assert f"scored by crypto model {res.promoted_id}" in err.getvalue()
+    assert got.get("status", {}).get("mode") == "paper", got  # paper fills: the page says PAPER, not LIVE

@@ -152,3 +152,20 @@ def test_paper_retrains_in_downtime(tmp_path):
     assert any(x.event == "model_swapped" for x in recs), [x.data for x in finished]
     assert json.loads(r.stdout.strip().splitlines()[-1])["bars"] == 150
     assert Path(tmp_path / "home" / "audit").is_dir()
+
+
+def test_store_history_reads_the_bar_store_up_to_the_bar(tmp_path, caplog):
+    from tradejet.engine.retrain import store_history
+    from tradejet.io.store import BarStore
+
+    store = BarStore(tmp_path)
+    ts = np.arange(50, dtype=np.int64) * H
+    cols = {"ts": ts, "open": np.linspace(1, 2, 50), "high": np.linspace(1.1, 2.1, 50),
+            "low": np.linspace(0.9, 1.9, 50), "close": np.linspace(1, 2, 50), "volume": np.full(50, 10.0)}
+    store.write("kraken", "BTC/USD", "1h", cols)
+    hist = store_history(tmp_path, ["BTC/USD", "ETH/USD"], 60, max_rows=30)
+    got = hist(int(ts[39]))
+    assert [c.symbol for c in got] == ["BTC/USD"]  # ETH/USD is not stored: left out
+    assert got[0].ts[-1] == ts[39] and len(got[0]) == 30  # nothing after the bar, the last max_rows
+    np.testing.assert_array_equal(got[0].close, cols["close"][10:40])
+    assert "retraining without ETH/USD" in caplog.text

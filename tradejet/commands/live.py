@@ -47,6 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="live market data, simulated fills with the paper fill model (nothing sent)")
     p.add_argument("--kill-file", metavar="PATH", help="stop (cancelling all orders) when this file appears")
     p.add_argument("--quiet", action="store_true", help="no status lines")
+    from tradejet.commands._ml import add_model_arg
+    from tradejet.dashboard.options import add_arguments as add_dashboard_arguments
+
+    add_model_arg(p)
+    p.add_argument("--retrain", action="store_true",
+                   help="retrain in every DOWNTIME window (a worker thread) on the bar store's bars "
+                        "(keep it filled with `tradejet data download`); a promoted model is swapped in")
+    add_dashboard_arguments(p)
     p.set_defaults(func=run_command)
 
 
@@ -162,7 +170,27 @@ async def _main(args, cfg, base_url: str, creds) -> int:
                                       "must use the same config, or start a new --ledger", source=str(path))
             cfg_run = msgspec.structs.replace(cfg, backtest=msgspec.structs.replace(
                 cfg.backtest, initial_cash=float(meta_d["cash"]) if meta_d["cash"] > 0 else cfg.backtest.initial_cash))
-            eng = Engine(cfg_run, None, ledger, symbols=symbols, run_id=meta_d["run_id"], audit=audit)
+            from tradejet.commands._ml import load_model
+
+            model, model_id, ml_note = load_model(args, cfg)
+            scorer = None
+            if model is not None or args.retrain:
+                from tradejet.models.scoring import StreamingScorer
+
+                scorer = StreamingScorer(model, len(symbols))
+            audit.append("live_model", {"model": model_id, "ml": ml_note})
+            if not args.quiet:
+                print(f"tradejet live: {ml_note}", file=sys.stderr, flush=True)
+            eng = Engine(cfg_run, None, ledger, symbols=symbols, run_id=meta_d["run_id"], audit=audit,
+                         scorer=scorer)
+            retrainer = None
+            if args.retrain:
+                from tradejet.config import default_store_dir
+                from tradejet.engine.retrain import DowntimeRetrainer, store_history
+
+                home = Path(cfg.home) if cfg.home else tradejet_home()
+                retrainer = DowntimeRetrainer(cfg, home, store_history(default_store_dir(), symbols, interval),
+                                              scorer=scorer, background=True, audit=audit)
             run_venue = venue
             if args.paper_fills:
                 from tradejet.adapters.paper import PaperVenue
@@ -185,6 +213,8 @@ async def _main(args, cfg, base_url: str, creds) -> int:
             quiet = args.quiet
 
             def on_bar(e) -> None:
+                if retrainer is not None and sess.live_bars:  # not while the journal replays
+                    retrainer(e)
                 if not quiet and sess.live_bars:
                     print(f"bar {e.bars_done} ts {e.last_ts} equity {sess.equity():.2f} working {len(e.working)}",
                           file=sys.stderr, flush=True)
@@ -196,10 +226,19 @@ async def _main(args, cfg, base_url: str, creds) -> int:
                       f"{'clean' if rep is not None and rep.clean else 'found differences: see the audit log'})",
                       file=sys.stderr, flush=True)
 
+            from tradejet.dashboard.options import starter
+
+            dashboard = starter(args, mode="live" if not args.paper_fills else "paper",
+                                environment=f"kraken {mode} {base_url}", initial_cash=cfg_run.backtest.initial_cash)
+            dash = await dashboard(eng) if dashboard is not None else None
             try:
                 await sess.run(max_bars=args.max_bars, on_bar_done=on_bar, on_ready=on_ready)
             finally:
                 sess.close()
+                if retrainer is not None:
+                    retrainer.close(wait=False)
+                if dash is not None:
+                    await dash.close()
             rep = sess.reconcile_report
             snap = ledger.snapshot()
             print(json.dumps({"ledger": str(path), "run_id": meta_d["run_id"], "resumed": sess.resumed,

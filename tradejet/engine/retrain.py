@@ -30,7 +30,7 @@ from tradejet.config import Config
 from tradejet.engine.schedule import Schedule
 from tradejet.kernels.codes import TradingState
 
-__all__ = ["DowntimeRetrainer"]
+__all__ = ["DowntimeRetrainer", "store_history"]
 
 log = logging.getLogger(__name__)
 
@@ -160,3 +160,33 @@ class DowntimeRetrainer:
         log.info("%s: %s", name, data)
         if self.audit is not None:
             self.audit.append(name, data)
+
+
+def store_history(store_root: str | Path, symbols: list[str], timeframe: str, *, max_rows: int = 50_000,
+                  venue: str | None = None) -> Callable[[int], list]:
+    """``history(ts)`` over the bar store (what ``tradejet data download`` keeps filled): each symbol's
+    last ``max_rows`` bars with ``ts <= bar time``; a symbol the store lacks is left out (logged once)."""
+    from tradejet.errors import DataError
+    from tradejet.io.store import BarStore
+    from tradejet.models.data import Candles
+
+    store = BarStore(store_root)
+    missing: set[str] = set()
+
+    def history(ts: int) -> list:
+        out = []
+        for sym in symbols:
+            try:
+                v = store.find(sym, timeframe, venue)
+                cols = store.read(v, sym, timeframe, end=int(ts) + 1)
+            except DataError as e:
+                if sym not in missing:
+                    missing.add(sym)
+                    log.warning("retraining without %s: %s", sym, e)
+                continue
+            k = max(0, len(cols["ts"]) - max_rows)
+            out.append(Candles(sym, f"store {store.root}", *(cols[c][k:] for c in
+                                                              ("ts", "open", "high", "low", "close", "volume"))))
+        return out
+
+    return history
