@@ -87,3 +87,14 @@ def test_script_runs_the_swing_runner(tmp_path, server):
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["bars"] == 2 and Path(res["ledger"]) == tmp_path / "live" / "swing" / "paper" / "ledger.sqlite"
     assert server.secret not in out.stderr + out.stdout
+
+
+def test_the_swing_universe_comes_from_the_swing_section(monkeypatch):
+    import msgspec
+
+    from tradejet.config import Config
+
+    monkeypatch.delenv("TRADEJET_SWING_SYMBOLS", raising=False)
+    cfg = msgspec.convert({"swing": {"symbols": ["SPY", "GLD"]}}, Config)
+    assert _swing_live.swing_symbols(cfg) == ["SPY", "GLD"]  # as the swing backtest and paper runs trade
+    assert _swing_live.swing_symbols(cfg, args(symbols="ief, vnq")) == ["IEF", "VNQ"]

@@ -64,12 +64,16 @@ def _float_opt(args, name: str, env_key: str, default: float | None) -> float | 
 
 
 def swing_symbols(cfg, args=None) -> list[str]:
-    """The equity universe: ``--symbols`` / ``$TRADEJET_SWING_SYMBOLS``, else the config's unless it is crypto's."""
+    """The equity universe: ``--symbols`` / ``$TRADEJET_SWING_SYMBOLS``, else ``[swing] symbols``, else the
+    config's universe unless it is crypto's."""
     from tradejet.config import DEFAULT_SYMBOLS
 
     raw = getattr(args, "symbols", None) or os.environ.get("TRADEJET_SWING_SYMBOLS")
     if raw:
         return [s.strip().upper() for s in str(raw).split(",") if s.strip()]
+    swing = getattr(cfg, "swing", None)
+    if swing is not None:  # the swing system's own list (the backtest and paper runs use it too)
+        return list(swing.symbols)
     syms = cfg.universe.resolved_symbols()
     if list(cfg.universe.symbols) == list(DEFAULT_SYMBOLS) or any("/" in s and not s.endswith("/USD") for s in syms):
         return list(DEFAULT_SWING_SYMBOLS)
