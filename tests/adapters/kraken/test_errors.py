@@ -147,3 +147,33 @@ def test_broken_envelopes_are_response_errors(body):
 
     with pytest.raises(ResponseError, match="Kraken Time"):
         asyncio.run(main())
+
+
+def test_rate_limits_get_more_patience_than_other_faults(creds, clock):
+    """EAPI:Rate limit exceeded six times in a row (a counter slow to decay) still ends in the answer:
+    the call was refused before processing, so waiting and resending is safe (3 s each, Kraken's hint)."""
+    seq = [err("EAPI:Rate limit exceeded")] * 6 + [ok({"ZUSD": "5"})]
+
+    def venue(request):
+        return seq.pop(0)
+
+    async def main():
+        async with KrakenHttp(creds, transport=httpx.MockTransport(venue), sleep=clock.sleep, clock=clock,
+                              retries=3, max_backoff=4.0) as k:
+            return await k.balance()
+
+    assert asyncio.run(main()) == {"ZUSD": "5"}
+    assert [s for s in clock.sleeps if s >= 0.5] == [3.0] * 6
+
+
+def test_rate_limit_patience_ends(creds, clock):
+    def venue(request):
+        return err("EAPI:Rate limit exceeded")
+
+    async def main():
+        async with KrakenHttp(creds, transport=httpx.MockTransport(venue), sleep=clock.sleep, clock=clock,
+                              rate_limit_retries=2, retries=1) as k:
+            await k.balance()
+
+    with pytest.raises(RateLimited):
+        asyncio.run(main())

@@ -103,7 +103,7 @@ class KrakenHttp:
     def __init__(self, credentials: Credentials | None = None, *, base_url: str = DEFAULT_BASE_URL,
                  transport: httpx.AsyncBaseTransport | None = None, timeout: float = 10.0,
                  nonce: NonceSource | None = None, limiter: RateLimiter | None = None,
-                 retries: int = 3, backoff: float = 0.5, max_backoff: float = 30.0,
+                 retries: int = 3, backoff: float = 0.5, max_backoff: float = 30.0, rate_limit_retries: int = 8,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  clock: Callable[[], float] = time.monotonic, public_burst: float = 5.0,
                  public_rate: float = 1.0, lost_order_checks: int = 2, lost_order_delay: float = 1.0,
@@ -124,6 +124,9 @@ class KrakenHttp:
         self._public_lock = asyncio.Lock()
         self._private_lock = asyncio.Lock()
         self.retries = retries
+        # a rate-limited call was refused before it was processed: waiting and resending is always safe, and
+        # Kraken's counter can take tens of seconds to decay, so it gets more (capped, doubling) waits
+        self.rate_limit_retries = max(retries, rate_limit_retries)
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.lost_order_checks = lost_order_checks
@@ -214,7 +217,7 @@ class KrakenHttp:
                 return await self._public_once(endpoint, p)
             except RateLimited as e:
                 wait = e.retry_after if e.retry_after is not None else self.backoff * 2 ** attempt
-                if attempt >= self.retries:
+                if attempt >= self.rate_limit_retries:
                     raise
                 log.info("Kraken %s rate limited; waiting %.1fs", endpoint, wait)
                 await self.sleep(min(wait, self.max_backoff))
