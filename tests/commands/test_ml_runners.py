@@ -115,3 +115,9 @@ def test_paper_scores_ml_signal_and_records_the_model(home, tmp_path):
     with sqlite3.connect(ledger) as db:
         n = db.execute("select count(*) from orders where strategy = 4").fetchone()[0]  # 4: ml_signal
     assert n > 0
+
+
+def test_paper_retrain_is_refused_for_swing(tmp_path):
+    r = _cli(tmp_path / "home", "paper", "--system", "swing", "--retrain", "--ledger", str(tmp_path / "l.sqlite"),
+             "--max-bars", "5", "--quiet")
+    assert r.returncode == 2 and "--retrain" in r.stderr and "DOWNTIME" in r.stderr

@@ -57,6 +57,7 @@ _REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized
 def _enc_hook(obj: Any) -> Any:
     if hasattr(obj, "item") and hasattr(obj, "dtype"):  # a NumPy scalar from the engine's arrays
         return obj.item()
+    # msgspec's enc_hook contract: NotImplementedError means "not a type I encode" (msgspec raises its TypeError)
     raise NotImplementedError(f"cannot encode {type(obj).__name__}")
 
 
