@@ -217,7 +217,9 @@ def step_nb(ctx, ts, o, h, l, c, v, have_bar, scores, intents, out):
             active |= 1 << s
 
     # 6. strategies
-    n = 0
+    # np.int64(0), not the literal 0: Numba would compile the strategy tree once for Literal[int](0)
+    # and again for int64 (seconds of cold compile for nothing)
+    n = np.int64(0)
     for s in range(S):
         if ctx.status[s] == StrategyStatus.INACTIVE and not _has_position(ctx.pos_qty, s):
             continue
