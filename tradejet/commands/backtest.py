@@ -105,6 +105,9 @@ def run_command(args: argparse.Namespace) -> int:
     start, end = _date_ns(args.start, "--from"), _date_ns(args.end, "--to")
     if start is not None and end is not None and end <= start:
         raise ConfigError(f"--to ({args.end}) must be after --from ({args.start})", key="--to")
+    from tradejet.engine import precompile
+
+    precompile.start()  # with a cold Numba cache, a second process compiles half of the driver
     bars, label, warnings = load_market(args, cfg)
     if start is not None or end is not None:
         bars = bars.slice_time(start, end)

@@ -1,0 +1,149 @@
+"""Compile half of the backtest on the second core while the first compiles the rest.
+
+With an empty Numba cache, ``tradejet backtest`` spends most of its start compiling the
+driver (:func:`tradejet.engine.driver.run_nb` and the ~170 kernels it calls), one
+function after another on one core. Numba looks every callee up in its on-disk cache
+before compiling it, so a second process that compiles some callees *with the exact
+signatures the driver uses* and saves them lets the first process load them instead.
+
+:func:`start` launches ``python -m tradejet.engine.precompile`` when it can help (at
+least two usable CPUs, a cold cache for the driver, not disabled by
+``TRADEJET_PARALLEL_COMPILE=0``). The child compiles, in this order, the subtrees the
+driver reaches last (the risk checks, the strategies, the regime, the selector, the
+covariance) and then the kernels the run needs after its last bar (metrics, the
+portfolio-risk replay). The parent compiles from the other end (fills, bookkeeping,
+indicators). Where they meet, one of them compiles a function the other is compiling:
+wasted work, never a wrong result (the cache writes are atomic; a signature that does
+not match exactly is simply compiled again by the parent). ``tests/engine/test_precompile.py``
+checks that every signature here is the one the driver uses.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import subprocess
+import sys
+
+__all__ = ["jobs", "run_jobs", "start"]
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _driver_cached() -> bool:
+    """True when the driver's cache index exists (a warm cache: nothing to share)."""
+    try:
+        from tradejet.engine.driver import run_nb
+
+        return os.path.exists(run_nb._cache._cache_file._index_path)
+    except Exception:  # noqa: BLE001 - Numba internals moved: assume warm, never start a useless child
+        return True
+
+
+def start() -> subprocess.Popen | None:
+    """Start the compile helper process if it can shorten a cold start; return it or None.
+
+    The process is killed at interpreter exit if it is still running (its cache writes
+    are atomic, so a kill loses work, never corrupts the cache).
+    """
+    if os.environ.get("TRADEJET_PARALLEL_COMPILE", "1") == "0" or _usable_cpus() < 2 or _driver_cached():
+        return None
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "tradejet.engine.precompile"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    except OSError:
+        return None
+    atexit.register(_stop, proc)
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def jobs():
+    """Return ``[(name, thunk)]``: each thunk compiles one subtree with the driver's own signatures."""
+    import numpy as np
+    from numba import typeof, types
+
+    from tradejet.config import Config
+    from tradejet.engine.simulate import build_context
+    from tradejet.engine.step import new_buffers
+    from tradejet.kernels.portrisk import check_intent_portfolio_nb, cov_update_nb
+    from tradejet.kernels.regime import regime_update_nb
+    from tradejet.kernels.selector import selector_step_nb
+    from tradejet.strategies.dispatch import strategy_step_nb
+
+    ctx, _rows, _fcfg, _ = build_context(["BTC/USD", "ETH/USD"], Config())
+    intents, _out = new_buffers()
+    i64, f64 = types.int64, types.float64
+    row = typeof(np.zeros(2))            # a row of a C-contiguous 2-D array, as the driver indexes it
+    brow = typeof(np.zeros(2, np.bool_))
+    T = typeof
+
+    def risk():
+        check_intent_portfolio_nb.compile((
+            i64, i64, i64, f64, f64, i64, i64, T(ctx.meta), T(ctx.limits), T(ctx.shares), T(ctx.status),
+            T(ctx.unreconciled), T(ctx.account), T(ctx.pos_qty), T(ctx.pos_avg), T(ctx.mark), T(ctx.risk_state),
+            T(ctx.pending), T(ctx.port_cov), T(ctx.port_vec), T(ctx.port_params), i64, f64))
+
+    def strategies():
+        strategy_step_nb.compile((i64, row, i64, f64, f64, T(ctx.iv), brow, row, row, T(ctx.pos_state[0]), row, i64,
+                                  T(intents), i64))
+
+    def regime():
+        regime_update_nb.compile((T(ctx.regime_state), T(ctx.regime_params), f64, f64, f64, f64))
+
+    def selector():
+        selector_step_nb.compile((i64, i64, T(ctx.table_strategy), T(ctx.table_share), i64, T(ctx.shares),
+                                  T(ctx.status), T(ctx.deadline), T(ctx.pos_qty)))
+
+    def covariance():
+        cov_update_nb.compile((T(ctx.port_cov), T(ctx.port_vec), T(ctx.port_params), row, brow))
+
+    def metrics():
+        from tradejet.kernels.metrics import summarize
+
+        z = np.zeros(3)
+        summarize(np.ones(3), 1.0, z, z, z, z, 365.0)
+
+    def portfolio_risk():
+        from types import SimpleNamespace
+
+        from tradejet.engine.riskview import portfolio_risk as pr
+
+        T_, n = 4, 2
+        fills = {"side": np.ones(1, np.int8), "qty": np.ones(1), "bar": np.zeros(1, np.int64),
+                 "pair": np.zeros(1, np.int64), "strategy": np.zeros(1, np.int64)}
+        res = SimpleNamespace(close=np.full((T_, n), 100.0), fills=fills, regime=np.zeros(T_, np.int8),
+                              equity=np.full(T_, 1000.0), orders={"code": np.zeros(1, np.int64)},
+                              symbols=["BTC/USD", "ETH/USD"])
+        pr(res, Config())
+
+    return [("risk", risk), ("strategies", strategies), ("regime", regime), ("selector", selector),
+            ("covariance", covariance), ("metrics", metrics), ("portfolio_risk", portfolio_risk)]
+
+
+def run_jobs(names: list[str] | None = None) -> dict[str, str]:
+    """Run the compile jobs (all, or those named); return ``{name: "ok" | error text}``."""
+    out = {}
+    for name, job in jobs():
+        if names is not None and name not in names:
+            continue
+        try:
+            job()
+            out[name] = "ok"
+        except Exception as e:  # noqa: BLE001 - a helper: the parent compiles whatever this did not
+            out[name] = f"{type(e).__name__}: {e}"
+    return out
+
+
+if __name__ == "__main__":
+    run_jobs()
