@@ -390,10 +390,12 @@ def market_context(open_, high, low, close, volume, spread_window: int = 60, vol
 
 # The core works on scalars: a small njit helper that takes arrays pays reference
 # counting on every call (measured ~10-30 ns per array argument), so the array-taking
-# entry points read their fields once and call inlined scalar code.
+# entry points read their fields once and call scalar code. LLVM inlines those helpers
+# anyway; Numba's own inline="always" only made the fill model compile slower
+# (fill_bar_nb cold: 2.4 s -> 1.5 s CPU without it, same bits).
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _half_spread(pair_spread, bar_spread, min_spread):
     s = pair_spread
     if math.isnan(s):
@@ -403,7 +405,7 @@ def _half_spread(pair_spread, bar_spread, min_spread):
     return 0.5 * s
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _impact(qty, sigma, adv, coef, cap):
     if coef == 0.0 or math.isnan(sigma) or not (adv > 0.0):
         return 0.0
@@ -423,14 +425,14 @@ def impact_nb(qty, bar, cfg):
     return _impact(qty, bar[BAR.SIGMA], bar[BAR.AVG_VOLUME], cfg[CFG.IMPACT_COEF], cfg[CFG.MAX_IMPACT])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _cap_qty(remaining, volume, participation, lot_decimals):
     cap = participation * volume
     q = remaining if remaining < cap else cap
     return round_qty_nb(q, lot_decimals)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _inside(p, hi, lo):
     if p > hi:
         p = hi
@@ -439,7 +441,7 @@ def _inside(p, hi, lo):
     return p
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _apply(order, q, price, rate, lot_decimals):
     fee = q * price * rate
     filled = order[ORD.FILLED]
@@ -460,7 +462,7 @@ def _apply(order, q, price, rate, lot_decimals):
     return q, price, fee, code
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _fill(order, bar_index, o, hi, lo, vol, bar_spread, sigma, adv, pair, cfg):
     status = order[ORD.STATUS]
     if not (status == Fill.NONE or status == Fill.PARTIAL):
