@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from tradejet.kernels._core import NAN, RESUM, jit, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels._simd import natr_store4
 from tradejet.kernels.steps import (
     adx_step,
     atr_step,
@@ -364,7 +365,13 @@ def atr_1d_nb(high, low, close, period, out):
 
 @jit
 def natr_1d_nb(high, low, close, period, out):
-    """ATR as a percentage of the close (TA-Lib NATR); lookback ``period``; see :func:`atr_1d_nb`."""
+    """ATR as a percentage of the close (TA-Lib NATR); lookback ``period``; see :func:`atr_1d_nb`.
+
+    The steady-state loop takes four bars a turn: four ``wilder_next`` steps (the FMA
+    chain, unchanged), then ``_simd.natr_store4`` does their four ``natr_value`` divisions
+    as one vector division (same operations per lane, same bits) beside the chain
+    instead of four scalar divisions competing with it. The close check rides along in
+    that vector op."""
     n = high.shape[0]
     bad, acc = _atr_head(high, low, close, period, out)
     if n > period:
@@ -379,13 +386,21 @@ def natr_1d_nb(high, low, close, period, out):
     cs = close[s:]
     pcs = close[period:]
     os_ = out[s:]
-    chk = 0.0
-    for i in range(n - s):
-        c = cs[i]
-        chk += c * 0.0
-        acc = wilder_next(acc, a, inv, tr_value(hs[i], ls[i], pcs[i]))
-        os_[i] = natr_value(acc, c)
-    if chk != 0.0 or acc - acc != 0.0:
+    m = n - s
+    chk = 0
+    for j in range(m >> 2):
+        k = 4 * j
+        a0 = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
+        a1 = wilder_next(a0, a, inv, tr_value(hs[k + 1], ls[k + 1], pcs[k + 1]))
+        a2 = wilder_next(a1, a, inv, tr_value(hs[k + 2], ls[k + 2], pcs[k + 2]))
+        acc = wilder_next(a2, a, inv, tr_value(hs[k + 3], ls[k + 3], pcs[k + 3]))
+        chk |= natr_store4(os_, k, a0, a1, a2, acc, cs)
+    for k in range(m & ~3, m):
+        c = cs[k]
+        chk += (c - c) != 0.0
+        acc = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
+        os_[k] = natr_value(acc, c)
+    if chk != 0 or acc - acc != 0.0:
         bad += _count_bad3(hs, ls, cs)
     return bad
 
