@@ -72,3 +72,39 @@ def natr_store4(typingctx, out, k, a0, a1, a2, a3, close):
         return _nonfinite_flag(builder, c)
 
     return sig, codegen
+
+
+@intrinsic
+def sd_store4(typingctx, out, k, p0, p1, p2, p3, q0, q1, q2, q3, inv, nbdev):
+    """Write ``sd_value(var_value(p_i, q_i, inv)) * nbdev`` to ``out[k + i]`` for i in 0..3:
+    ``m = p * inv``, ``var = q * inv - m * m``, ``sqrt(var)`` where ``var > 0`` (ordered:
+    a NaN variance gives 0.0) else 0.0, times ``nbdev`` (``p``, ``q``: the shifted sums)."""
+    f = types.float64
+    sig = types.void(out, k, f, f, f, f, f, f, f, f, f, f)
+
+    def codegen(context, builder, signature, args):
+        out_v, k_v = args[0], args[1]
+        s1 = _vec4(builder, args[2:6])
+        s2 = _vec4(builder, args[6:10])
+        inv_v = _vec4(builder, (args[10],) * 4)
+        nb_v = _vec4(builder, (args[11],) * 4)
+        m = builder.fmul(s1, inv_v)
+        var = builder.fsub(builder.fmul(s2, inv_v), builder.fmul(m, m))
+        sqrt = cgutils.get_or_insert_function(builder.module, _ir.FunctionType(_V4, [_V4]), "llvm.sqrt.v4f64")
+        sd = builder.select(builder.fcmp_ordered(">", var, _splat(0.0)), builder.call(sqrt, [var]), _splat(0.0))
+        builder.store(builder.fmul(sd, nb_v), _ptr4(context, builder, signature.args[0], out_v, k_v), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def nonfinite4(typingctx, x, k):
+    """Nonzero (intp) when one of ``x[k..k+3]`` is NaN or inf."""
+    sig = types.intp(x, k)
+
+    def codegen(context, builder, signature, args):
+        v = builder.load(_ptr4(context, builder, signature.args[0], args[0], args[1]), align=8)
+        return _nonfinite_flag(builder, v)
+
+    return sig, codegen

@@ -19,8 +19,8 @@ import math
 
 import numpy as np
 
-from tradejet.kernels._core import NAN, RESUM, jit, window_shifted_sums, window_sum2, window_wsums
-from tradejet.kernels._simd import natr_store4
+from tradejet.kernels._core import NAN, RESUM, jit, jit_inline, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels._simd import natr_store4, nonfinite4, sd_store4
 from tradejet.kernels.steps import (
     adx_step,
     atr_step,
@@ -154,7 +154,14 @@ def var_1d_nb(x, period, out):
 
 @jit
 def stddev_1d_nb(x, period, nbdev, out):
-    """Population standard deviation times ``nbdev`` (TA-Lib STDDEV); lookback ``period - 1``."""
+    """Population standard deviation times ``nbdev`` (TA-Lib STDDEV); lookback ``period - 1``.
+
+    The steady-state loop takes four bars a turn: four slides (or re-sums) of the shifted
+    sums by ``_var_slide``, then ``_simd.sd_store4`` turns the four pairs of sums into
+    four outputs with one vector op each (``var_value``, ``sd_value``'s square root,
+    ``* nbdev``: the same operations per lane, the same bits) beside the sums' chains,
+    where four scalar square roots competed with them for the ports; the input check is
+    one vector op per four bars (``_simd.nonfinite4``)."""
     n = x.shape[0]
     inv = 1.0 / period
     lb = period - 1
@@ -174,18 +181,38 @@ def stddev_1d_nb(x, period, nbdev, out):
     out[lb] = sd_value(var_value(s1, s2, inv)) * nbdev
     xs = x[period:]
     os_ = out[period:]
-    for j in range(n - period):
+    m = n - period
+    for i in range(m >> 2):
+        j = 4 * i
+        bad |= nonfinite4(xs, j)
+        s1, s2, left, shift = _var_slide(x, xs, j, period, n, left, shift, s1, s2)
+        p0, q0 = s1, s2
+        s1, s2, left, shift = _var_slide(x, xs, j + 1, period, n, left, shift, s1, s2)
+        p1, q1 = s1, s2
+        s1, s2, left, shift = _var_slide(x, xs, j + 2, period, n, left, shift, s1, s2)
+        p2, q2 = s1, s2
+        s1, s2, left, shift = _var_slide(x, xs, j + 3, period, n, left, shift, s1, s2)
+        sd_store4(os_, j, p0, p1, p2, s1, q0, q1, q2, s2, inv, nbdev)
+    for j in range(m & ~3, m):
         v = xs[j]
         bad += (v - v) != 0.0
-        if left == 0:
-            shift = v
-            s1, s2 = window_shifted_sums(x, j + 1, period, n, shift)
-            left = period
-        else:
-            s1, s2 = var_update(s1, s2, shift, v, x[j])
-        left -= 1
+        s1, s2, left, shift = _var_slide(x, xs, j, period, n, left, shift, s1, s2)
         os_[j] = sd_value(var_value(s1, s2, inv)) * nbdev
     return bad
+
+
+@jit_inline
+def _var_slide(x, xs, j, period, n, left, shift, s1, s2):
+    """The rolling variance's sums at bar ``period + j`` (``xs[j]``): an exact re-sum of
+    the window every ``period`` bars (``left`` == 0), a ``var_update`` slide between."""
+    v = xs[j]
+    if left == 0:
+        shift = v
+        s1, s2 = window_shifted_sums(x, j + 1, period, n, shift)
+        left = period
+    else:
+        s1, s2 = var_update(s1, s2, shift, v, x[j])
+    return s1, s2, left - 1, shift
 
 
 @jit
