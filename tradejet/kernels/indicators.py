@@ -57,7 +57,9 @@ def sma_1d_nb(x, period, out):
     """Simple moving average (TA-Lib SMA); lookback ``period - 1``.
 
     The main loop reads through offset views with a counter from 0: an index like
-    ``x[t - lb]`` makes Numba emit a negative-index fix-up on every read."""
+    ``x[t - lb]`` makes Numba emit a negative-index fix-up on every read. Its bound is
+    the sum's add/subtract chain (TA-Lib's order, the same bits), as in TA-Lib: a vector
+    division beside it was measured and gave nothing."""
     n = x.shape[0]
     lb = period - 1
     fp = float(period)
@@ -70,7 +72,15 @@ def sma_1d_nb(x, period, out):
         s, out[t] = sma_step(t, lb, fp, s, v, 0.0)
     xs = x[m:]
     os_ = out[m:]
-    for i in range(n - m):
+    r = n - m
+    for j in range(r >> 2):  # four bars a turn: the input check is one vector op for them
+        k = 4 * j
+        bad |= nonfinite4(xs, k)
+        s, os_[k] = sma_step(lb, lb, fp, s, xs[k], x[k])
+        s, os_[k + 1] = sma_step(lb, lb, fp, s, xs[k + 1], x[k + 1])
+        s, os_[k + 2] = sma_step(lb, lb, fp, s, xs[k + 2], x[k + 2])
+        s, os_[k + 3] = sma_step(lb, lb, fp, s, xs[k + 3], x[k + 3])
+    for i in range(r & ~3, r):
         v = xs[i]
         bad += (v - v) != 0.0
         s, os_[i] = sma_step(i + lb, lb, fp, s, v, x[i])
@@ -363,11 +373,12 @@ def atr_1d_nb(high, low, close, period, out):
 
     The warm-up and seed by ``atr_step``, then a loop without branches doing what
     ``atr_step`` does after its seed (``wilder_next`` of the true range): its FMA
-    dependency chain (4 cycles a bar) and its floating-point port pressure are the bound,
-    so the input check costs two operations a bar: an inf or NaN high or low makes the
-    true range, hence the ATR, inf or NaN for good; a close only enters through ``|pc - h|``
-    and ``|pc - l|``, which drop a NaN, so ``sum(close * 0)`` catches it. On a suspect
-    result the inputs are counted exactly (an ATR that overflowed is not an error)."""
+    dependency chain (4 cycles a bar) and the memory traffic are the bound, so the input
+    check is kept off the scalar ports: an inf or NaN high or low makes the true range,
+    hence the ATR, inf or NaN for good; a close only enters through ``|pc - h|`` and
+    ``|pc - l|``, which drop a NaN, so the closes are checked four at a time by one vector
+    op (``_simd.nonfinite4``; the loop takes four bars a turn). On a suspect result the
+    inputs are counted exactly (an ATR that overflowed is not an error)."""
     n = high.shape[0]
     bad, acc = _atr_head(high, low, close, period, out)
     s = period + 1
@@ -380,12 +391,25 @@ def atr_1d_nb(high, low, close, period, out):
     cs = close[s:]
     pcs = close[period:]
     os_ = out[s:]
-    chk = 0.0
-    for i in range(n - s):
-        chk += cs[i] * 0.0
-        acc = wilder_next(acc, a, inv, tr_value(hs[i], ls[i], pcs[i]))
-        os_[i] = acc
-    if chk != 0.0 or acc - acc != 0.0:
+    m = n - s
+    chk = 0
+    for j in range(m >> 2):
+        k = 4 * j
+        chk |= nonfinite4(cs, k)
+        acc = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
+        os_[k] = acc
+        acc = wilder_next(acc, a, inv, tr_value(hs[k + 1], ls[k + 1], pcs[k + 1]))
+        os_[k + 1] = acc
+        acc = wilder_next(acc, a, inv, tr_value(hs[k + 2], ls[k + 2], pcs[k + 2]))
+        os_[k + 2] = acc
+        acc = wilder_next(acc, a, inv, tr_value(hs[k + 3], ls[k + 3], pcs[k + 3]))
+        os_[k + 3] = acc
+    for k in range(m & ~3, m):
+        c = cs[k]
+        chk += (c - c) != 0.0
+        acc = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
+        os_[k] = acc
+    if chk != 0 or acc - acc != 0.0:
         bad += _count_bad3(hs, ls, cs)
     return bad
 
