@@ -13,6 +13,9 @@ the same order, with IEEE rounding and no fast-math flags (``fdiv``, ``fmul``,
 ``llvm.sqrt`` are correctly rounded per lane), so the results are the same bits as the
 scalar forms (:mod:`tradejet.kernels.steps`); tests compare batch and streaming bit for bit.
 
+Numba's compile cache only checks the calling module's file: after editing this one,
+delete the cached ``*.nbi``/``*.nbc`` files (``find . -name "*.nb[ic]" -delete``).
+
 Contract: ``out`` and the input arrays are C-contiguous float64 1-D arrays and
 ``k + 3`` is a valid index of each (the caller's loop guarantees it); no bounds checks,
 no allocation, no exceptions.
