@@ -322,7 +322,12 @@ def rsi_1d_nb(x, period, out):
 
 @jit
 def trange_1d_nb(high, low, close, out):
-    """True range (TA-Lib TRANGE); lookback 1."""
+    """True range (TA-Lib TRANGE); lookback 1.
+
+    The loop has no recurrence and vectorizes (offset views, selects, an integer count).
+    Its input check is two operations a bar: a non-finite high or low makes the true
+    range non-finite (see :func:`atr_1d_nb`), a close is checked itself; when a bar looks
+    suspect the inputs are counted exactly (a true range that overflowed is not an error)."""
     n = high.shape[0]
     if n == 0:
         return 0
@@ -330,13 +335,16 @@ def trange_1d_nb(high, low, close, out):
     bad = int(((high[0] - high[0]) + (low[0] - low[0])) != 0.0)
     hs = high[1:]
     ls = low[1:]
+    pcs = close[:-1]
     os_ = out[1:]
+    chk = 0
     for i in range(n - 1):
-        h = hs[i]
-        lo = ls[i]
-        pc = close[i]
-        bad += ((h - h) + (lo - lo) + (pc - pc)) != 0.0
-        os_[i] = tr_value(h, lo, pc)
+        pc = pcs[i]
+        y = tr_value(hs[i], ls[i], pc)
+        chk += ((y - y) + (pc - pc)) != 0.0
+        os_[i] = y
+    if chk != 0:
+        bad += _count_bad3(hs, ls, pcs)
     return bad + ((close[n - 1] - close[n - 1]) != 0.0)
 
 
