@@ -77,6 +77,16 @@ def natr_store4(typingctx, out, k, a0, a1, a2, a3, close):
     return sig, codegen
 
 
+def _sd4(builder, p, q, inv, nbdev):
+    """``sd_value(var_value(p, q, inv)) * nbdev`` lane-wise (p, q: vectors; inv, nbdev: scalars)."""
+    inv_v = _vec4(builder, (inv,) * 4)
+    m = builder.fmul(p, inv_v)
+    var = builder.fsub(builder.fmul(q, inv_v), builder.fmul(m, m))
+    sqrt = cgutils.get_or_insert_function(builder.module, _ir.FunctionType(_V4, [_V4]), "llvm.sqrt.v4f64")
+    sd = builder.select(builder.fcmp_ordered(">", var, _splat(0.0)), builder.call(sqrt, [var]), _splat(0.0))
+    return builder.fmul(sd, _vec4(builder, (nbdev,) * 4))
+
+
 @intrinsic
 def sd_store4(typingctx, out, k, p0, p1, p2, p3, q0, q1, q2, q3, inv, nbdev):
     """Write ``sd_value(var_value(p_i, q_i, inv)) * nbdev`` to ``out[k + i]`` for i in 0..3:
@@ -86,16 +96,26 @@ def sd_store4(typingctx, out, k, p0, p1, p2, p3, q0, q1, q2, q3, inv, nbdev):
     sig = types.void(out, k, f, f, f, f, f, f, f, f, f, f)
 
     def codegen(context, builder, signature, args):
-        out_v, k_v = args[0], args[1]
-        s1 = _vec4(builder, args[2:6])
-        s2 = _vec4(builder, args[6:10])
-        inv_v = _vec4(builder, (args[10],) * 4)
-        nb_v = _vec4(builder, (args[11],) * 4)
-        m = builder.fmul(s1, inv_v)
-        var = builder.fsub(builder.fmul(s2, inv_v), builder.fmul(m, m))
-        sqrt = cgutils.get_or_insert_function(builder.module, _ir.FunctionType(_V4, [_V4]), "llvm.sqrt.v4f64")
-        sd = builder.select(builder.fcmp_ordered(">", var, _splat(0.0)), builder.call(sqrt, [var]), _splat(0.0))
-        builder.store(builder.fmul(sd, nb_v), _ptr4(context, builder, signature.args[0], out_v, k_v), align=8)
+        w = _sd4(builder, _vec4(builder, args[2:6]), _vec4(builder, args[6:10]), args[10], args[11])
+        builder.store(w, _ptr4(context, builder, signature.args[0], args[0], args[1]), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def bb_store4(typingctx, upper, middle, lower, k, m0, m1, m2, m3, p0, p1, p2, p3, q0, q1, q2, q3, inv, nbdev):
+    """Bollinger bands of four bars: ``w = sd_value(var_value(p_i, q_i, inv)) * nbdev`` as in
+    :func:`sd_store4`; ``middle[k + i] = m_i``, ``upper = m_i + w``, ``lower = m_i - w``."""
+    f = types.float64
+    sig = types.void(upper, middle, lower, k, *([f] * 14))
+
+    def codegen(context, builder, signature, args):
+        k_v = args[3]
+        mid = _vec4(builder, args[4:8])
+        w = _sd4(builder, _vec4(builder, args[8:12]), _vec4(builder, args[12:16]), args[16], args[17])
+        for i, y in ((0, builder.fadd(mid, w)), (1, mid), (2, builder.fsub(mid, w))):
+            builder.store(y, _ptr4(context, builder, signature.args[i], args[i], k_v), align=8)
         return context.get_dummy_value()
 
     return sig, codegen

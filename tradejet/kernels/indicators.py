@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from tradejet.kernels._core import NAN, RESUM, jit, jit_inline, window_shifted_sums, window_sum2, window_wsums
-from tradejet.kernels._simd import natr_store4, nonfinite4, sd_store4
+from tradejet.kernels._simd import bb_store4, natr_store4, nonfinite4, sd_store4
 from tradejet.kernels.steps import (
     adx_step,
     atr_step,
@@ -253,7 +253,10 @@ def zscore_1d_nb(x, period, out):
 
 @jit
 def bbands_1d_nb(x, period, nbdev, upper, middle, lower):
-    """Bollinger bands: SMA +- nbdev * population stdev (TA-Lib BBANDS, SMA, up == down)."""
+    """Bollinger bands: SMA +- nbdev * population stdev (TA-Lib BBANDS, SMA, up == down).
+
+    Four bars a turn as :func:`stddev_1d_nb`: the SMA and variance steps per bar, then
+    ``_simd.bb_store4`` does the four square roots and bands as vector ops (same bits)."""
     n = x.shape[0]
     lb = period - 1
     fp = float(period)
@@ -285,17 +288,27 @@ def bbands_1d_nb(x, period, nbdev, upper, middle, lower):
     us = upper[period:]
     ms = middle[period:]
     ls = lower[period:]
-    for j in range(n - period):
+    r = n - period
+    for i in range(r >> 2):
+        j = 4 * i
+        bad |= nonfinite4(xs, j)
+        s, m0 = sma_step(lb, lb, fp, s, xs[j], xf[j])
+        s1, s2, left, shift = _var_slide(x, xs, j, period, n, left, shift, s1, s2)
+        p0, q0 = s1, s2
+        s, m1 = sma_step(lb, lb, fp, s, xs[j + 1], xf[j + 1])
+        s1, s2, left, shift = _var_slide(x, xs, j + 1, period, n, left, shift, s1, s2)
+        p1, q1 = s1, s2
+        s, m2 = sma_step(lb, lb, fp, s, xs[j + 2], xf[j + 2])
+        s1, s2, left, shift = _var_slide(x, xs, j + 2, period, n, left, shift, s1, s2)
+        p2, q2 = s1, s2
+        s, m3 = sma_step(lb, lb, fp, s, xs[j + 3], xf[j + 3])
+        s1, s2, left, shift = _var_slide(x, xs, j + 3, period, n, left, shift, s1, s2)
+        bb_store4(us, ms, ls, j, m0, m1, m2, m3, p0, p1, p2, s1, q0, q1, q2, s2, inv, nbdev)
+    for j in range(r & ~3, r):
         v = xs[j]
         bad += (v - v) != 0.0
         s, mid = sma_step(j + period, lb, fp, s, v, xf[j])
-        if left == 0:
-            shift = v
-            s1, s2 = window_shifted_sums(x, j + 1, period, n, shift)
-            left = period
-        else:
-            s1, s2 = var_update(s1, s2, shift, v, x[j])
-        left -= 1
+        s1, s2, left, shift = _var_slide(x, xs, j, period, n, left, shift, s1, s2)
         w = sd_value(var_value(s1, s2, inv)) * nbdev
         ms[j] = mid
         us[j] = mid + w
