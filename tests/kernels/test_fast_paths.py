@@ -86,7 +86,7 @@ def test_atr_that_overflows_is_not_an_input_error():
 
 
 def test_the_four_bar_loops_handle_every_tail_length():
-    # atr, natr, sma, stddev take four bars a turn, then 0-3 single bars: every remainder,
+    # atr, natr, sma, stddev, bbands take four bars a turn, then 0-3 single bars: every remainder,
     # and bad values in the tail, against the streaming forms (bit for bit)
     for n in range(30, 38):
         d = random_walk(n, n, 100.0, 0.01)
@@ -100,13 +100,15 @@ def test_the_four_bar_loops_handle_every_tail_length():
             np.testing.assert_array_equal(K.sma(c, p), [K.sma_update(st, v) for v in c])
             st = K.stddev_init(p, 2.0)
             np.testing.assert_array_equal(K.stddev(c, p, 2.0), [K.stddev_update(st, v) for v in c])
+            st = K.bbands_init(p, 1.5)
+            np.testing.assert_array_equal(np.array(K.bbands(c, p, 1.5)).T, [K.bbands_update(st, v) for v in c])
         for name in ("high", "low", "close"):
             bad = {"high": h.copy(), "low": lo.copy(), "close": c.copy()}
             bad[name][n - 1] = np.nan
             for fn in (K.atr, K.natr):
                 with pytest.raises(ValueError, match=f"{name} has NaN at index {n - 1}"):
                     fn(bad["high"], bad["low"], bad["close"], 5)
-        for fn in (K.sma, K.stddev):
+        for fn in (K.sma, K.stddev, K.bbands):
             x = c.copy()
             x[n - 2] = np.inf
             with pytest.raises(ValueError, match=f"x has inf at index {n - 2}"):
