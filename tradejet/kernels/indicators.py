@@ -8,7 +8,10 @@ finite (and, for log returns / VWAP, not > 0 / not >= 0): mostly their count: th
 along in the loop instead of costing a second pass over memory, and the wrapper raises
 (naming the first bad index) when it is not 0; the outputs are then meaningless. Each kernel advances the indicator with its ``*_step`` function from
 :mod:`tradejet.kernels.steps` (or, in a branch-free steady-state loop, the part of it
-that runs after the warm-up), so it equals the streaming and fused forms exactly;
+that runs after the warm-up), so it equals the streaming and fused forms exactly; where
+a recurrence bounds the loop, the per-bar work hanging off it (NATR's division, STDDEV's
+and BBANDS' square roots, the input checks) is done four bars at a time by the vector
+intrinsics of :mod:`tradejet.kernels._simd`, with the same operations per lane (same bits);
 rolling max/min use SIMD passes instead (max and min are exact, any order gives the
 same values). Oracle: TA-Lib (tests/kernels/test_vs_talib.py).
 """
