@@ -149,3 +149,30 @@ def test_bad_parameters_and_out_buffers_are_refused():
 def test_empty_input_gives_empty_output():
     assert K.sma(np.empty(0), 3).shape == (0,)
     assert K.features(*(np.empty(0),) * 5).shape == (27, 0)
+
+
+def test_as_series_fast_path_and_the_checked_path_agree():
+    from tradejet.kernels.api import as_series, check_period
+
+    x = np.linspace(1.0, 2.0, 40)
+    assert as_series("x", x, False) is x  # C-contiguous float64 1-D: used as it is
+    strided = np.linspace(1.0, 2.0, 80)[::2]
+    big_endian = x.astype(">f8")
+    for other in (strided, big_endian, x.astype(np.float32), x.tolist()):
+        a = as_series("x", other, False)
+        assert a.dtype == np.float64 and a.flags.c_contiguous and a.shape == (len(other),)
+        np.testing.assert_array_equal(a, np.asarray(other, dtype=np.float64))
+        np.testing.assert_array_equal(K.sma(other, 5), K.sma(a, 5))
+    with pytest.raises(ValueError, match=r"x must be 1-D, got shape \(2, 20\)"):
+        as_series("x", x.reshape(2, 20))
+    y = x.copy()
+    y[7] = np.nan
+    with pytest.raises(ValueError, match="y has NaN at index 7"):
+        as_series("y", y)  # scan=True on the fast path still scans
+    assert check_period("period", 3) == 3 and check_period("period", np.int64(3)) == 3
+    for bad, msg in ((True, "period must be an integer >= 1, was True"), (0, "period must be >= 1, was 0"),
+                     (2.0, "period must be an integer >= 1, was 2.0")):
+        with pytest.raises(ValueError, match=msg):
+            check_period("period", bad)
+    with pytest.raises(ValueError, match="period must be >= 2, was 1"):
+        check_period("period", 1, 2)

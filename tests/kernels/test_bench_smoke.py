@@ -27,6 +27,10 @@ def test_bench_kernels_writes_the_table_as_json(tmp_path):
         assert x["bars"] == 2000 and x["parity_ok"] and x["tradejet_ns_per_bar"] > 0 and x["talib_ns_per_bar"] > 0
         assert x["ratio"] == pytest.approx(x["tradejet_ns_per_bar"] / x["talib_ns_per_bar"])
     assert res["fused"][0]["features"] == 27 and res["fused"][0]["parity_ok"]
+    f = res["fused"][0]
+    assert f["store_floor_ns_per_bar"] == min(f["store_floor_bar_major_ns_per_bar"], f["store_floor_row_major_ns_per_bar"])
+    assert 0 < f["store_floor_best_ns_per_bar"] <= f["store_floor_ns_per_bar"] and f["tradejet_ns_per_bar_beside_floor"] > 0
+    assert "store floor (27 rows written by a trivial loop" in r.stdout
     assert res["fused_2d"][0]["symbols"] == 2 and res["fused_2d"][0]["parity_ok"]
     assert res["streaming"]["us_per_update"] > 0 and res["streaming"]["parity_ok"]
     assert "startup" not in res

@@ -70,6 +70,8 @@ def test_atr_natr_steady_loop_matches_talib_and_catches_late_bad_values(p):
                 for fn in (K.atr, K.natr):
                     with pytest.raises(ValueError, match=f"{name} has {what} at index {idx}"):
                         fn(bad["high"], bad["low"], bad["close"], p)
+                with pytest.raises(ValueError, match=f"{name} has {what} at index {idx}"):
+                    K.trange(bad["high"], bad["low"], bad["close"])
 
 
 def test_atr_that_overflows_is_not_an_input_error():
@@ -78,6 +80,39 @@ def test_atr_that_overflows_is_not_an_input_error():
     c = np.zeros(100)
     out = K.atr(h, lo, c, 14)
     assert np.isnan(out[:14]).all() and np.isinf(out[14:]).all()
+    tr = K.trange(h, lo, c)  # its check suspects an inf true range, then counts the inputs: none is bad
+    assert np.isnan(tr[0]) and np.isinf(tr[1:]).all()
+    np.testing.assert_array_equal(K.natr(h, lo, np.ones(100), 14)[14:], np.inf)
+
+
+def test_the_four_bar_loops_handle_every_tail_length():
+    # atr, natr, sma, stddev, bbands take four bars a turn, then 0-3 single bars: every remainder,
+    # and bad values in the tail, against the streaming forms (bit for bit)
+    for n in range(30, 38):
+        d = random_walk(n, n, 100.0, 0.01)
+        h, lo, c = d["high"], d["low"], d["close"]
+        for p in (1, 2, 5, 14):
+            st = K.atr_init(p)
+            np.testing.assert_array_equal(K.atr(h, lo, c, p), [K.atr_update(st, *v) for v in zip(h, lo, c)])
+            st = K.natr_init(p)
+            np.testing.assert_array_equal(K.natr(h, lo, c, p), [K.natr_update(st, *v) for v in zip(h, lo, c)])
+            st = K.sma_init(p)
+            np.testing.assert_array_equal(K.sma(c, p), [K.sma_update(st, v) for v in c])
+            st = K.stddev_init(p, 2.0)
+            np.testing.assert_array_equal(K.stddev(c, p, 2.0), [K.stddev_update(st, v) for v in c])
+            st = K.bbands_init(p, 1.5)
+            np.testing.assert_array_equal(np.array(K.bbands(c, p, 1.5)).T, [K.bbands_update(st, v) for v in c])
+        for name in ("high", "low", "close"):
+            bad = {"high": h.copy(), "low": lo.copy(), "close": c.copy()}
+            bad[name][n - 1] = np.nan
+            for fn in (K.atr, K.natr):
+                with pytest.raises(ValueError, match=f"{name} has NaN at index {n - 1}"):
+                    fn(bad["high"], bad["low"], bad["close"], 5)
+        for fn in (K.sma, K.stddev, K.bbands):
+            x = c.copy()
+            x[n - 2] = np.inf
+            with pytest.raises(ValueError, match=f"(x|close) has inf at index {n - 2}"):
+                fn(x, 5)
 
 
 def _panel(m, n):

@@ -8,7 +8,10 @@ finite (and, for log returns / VWAP, not > 0 / not >= 0): mostly their count: th
 along in the loop instead of costing a second pass over memory, and the wrapper raises
 (naming the first bad index) when it is not 0; the outputs are then meaningless. Each kernel advances the indicator with its ``*_step`` function from
 :mod:`tradejet.kernels.steps` (or, in a branch-free steady-state loop, the part of it
-that runs after the warm-up), so it equals the streaming and fused forms exactly;
+that runs after the warm-up), so it equals the streaming and fused forms exactly; where
+a recurrence bounds the loop, the per-bar work hanging off it (NATR's division, STDDEV's
+and BBANDS' square roots, the input checks) is done four bars at a time by the vector
+intrinsics of :mod:`tradejet.kernels._simd`, with the same operations per lane (same bits);
 rolling max/min use SIMD passes instead (max and min are exact, any order gives the
 same values). Oracle: TA-Lib (tests/kernels/test_vs_talib.py).
 """
@@ -19,7 +22,8 @@ import math
 
 import numpy as np
 
-from tradejet.kernels._core import NAN, RESUM, jit, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels._core import NAN, RESUM, jit, jit_inline, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels._simd import bb_store4, natr_store4, nonfinite4, sd_store4
 from tradejet.kernels.steps import (
     adx_step,
     atr_step,
@@ -56,7 +60,9 @@ def sma_1d_nb(x, period, out):
     """Simple moving average (TA-Lib SMA); lookback ``period - 1``.
 
     The main loop reads through offset views with a counter from 0: an index like
-    ``x[t - lb]`` makes Numba emit a negative-index fix-up on every read."""
+    ``x[t - lb]`` makes Numba emit a negative-index fix-up on every read. Its bound is
+    the sum's add/subtract chain (TA-Lib's order, the same bits), as in TA-Lib: a vector
+    division beside it was measured and gave nothing."""
     n = x.shape[0]
     lb = period - 1
     fp = float(period)
@@ -69,7 +75,15 @@ def sma_1d_nb(x, period, out):
         s, out[t] = sma_step(t, lb, fp, s, v, 0.0)
     xs = x[m:]
     os_ = out[m:]
-    for i in range(n - m):
+    r = n - m
+    for j in range(r >> 2):  # four bars a turn: the input check is one vector op for them
+        k = 4 * j
+        bad |= nonfinite4(xs, k)
+        s, os_[k] = sma_step(lb, lb, fp, s, xs[k], x[k])
+        s, os_[k + 1] = sma_step(lb, lb, fp, s, xs[k + 1], x[k + 1])
+        s, os_[k + 2] = sma_step(lb, lb, fp, s, xs[k + 2], x[k + 2])
+        s, os_[k + 3] = sma_step(lb, lb, fp, s, xs[k + 3], x[k + 3])
+    for i in range(r & ~3, r):
         v = xs[i]
         bad += (v - v) != 0.0
         s, os_[i] = sma_step(i + lb, lb, fp, s, v, x[i])
@@ -153,7 +167,14 @@ def var_1d_nb(x, period, out):
 
 @jit
 def stddev_1d_nb(x, period, nbdev, out):
-    """Population standard deviation times ``nbdev`` (TA-Lib STDDEV); lookback ``period - 1``."""
+    """Population standard deviation times ``nbdev`` (TA-Lib STDDEV); lookback ``period - 1``.
+
+    The steady-state loop takes four bars a turn: four slides (or re-sums) of the shifted
+    sums by ``_var_slide``, then ``_simd.sd_store4`` turns the four pairs of sums into
+    four outputs with one vector op each (``var_value``, ``sd_value``'s square root,
+    ``* nbdev``: the same operations per lane, the same bits) beside the sums' chains,
+    where four scalar square roots competed with them for the ports; the input check is
+    one vector op per four bars (``_simd.nonfinite4``)."""
     n = x.shape[0]
     inv = 1.0 / period
     lb = period - 1
@@ -173,18 +194,38 @@ def stddev_1d_nb(x, period, nbdev, out):
     out[lb] = sd_value(var_value(s1, s2, inv)) * nbdev
     xs = x[period:]
     os_ = out[period:]
-    for j in range(n - period):
+    m = n - period
+    for i in range(m >> 2):
+        j = 4 * i
+        bad |= nonfinite4(xs, j)
+        s1, s2, left, shift = _var_slide(x, xs, j, period, n, left, shift, s1, s2)
+        p0, q0 = s1, s2
+        s1, s2, left, shift = _var_slide(x, xs, j + 1, period, n, left, shift, s1, s2)
+        p1, q1 = s1, s2
+        s1, s2, left, shift = _var_slide(x, xs, j + 2, period, n, left, shift, s1, s2)
+        p2, q2 = s1, s2
+        s1, s2, left, shift = _var_slide(x, xs, j + 3, period, n, left, shift, s1, s2)
+        sd_store4(os_, j, p0, p1, p2, s1, q0, q1, q2, s2, inv, nbdev)
+    for j in range(m & ~3, m):
         v = xs[j]
         bad += (v - v) != 0.0
-        if left == 0:
-            shift = v
-            s1, s2 = window_shifted_sums(x, j + 1, period, n, shift)
-            left = period
-        else:
-            s1, s2 = var_update(s1, s2, shift, v, x[j])
-        left -= 1
+        s1, s2, left, shift = _var_slide(x, xs, j, period, n, left, shift, s1, s2)
         os_[j] = sd_value(var_value(s1, s2, inv)) * nbdev
     return bad
+
+
+@jit_inline
+def _var_slide(x, xs, j, period, n, left, shift, s1, s2):
+    """The rolling variance's sums at bar ``period + j`` (``xs[j]``): an exact re-sum of
+    the window every ``period`` bars (``left`` == 0), a ``var_update`` slide between."""
+    v = xs[j]
+    if left == 0:
+        shift = v
+        s1, s2 = window_shifted_sums(x, j + 1, period, n, shift)
+        left = period
+    else:
+        s1, s2 = var_update(s1, s2, shift, v, x[j])
+    return s1, s2, left - 1, shift
 
 
 @jit
@@ -215,7 +256,10 @@ def zscore_1d_nb(x, period, out):
 
 @jit
 def bbands_1d_nb(x, period, nbdev, upper, middle, lower):
-    """Bollinger bands: SMA +- nbdev * population stdev (TA-Lib BBANDS, SMA, up == down)."""
+    """Bollinger bands: SMA +- nbdev * population stdev (TA-Lib BBANDS, SMA, up == down).
+
+    Four bars a turn as :func:`stddev_1d_nb`: the SMA and variance steps per bar, then
+    ``_simd.bb_store4`` does the four square roots and bands as vector ops (same bits)."""
     n = x.shape[0]
     lb = period - 1
     fp = float(period)
@@ -247,17 +291,27 @@ def bbands_1d_nb(x, period, nbdev, upper, middle, lower):
     us = upper[period:]
     ms = middle[period:]
     ls = lower[period:]
-    for j in range(n - period):
+    r = n - period
+    for i in range(r >> 2):
+        j = 4 * i
+        bad |= nonfinite4(xs, j)
+        s, m0 = sma_step(lb, lb, fp, s, xs[j], xf[j])
+        s1, s2, left, shift = _var_slide(x, xs, j, period, n, left, shift, s1, s2)
+        p0, q0 = s1, s2
+        s, m1 = sma_step(lb, lb, fp, s, xs[j + 1], xf[j + 1])
+        s1, s2, left, shift = _var_slide(x, xs, j + 1, period, n, left, shift, s1, s2)
+        p1, q1 = s1, s2
+        s, m2 = sma_step(lb, lb, fp, s, xs[j + 2], xf[j + 2])
+        s1, s2, left, shift = _var_slide(x, xs, j + 2, period, n, left, shift, s1, s2)
+        p2, q2 = s1, s2
+        s, m3 = sma_step(lb, lb, fp, s, xs[j + 3], xf[j + 3])
+        s1, s2, left, shift = _var_slide(x, xs, j + 3, period, n, left, shift, s1, s2)
+        bb_store4(us, ms, ls, j, m0, m1, m2, m3, p0, p1, p2, s1, q0, q1, q2, s2, inv, nbdev)
+    for j in range(r & ~3, r):
         v = xs[j]
         bad += (v - v) != 0.0
         s, mid = sma_step(j + period, lb, fp, s, v, xf[j])
-        if left == 0:
-            shift = v
-            s1, s2 = window_shifted_sums(x, j + 1, period, n, shift)
-            left = period
-        else:
-            s1, s2 = var_update(s1, s2, shift, v, x[j])
-        left -= 1
+        s1, s2, left, shift = _var_slide(x, xs, j, period, n, left, shift, s1, s2)
         w = sd_value(var_value(s1, s2, inv)) * nbdev
         ms[j] = mid
         us[j] = mid + w
@@ -284,7 +338,12 @@ def rsi_1d_nb(x, period, out):
 
 @jit
 def trange_1d_nb(high, low, close, out):
-    """True range (TA-Lib TRANGE); lookback 1."""
+    """True range (TA-Lib TRANGE); lookback 1.
+
+    The loop has no recurrence and vectorizes (offset views, selects, an integer count).
+    Its input check is two operations a bar: a non-finite high or low makes the true
+    range non-finite (see :func:`atr_1d_nb`), a close is checked itself; when a bar looks
+    suspect the inputs are counted exactly (a true range that overflowed is not an error)."""
     n = high.shape[0]
     if n == 0:
         return 0
@@ -292,13 +351,16 @@ def trange_1d_nb(high, low, close, out):
     bad = int(((high[0] - high[0]) + (low[0] - low[0])) != 0.0)
     hs = high[1:]
     ls = low[1:]
+    pcs = close[:-1]
     os_ = out[1:]
+    chk = 0
     for i in range(n - 1):
-        h = hs[i]
-        lo = ls[i]
-        pc = close[i]
-        bad += ((h - h) + (lo - lo) + (pc - pc)) != 0.0
-        os_[i] = tr_value(h, lo, pc)
+        pc = pcs[i]
+        y = tr_value(hs[i], ls[i], pc)
+        chk += ((y - y) + (pc - pc)) != 0.0
+        os_[i] = y
+    if chk != 0:
+        bad += _count_bad3(hs, ls, pcs)
     return bad + ((close[n - 1] - close[n - 1]) != 0.0)
 
 
@@ -335,11 +397,12 @@ def atr_1d_nb(high, low, close, period, out):
 
     The warm-up and seed by ``atr_step``, then a loop without branches doing what
     ``atr_step`` does after its seed (``wilder_next`` of the true range): its FMA
-    dependency chain (4 cycles a bar) and its floating-point port pressure are the bound,
-    so the input check costs two operations a bar: an inf or NaN high or low makes the
-    true range, hence the ATR, inf or NaN for good; a close only enters through ``|pc - h|``
-    and ``|pc - l|``, which drop a NaN, so ``sum(close * 0)`` catches it. On a suspect
-    result the inputs are counted exactly (an ATR that overflowed is not an error)."""
+    dependency chain (4 cycles a bar) and the memory traffic are the bound, so the input
+    check is kept off the scalar ports: an inf or NaN high or low makes the true range,
+    hence the ATR, inf or NaN for good; a close only enters through ``|pc - h|`` and
+    ``|pc - l|``, which drop a NaN, so the closes are checked four at a time by one vector
+    op (``_simd.nonfinite4``; the loop takes four bars a turn). On a suspect result the
+    inputs are counted exactly (an ATR that overflowed is not an error)."""
     n = high.shape[0]
     bad, acc = _atr_head(high, low, close, period, out)
     s = period + 1
@@ -352,19 +415,38 @@ def atr_1d_nb(high, low, close, period, out):
     cs = close[s:]
     pcs = close[period:]
     os_ = out[s:]
-    chk = 0.0
-    for i in range(n - s):
-        chk += cs[i] * 0.0
-        acc = wilder_next(acc, a, inv, tr_value(hs[i], ls[i], pcs[i]))
-        os_[i] = acc
-    if chk != 0.0 or acc - acc != 0.0:
+    m = n - s
+    chk = 0
+    for j in range(m >> 2):
+        k = 4 * j
+        chk |= nonfinite4(cs, k)
+        acc = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
+        os_[k] = acc
+        acc = wilder_next(acc, a, inv, tr_value(hs[k + 1], ls[k + 1], pcs[k + 1]))
+        os_[k + 1] = acc
+        acc = wilder_next(acc, a, inv, tr_value(hs[k + 2], ls[k + 2], pcs[k + 2]))
+        os_[k + 2] = acc
+        acc = wilder_next(acc, a, inv, tr_value(hs[k + 3], ls[k + 3], pcs[k + 3]))
+        os_[k + 3] = acc
+    for k in range(m & ~3, m):
+        c = cs[k]
+        chk += (c - c) != 0.0
+        acc = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
+        os_[k] = acc
+    if chk != 0 or acc - acc != 0.0:
         bad += _count_bad3(hs, ls, cs)
     return bad
 
 
 @jit
 def natr_1d_nb(high, low, close, period, out):
-    """ATR as a percentage of the close (TA-Lib NATR); lookback ``period``; see :func:`atr_1d_nb`."""
+    """ATR as a percentage of the close (TA-Lib NATR); lookback ``period``; see :func:`atr_1d_nb`.
+
+    The steady-state loop takes four bars a turn: four ``wilder_next`` steps (the FMA
+    chain, unchanged), then ``_simd.natr_store4`` does their four ``natr_value`` divisions
+    as one vector division (same operations per lane, same bits) beside the chain
+    instead of four scalar divisions competing with it. The close check rides along in
+    that vector op."""
     n = high.shape[0]
     bad, acc = _atr_head(high, low, close, period, out)
     if n > period:
@@ -379,13 +461,21 @@ def natr_1d_nb(high, low, close, period, out):
     cs = close[s:]
     pcs = close[period:]
     os_ = out[s:]
-    chk = 0.0
-    for i in range(n - s):
-        c = cs[i]
-        chk += c * 0.0
-        acc = wilder_next(acc, a, inv, tr_value(hs[i], ls[i], pcs[i]))
-        os_[i] = natr_value(acc, c)
-    if chk != 0.0 or acc - acc != 0.0:
+    m = n - s
+    chk = 0
+    for j in range(m >> 2):
+        k = 4 * j
+        a0 = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
+        a1 = wilder_next(a0, a, inv, tr_value(hs[k + 1], ls[k + 1], pcs[k + 1]))
+        a2 = wilder_next(a1, a, inv, tr_value(hs[k + 2], ls[k + 2], pcs[k + 2]))
+        acc = wilder_next(a2, a, inv, tr_value(hs[k + 3], ls[k + 3], pcs[k + 3]))
+        chk |= natr_store4(os_, k, a0, a1, a2, acc, cs)
+    for k in range(m & ~3, m):
+        c = cs[k]
+        chk += (c - c) != 0.0
+        acc = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
+        os_[k] = natr_value(acc, c)
+    if chk != 0 or acc - acc != 0.0:
         bad += _count_bad3(hs, ls, cs)
     return bad
 
