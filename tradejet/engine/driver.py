@@ -6,7 +6,10 @@ Per bar ``t`` (one cross-section of the universe):
    (:func:`tradejet.kernels.fills.fill_bar_nb`) and booked with
    :func:`tradejet.engine.step.on_fill_nb`; a market order still unfilled after
    ``max_order_bars`` bars is cancelled;
-2. :func:`tradejet.engine.step.step_nb` runs the decision path on bar ``t``;
+2. :func:`tradejet.engine.step.step_nb` runs the decision path on bar ``t`` (its indicator
+   part advanced for a block of bars ahead by
+   :func:`tradejet.strategies.indicator_block.indicators_block_nb`, the same values, then
+   :func:`tradejet.engine.step.decide_nb`);
 3. accepted intents become working orders, ready at bar ``t + 1 + latency`` (by default
    they fill at the next bar's open).
 
@@ -38,9 +41,11 @@ from tradejet.engine.step import (
     OUT_STRATEGY,
     OUT_TYPE,
     on_fill_nb,
+    decide_nb,
     on_order_done_nb,
-    step_nb,
 )
+from tradejet.strategies.base import N_IV
+from tradejet.strategies.indicator_block import indicators_block_nb
 from tradejet.kernels.codes import Reject
 
 # working-order bookkeeping beside the fill model's ORD row
@@ -82,6 +87,8 @@ N_OL = 9
 RUN_OK = 0
 RUN_ORDERS_FULL = 1   # more working orders than slots: later intents were dropped (counted)
 
+IND_BLOCK = 512       # bars of indicators advanced at once, ahead of the decisions
+
 
 @njit(cache=True, error_model="numpy")
 def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
@@ -97,7 +104,16 @@ def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latenc
     dropped = counters[2]
     next_id = counters[3]
     n_work = counters[4]
+    n_pairs = C.shape[1]
+    ivb = np.empty((min(IND_BLOCK, max(1, t1 - t0)), n_pairs, N_IV))
+    tb = t0
+    te = t0
     for t in range(t0, t1):
+        if t == te:  # indicators do not depend on decisions: advance the next block of bars
+            tb = t
+            te = min(t1, t + IND_BLOCK)
+            indicators_block_nb(ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, tb, te, ivb,
+                                ctx.iv)
         # 1. fills of working orders against this bar (active orders are kept, in submission
         #    order, in slots 0..n_work-1: the same order the event driver sees them in)
         k = 0
@@ -148,8 +164,12 @@ def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latenc
             else:
                 k += 1
 
-        # 2. decide
-        n = step_nb(ctx, ts[t], O[t], H[t], L[t], C[t], V[t], have[t], scores[t], intents, out)
+        # 2. decide (step_nb's decision part, on this bar's indicator row of the block)
+        row = ivb[t - tb]
+        for p in range(n_pairs):
+            for j in range(N_IV):
+                ctx.iv[p, j] = row[p, j]
+        n = decide_nb(ctx, ts[t], C[t], have[t], scores[t], intents, out)
 
         # 3. accepted intents become working orders
         for i in range(n):

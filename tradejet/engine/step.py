@@ -174,15 +174,24 @@ def _has_position(pos_qty, s):
 @njit(cache=True, error_model="numpy")
 def step_nb(ctx, ts, o, h, l, c, v, have_bar, scores, intents, out):
     """Run the decision path for one bar cross-section; return the number of ``out`` rows."""
+    # 1. indicators (the compiled driver advances them a block of bars ahead instead: same values)
+    for p in range(c.shape[0]):
+        if have_bar[p]:
+            indicators_update_nb(ctx.ind_state, ctx.ind_off, ctx.ind_params, p, o[p], h[p], l[p], c[p], v[p], ctx.iv)
+    return decide_nb(ctx, ts, c, have_bar, scores, intents, out)
+
+
+@njit(cache=True, error_model="numpy")
+def decide_nb(ctx, ts, c, have_bar, scores, intents, out):
+    """Steps 2-7 of :func:`step_nb` (``ctx.iv`` already holds this bar's indicator values)."""
     n_pairs = c.shape[0]
     S = ctx.strat_params.shape[0]
     t = int(ctx.info[INFO_STEP])
     ctx.info[INFO_STEP] = t + 1
 
-    # 1. indicators and marks
+    # 1. marks, covariance
     for p in range(n_pairs):
         if have_bar[p]:
-            indicators_update_nb(ctx.ind_state, ctx.ind_off, ctx.ind_params, p, o[p], h[p], l[p], c[p], v[p], ctx.iv)
             ctx.mark[p] = c[p]
     cov_update_nb(ctx.port_cov, ctx.port_vec, ctx.port_params, c, have_bar)
 
