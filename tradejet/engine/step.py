@@ -181,7 +181,7 @@ def step_nb(ctx, ts, o, h, l, c, v, have_bar, scores, intents, out):
     return decide_nb(ctx, ts, c, have_bar, scores, intents, out)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def decide_nb(ctx, ts, c, have_bar, scores, intents, out):
     """Steps 2-7 of :func:`step_nb` (``ctx.iv`` already holds this bar's indicator values)."""
     n_pairs = c.shape[0]
@@ -270,7 +270,7 @@ def decide_nb(ctx, ts, c, have_bar, scores, intents, out):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_fill_nb(ctx, strategy, pair, side, qty, price, fee, ts, release):
     """Book one fill of an order the step accepted: portfolio, pending, reserved cash, position state.
 
@@ -294,7 +294,7 @@ def on_fill_nb(ctx, strategy, pair, side, qty, price, fee, ts, release):
     return pnl
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_order_done_nb(ctx, strategy, pair, side, unfilled_qty, unreleased):
     """An accepted order ended with ``unfilled_qty`` left (cancelled, rejected): free what it held."""
     ctx.pending[strategy, pair] -= side * unfilled_qty

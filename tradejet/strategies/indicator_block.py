@@ -98,7 +98,7 @@ def _var_b(t, p, inv, left, shift, s1, s2, pos, ring, x):
     return left, shift, s1, s2, pos1, var
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv):  # noqa: C901 (one straight loop)
     """Advance every pair's pack over bars ``t0 <= t < t1`` (rows of the ``(T, n)`` bar arrays).
 
