@@ -99,13 +99,24 @@ def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latenc
     working orders].
     """
     bar = np.empty(N_BAR)
+    ivb = np.empty((min(IND_BLOCK, max(1, t1 - t0)), C.shape[1], N_IV))
+    return _run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
+                        intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters,
+                        t0, t1, bar, ivb)
+
+
+# the loop allocates nothing (run_nb does): compiled without reference counting, so the views it
+# takes per bar and the arrays it passes to the per-bar kernels cost no atomic operations
+@njit(cache=True, error_model="numpy", _nrt=False)
+def _run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
+                 intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1,
+                 bar, ivb):
     n_fills = counters[0]
     n_orders = counters[1]
     dropped = counters[2]
     next_id = counters[3]
     n_work = counters[4]
     n_pairs = C.shape[1]
-    ivb = np.empty((min(IND_BLOCK, max(1, t1 - t0)), n_pairs, N_IV))
     tb = t0
     te = t0
     for t in range(t0, t1):
