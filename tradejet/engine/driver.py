@@ -26,6 +26,7 @@ from numba import njit
 from tradejet.kernels.codes import Fill, OrderType
 from tradejet.kernels.fills import BAR, N_BAR, N_ORD, ORD, fill_bar_nb, market_context_nb
 from tradejet.kernels.portfolio import ACC_CASH
+from tradejet.kernels.portrisk import portfolio_on
 from tradejet.engine.step import (
     INFO_ACTIVE,
     INFO_EQUITY,
@@ -96,7 +97,8 @@ def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latenc
     """Run bars ``t0 <= t < t1`` in place; call again with the next range to continue.
 
     ``counters`` carries the run between calls: [fills, orders logged, dropped, next order id,
-    working orders].
+    working orders]. With no portfolio limit set, ``ctx.port_cov`` / ``ctx.port_vec`` are not
+    advanced (no decision reads them; the report's risk section replays its own estimate).
     """
     bar = np.empty(N_BAR)
     ivb = np.empty((min(IND_BLOCK, max(1, t1 - t0)), C.shape[1], N_IV))
@@ -117,6 +119,8 @@ def _run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, 
     next_id = counters[3]
     n_work = counters[4]
     n_pairs = C.shape[1]
+    # the covariance is read only by the portfolio limits (the report replays its own)
+    update_cov = portfolio_on(ctx.port_params)
     tb = t0
     te = t0
     for t in range(t0, t1):
@@ -178,9 +182,10 @@ def _run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, 
         # 2. decide (step_nb's decision part, on this bar's indicator row of the block)
         row = ivb[t - tb]
         for p in range(n_pairs):
-            for j in range(N_IV):
-                ctx.iv[p, j] = row[p, j]
-        n = decide_nb(ctx, ts[t], C[t], have[t], scores[t], intents, out)
+            if have[t, p]:  # a pair without a bar keeps its row (the block repeats it too)
+                for j in range(N_IV):
+                    ctx.iv[p, j] = row[p, j]
+        n = decide_nb(ctx, ts[t], C[t], have[t], scores[t], intents, out, update_cov)
 
         # 3. accepted intents become working orders
         for i in range(n):
