@@ -185,7 +185,7 @@ def step_nb(ctx, ts, o, h, l, c, v, have_bar, scores, intents, out):
     return decide_nb(ctx, ts, c, have_bar, scores, intents, out, True)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def decide_nb(ctx, ts, c, have_bar, scores, intents, out, update_cov):
     """Steps 2-7 of :func:`step_nb` (``ctx.iv`` already holds this bar's indicator values).
 
