@@ -6,7 +6,10 @@ Per bar ``t`` (one cross-section of the universe):
    (:func:`tradejet.kernels.fills.fill_bar_nb`) and booked with
    :func:`tradejet.engine.step.on_fill_nb`; a market order still unfilled after
    ``max_order_bars`` bars is cancelled;
-2. :func:`tradejet.engine.step.step_nb` runs the decision path on bar ``t``;
+2. :func:`tradejet.engine.step.step_nb` runs the decision path on bar ``t`` (its indicator
+   part advanced for a block of bars ahead by
+   :func:`tradejet.strategies.indicator_block.indicators_block_nb`, the same values, then
+   :func:`tradejet.engine.step.decide_nb`);
 3. accepted intents become working orders, ready at bar ``t + 1 + latency`` (by default
    they fill at the next bar's open).
 
@@ -23,6 +26,7 @@ from numba import njit
 from tradejet.kernels.codes import Fill, OrderType
 from tradejet.kernels.fills import BAR, N_BAR, N_ORD, ORD, fill_bar_nb, market_context_nb
 from tradejet.kernels.portfolio import ACC_CASH
+from tradejet.kernels.portrisk import portfolio_on
 from tradejet.engine.step import (
     INFO_ACTIVE,
     INFO_EQUITY,
@@ -38,9 +42,11 @@ from tradejet.engine.step import (
     OUT_STRATEGY,
     OUT_TYPE,
     on_fill_nb,
+    decide_nb,
     on_order_done_nb,
-    step_nb,
 )
+from tradejet.strategies.base import N_IV
+from tradejet.strategies.indicator_block import indicators_block_nb
 from tradejet.kernels.codes import Reject
 
 # working-order bookkeeping beside the fill model's ORD row
@@ -82,6 +88,8 @@ N_OL = 9
 RUN_OK = 0
 RUN_ORDERS_FULL = 1   # more working orders than slots: later intents were dropped (counted)
 
+IND_BLOCK = 512       # bars of indicators advanced at once, ahead of the decisions
+
 
 @njit(cache=True, error_model="numpy")
 def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
@@ -89,15 +97,38 @@ def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latenc
     """Run bars ``t0 <= t < t1`` in place; call again with the next range to continue.
 
     ``counters`` carries the run between calls: [fills, orders logged, dropped, next order id,
-    working orders].
+    working orders]. With no portfolio limit set, ``ctx.port_cov`` / ``ctx.port_vec`` are not
+    advanced (no decision reads them; the report's risk section replays its own estimate).
     """
     bar = np.empty(N_BAR)
+    ivb = np.empty((min(IND_BLOCK, max(1, t1 - t0)), C.shape[1], N_IV))
+    return _run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
+                        intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters,
+                        t0, t1, bar, ivb)
+
+
+# the loop allocates nothing (run_nb does): compiled without reference counting, so the views it
+# takes per bar and the arrays it passes to the per-bar kernels cost no atomic operations
+@njit(cache=True, error_model="numpy", _nrt=False)
+def _run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
+                 intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1,
+                 bar, ivb):
     n_fills = counters[0]
     n_orders = counters[1]
     dropped = counters[2]
     next_id = counters[3]
     n_work = counters[4]
+    n_pairs = C.shape[1]
+    # the covariance is read only by the portfolio limits (the report replays its own)
+    update_cov = portfolio_on(ctx.port_params)
+    tb = t0
+    te = t0
     for t in range(t0, t1):
+        if t == te:  # indicators do not depend on decisions: advance the next block of bars
+            tb = t
+            te = min(t1, t + IND_BLOCK)
+            indicators_block_nb(ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, tb, te, ivb,
+                                ctx.iv)
         # 1. fills of working orders against this bar (active orders are kept, in submission
         #    order, in slots 0..n_work-1: the same order the event driver sees them in)
         k = 0
@@ -148,8 +179,13 @@ def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latenc
             else:
                 k += 1
 
-        # 2. decide
-        n = step_nb(ctx, ts[t], O[t], H[t], L[t], C[t], V[t], have[t], scores[t], intents, out)
+        # 2. decide (step_nb's decision part, on this bar's indicator row of the block)
+        row = ivb[t - tb]
+        for p in range(n_pairs):
+            if have[t, p]:  # a pair without a bar keeps its row (the block repeats it too)
+                for j in range(N_IV):
+                    ctx.iv[p, j] = row[p, j]
+        n = decide_nb(ctx, ts[t], C[t], have[t], scores[t], intents, out, update_cov)
 
         # 3. accepted intents become working orders
         for i in range(n):

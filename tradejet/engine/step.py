@@ -23,7 +23,11 @@ loop; the event driver calls it once per bar from Python. Fills come back throug
 :func:`on_fill_nb`, the same in both drivers.
 
 All state lives in :class:`Context` (a NamedTuple of arrays: Numba passes it as a tuple
-and caches the compiled step). Nothing is allocated per bar.
+and caches the compiled step). Nothing is allocated per bar, so the per-bar kernels that
+take arrays and call other kernels are compiled without Numba's reference counting
+(``_nrt=False``): otherwise every call increments and decrements the count of each array
+argument, an atomic operation each (~15 ns on the 2-core box), which cost more than the
+decisions themselves. Numba refuses an allocation in such a kernel at compile time.
 """
 
 from __future__ import annotations
@@ -174,17 +178,32 @@ def _has_position(pos_qty, s):
 @njit(cache=True, error_model="numpy")
 def step_nb(ctx, ts, o, h, l, c, v, have_bar, scores, intents, out):
     """Run the decision path for one bar cross-section; return the number of ``out`` rows."""
+    # 1. indicators (the compiled driver advances them a block of bars ahead instead: same values)
+    for p in range(c.shape[0]):
+        if have_bar[p]:
+            indicators_update_nb(ctx.ind_state, ctx.ind_off, ctx.ind_params, p, o[p], h[p], l[p], c[p], v[p], ctx.iv)
+    return decide_nb(ctx, ts, c, have_bar, scores, intents, out, True)
+
+
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def decide_nb(ctx, ts, c, have_bar, scores, intents, out, update_cov):
+    """Steps 2-7 of :func:`step_nb` (``ctx.iv`` already holds this bar's indicator values).
+
+    ``update_cov`` False skips advancing the portfolio covariance: only for a driver that
+    never reads it afterwards, when no portfolio limit is set (nothing in the step reads it
+    then). The event driver always advances it (its risk view reads it).
+    """
     n_pairs = c.shape[0]
     S = ctx.strat_params.shape[0]
     t = int(ctx.info[INFO_STEP])
     ctx.info[INFO_STEP] = t + 1
 
-    # 1. indicators and marks
+    # 1. marks, covariance
     for p in range(n_pairs):
         if have_bar[p]:
-            indicators_update_nb(ctx.ind_state, ctx.ind_off, ctx.ind_params, p, o[p], h[p], l[p], c[p], v[p], ctx.iv)
             ctx.mark[p] = c[p]
-    cov_update_nb(ctx.port_cov, ctx.port_vec, ctx.port_params, c, have_bar)
+    if update_cov:
+        cov_update_nb(ctx.port_cov, ctx.port_vec, ctx.port_params, c, have_bar)
 
     # 2. breadth and regime
     cnt = 0
@@ -263,7 +282,7 @@ def step_nb(ctx, ts, o, h, l, c, v, have_bar, scores, intents, out):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_fill_nb(ctx, strategy, pair, side, qty, price, fee, ts, release):
     """Book one fill of an order the step accepted: portfolio, pending, reserved cash, position state.
 
@@ -287,7 +306,7 @@ def on_fill_nb(ctx, strategy, pair, side, qty, price, fee, ts, release):
     return pnl
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_order_done_nb(ctx, strategy, pair, side, unfilled_qty, unreleased):
     """An accepted order ended with ``unfilled_qty`` left (cancelled, rejected): free what it held."""
     ctx.pending[strategy, pair] -= side * unfilled_qty

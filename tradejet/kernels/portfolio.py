@@ -34,7 +34,7 @@ N_ACC = 4
 _FLAT_RTOL = 1e-12
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def apply_fill_nb(account, pos_qty, pos_avg, realized, fees, strategy, pair, side, qty, price, fee):
     """Book one fill; return the P&L it realized (NaN and no change if the fill is invalid)."""
     if not (qty > 0.0) or not (price > 0.0) or not (fee >= 0.0) or not math.isfinite(qty) \
@@ -94,7 +94,7 @@ def position_value_nb(pos_qty, pos_avg, mark):
     return v
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def equity_nb(account, pos_qty, pos_avg, mark):
     """Return equity: cash plus the signed market value of all positions."""
     return account[ACC_CASH] + position_value_nb(pos_qty, pos_avg, mark)

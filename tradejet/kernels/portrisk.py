@@ -283,7 +283,7 @@ def portfolio_on(pp):
             or math.isfinite(pp[PP_TARGET_VOL]))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def check_intent_portfolio_nb(pair, strategy, side, qty, price, flags, trading_state, meta, limits, strategy_share,
                               strategy_status, unreconciled, account, pos_qty, pos_avg, mark, risk_state, pending,
                               port_cov, port_vec, pp, regime, equity):

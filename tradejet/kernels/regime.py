@@ -122,7 +122,7 @@ def regime_init(regime_params=DEFAULT_REGIME_PARAMS) -> np.ndarray:
     return st
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def regime_update_nb(st, rp, close, ema_long, rv, breadth):
     """Advance the regime by one bar; return the regime code (kernels.codes.Regime)."""
     t = int(st[RS_T])

@@ -73,7 +73,7 @@ def _state_reject(state):
     return Reject.DOWNTIME
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def check_intent_nb(pair, strategy, side, qty, price, flags, trading_state, meta, limits,
                     strategy_share, strategy_status, unreconciled, account, pos_qty, pos_avg, mark,
                     risk_state):

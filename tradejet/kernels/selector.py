@@ -48,7 +48,7 @@ def _has_position(pos_qty, s):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def selector_step_nb(regime, ts, table_strategy, table_share, wind_down_ns, shares, status, deadline, pos_qty):
     """Update the selector state for ``regime`` at ``ts``; return a bitmask of strategies whose status changed.
 

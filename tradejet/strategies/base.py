@@ -325,7 +325,7 @@ def entry_qty_nb(params, share, equity, pos_qty, price):
     return (target - have) / price
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def exit_all_nb(intents, n, pair, strategy, qty, price, reason, forced):
     """Append a reduce-only market sell of the whole long (buy back a short)."""
     side = Side.SELL if qty > 0.0 else Side.BUY
@@ -333,7 +333,7 @@ def exit_all_nb(intents, n, pair, strategy, qty, price, reason, forced):
     return emit_nb(intents, n, pair, strategy, side, abs(qty), price, flags, reason)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def manage_long_nb(intents, n, pair, strategy, params, status, ps, qty, close, signal_exit, signal_reason):
     """Manage one held position for a bar; return the new intent count.
 

@@ -27,7 +27,7 @@ class Params(RiskProfile, forbid_unknown_fields=True, kw_only=True):
     tranche_bars: int = 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending, pos_state, scores, t, intents, n):
     frac = params[b.SP_P0]
     every = int(params[b.SP_P0 + 1])

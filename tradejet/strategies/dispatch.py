@@ -9,7 +9,7 @@ from tradejet.kernels.codes import Strategy
 from tradejet.strategies import breakout, defensive, mean_reversion, ml_signal, momentum_rotation, swing, trend_following
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def strategy_step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending, pos_state, scores, t,
                      intents, n):
     """Run strategy ``code``'s step for one bar over all pairs; return the new intent count."""

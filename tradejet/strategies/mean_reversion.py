@@ -25,7 +25,7 @@ class Params(RiskProfile, forbid_unknown_fields=True, kw_only=True):
     rsi_low: float = 30.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending, pos_state, scores, t, intents, n):
     for p in range(iv.shape[0]):
         if not have_bar[p] or pending[p] != 0.0:

@@ -30,7 +30,7 @@ class Params(RiskProfile, forbid_unknown_fields=True, kw_only=True):
     min_momentum: float = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending, pos_state, scores, t, intents, n):
     n_pairs = iv.shape[0]
     top_k = int(params[b.SP_P0])

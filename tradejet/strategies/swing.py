@@ -148,7 +148,7 @@ def exit_reason_nb(iv, p, params, ps):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending, pos_state, scores, t, intents, n):
     n_pairs = iv.shape[0]
     n_open = 0

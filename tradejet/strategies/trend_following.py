@@ -26,7 +26,7 @@ class Params(RiskProfile, forbid_unknown_fields=True, kw_only=True):
     adx_min: float = 20.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending, pos_state, scores, t, intents, n):
     for p in range(iv.shape[0]):
         if not have_bar[p] or pending[p] != 0.0:

@@ -1,0 +1,132 @@
+"""The compiled driver's block of indicators == the per-bar update the event driver calls, bit for bit.
+
+:func:`indicators_block_nb` advances every pair's pack over a block of bars with its
+recurrences in local variables; :func:`indicators_update_nb` advances it one bar at a time
+in the pack. Same ``IV_*`` rows on every bar (NaN where NaN), same pack state at the end,
+whatever the blocks, the gaps (bars a pair does not have) and the indicator periods.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tradejet.strategies.base import (
+    DEFAULT_IND_PARAMS,
+    IP_BB_NBDEV,
+    N_IP,
+    N_IV,
+    indicator_state,
+    indicators_update_nb,
+)
+from tradejet.strategies.indicator_block import indicators_block_nb
+
+
+def per_bar(ip, O, H, L, C, V, have):
+    """The oracle: the event driver's path (one indicators_update_nb per pair with a bar)."""
+    T, n = C.shape
+    state, off = indicator_state(ip, n)
+    iv = np.full((n, N_IV), np.nan)
+    rows = np.empty((T, n, N_IV))
+    for t in range(T):
+        for p in range(n):
+            if have[t, p]:
+                indicators_update_nb(state, off, ip, p, O[t, p], H[t, p], L[t, p], C[t, p], V[t, p], iv)
+        rows[t] = iv
+    return state, rows
+
+
+def blocked(ip, O, H, L, C, V, have, cuts):
+    """The compiled driver's path: blocks [cuts[i], cuts[i+1]), iv carried between blocks."""
+    T, n = C.shape
+    state, off = indicator_state(ip, n)
+    iv = np.full((n, N_IV), np.nan)
+    rows = np.full((T, n, N_IV), -1.0)
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        ivb = np.full((b - a + 3, n, N_IV), -2.0)  # larger than the block: rows past it untouched
+        indicators_block_nb(state, off, ip, O, H, L, C, V, have, a, b, ivb, iv)
+        assert (ivb[b - a:] == -2.0).all()
+        rows[a:b] = ivb[:b - a]
+        iv[:] = ivb[b - a - 1]
+    return state, rows
+
+
+def market(seed, T, n, gap, decimals):
+    rng = np.random.default_rng(seed)
+    C = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, (T, n)), axis=0))
+    if decimals is not None:  # coarse ticks: flat stretches, equal highs, zero returns
+        C = np.maximum(np.round(C, decimals), 10.0 ** -decimals)
+    H = C * (1.0 + rng.uniform(0.0, 0.01, (T, n)))
+    L = C * (1.0 - rng.uniform(0.0, 0.01, (T, n)))
+    O = C * (1.0 + rng.normal(0.0, 0.002, (T, n)))
+    if decimals is not None:
+        H = np.maximum(np.round(H, decimals), C)
+        L = np.minimum(np.round(L, decimals), C)
+    V = rng.uniform(0.0, 10.0, (T, n))
+    V[rng.uniform(size=(T, n)) < 0.1] = 0.0
+    have = rng.uniform(size=(T, n)) >= gap
+    if T > 10:
+        have[T // 3: T // 2, 0] = False  # a long hole in one pair
+    for a in (O, H, L, C, V):
+        a[~have] = np.nan
+    return O, H, L, C, V, have
+
+
+def assert_same(a, b):
+    state_a, rows_a = a
+    state_b, rows_b = b
+    np.testing.assert_array_equal(rows_b, rows_a)
+    np.testing.assert_array_equal(state_b, state_a)
+
+
+@given(seed=st.integers(0, 2**32 - 1), T=st.integers(1, 300), n=st.integers(1, 3),
+       gap=st.sampled_from([0.0, 0.05, 0.5, 1.0]), decimals=st.sampled_from([None, 0, 2]),
+       periods=st.lists(st.integers(2, 9), min_size=N_IP, max_size=N_IP), nbdev=st.floats(0.5, 3.0),
+       cut_seed=st.integers(0, 2**32 - 1), n_cuts=st.integers(0, 8))
+def test_block_equals_per_bar(seed, T, n, gap, decimals, periods, nbdev, cut_seed, n_cuts):
+    ip = np.array(periods, dtype=np.float64)
+    ip[IP_BB_NBDEV] = nbdev
+    bars = market(seed, T, n, gap, decimals)
+    inner = np.random.default_rng(cut_seed).integers(1, T, size=n_cuts) if T > 1 else np.array([], np.int64)
+    cuts = [0, *sorted(set(inner.tolist())), T]
+    assert_same(per_bar(ip, *bars), blocked(ip, *bars, cuts))
+
+
+@pytest.mark.parametrize("block", [1, 64, 512, 100_000])
+def test_block_equals_per_bar_default_periods(block):
+    bars = market(11, 2_000, 4, 0.05, None)
+    cuts = list(range(0, 2_000, block)) + [2_000]
+    assert_same(per_bar(DEFAULT_IND_PARAMS, *bars), blocked(DEFAULT_IND_PARAMS, *bars, cuts))
+
+
+def test_block_equals_per_bar_real_majors(shared_data, tmp_path):
+    """45k hourly bars of the ten USDT majors: symbols starting years apart, real gaps, 2018-2022 crashes."""
+    from tradejet.engine.sources import load_bars
+
+    for f in sorted((shared_data / "crypto" / "binance").glob("*USDT_1h_*_2022-10.csv*")):
+        (tmp_path / f.name).symlink_to(f)
+    bars, _ = load_bars(tmp_path)
+    assert len(bars.symbols) == 10 and not bars.have.all()
+    arrays = (bars.open, bars.high, bars.low, bars.close, bars.volume, bars.have)
+    T = bars.n_bars
+    assert_same(per_bar(DEFAULT_IND_PARAMS, *arrays),
+                blocked(DEFAULT_IND_PARAMS, *arrays, list(range(0, T, 512)) + [T]))
+
+
+def test_backtest_independent_of_chunks_and_blocks():
+    """run() in chunks that cut the indicator blocks anywhere: the same results bit for bit."""
+    from tradejet.config import Config
+    from tradejet.engine.simulate import MarketBars, run
+    from tradejet.io.synthetic import synthetic_market
+
+    bars = MarketBars.from_synthetic(synthetic_market(days=40, timeframe="1h", seed=5))
+    whole = run(bars, Config())
+    cut = run(bars, Config(), chunk=333)
+    assert len(whole.fills["qty"]) > 0
+    for k in whole.fills:
+        np.testing.assert_array_equal(cut.fills[k], whole.fills[k])
+    for k in whole.orders:
+        np.testing.assert_array_equal(cut.orders[k], whole.orders[k])
+    np.testing.assert_array_equal(cut.equity, whole.equity)
