@@ -41,8 +41,8 @@ from tradejet.engine.step import (
     OUT_SIDE,
     OUT_STRATEGY,
     OUT_TYPE,
-    on_fill_nb,
     decide_nb,
+    on_fill_nb,
     on_order_done_nb,
 )
 from tradejet.strategies.base import N_IV

@@ -19,8 +19,10 @@ no bar at this time) and runs the whole decision path:
 It writes one row per intent into ``out`` (``OUT_*``: pair, strategy, side, qty and price
 as rounded by risk, order type, flags, reason, the risk code) and returns how many.
 The compiled backtest (:mod:`tradejet.engine.backtest`) calls it inside its ``@njit``
-loop; the event driver calls it once per bar from Python. Fills come back through
-:func:`on_fill_nb`, the same in both drivers.
+loop (with step 1 advanced a block of bars ahead by
+:func:`tradejet.strategies.indicator_block.indicators_block_nb`, bit for bit the same values,
+then :func:`decide_nb` per bar); the event driver calls it once per bar from Python.
+Fills come back through :func:`on_fill_nb`, the same in both drivers.
 
 All state lives in :class:`Context` (a NamedTuple of arrays: Numba passes it as a tuple
 and caches the compiled step). Nothing is allocated per bar, so the per-bar kernels that
