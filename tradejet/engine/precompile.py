@@ -8,13 +8,13 @@ signatures the driver uses* and saves them lets the first process load them inst
 
 :func:`start` launches ``python -m tradejet.engine.precompile`` when it can help (at
 least two usable CPUs, a cold cache for the driver, not disabled by
-``TRADEJET_PARALLEL_COMPILE=0``). The child compiles, in this order, the subtrees the
-driver reaches last (the risk checks, the strategies, the regime, the selector, the
-covariance) and then the kernels the run needs after its last bar (metrics, the
-portfolio-risk replay). The parent compiles from the other end (fills, bookkeeping,
-indicators). Where they meet, one of them compiles a function the other is compiling:
-wasted work, never a wrong result (the cache writes are atomic; a signature that does
-not match exactly is simply compiled again by the parent). ``tests/engine/test_precompile.py``
+``TRADEJET_PARALLEL_COMPILE=0``). The child compiles the decision half of the step
+(:func:`tradejet.engine.step.decide_nb`: regime, selector, strategies, risk checks) and then
+the kernels the run needs after its last bar (metrics, the portfolio-risk replay), while
+the parent compiles the other half (synthetic market, fill-model context, the indicator
+block, the fill model and its bookkeeping). Should the parent get there first, it
+compiles the function itself: wasted work, never a wrong result (the cache writes are
+atomic; a signature that does not match exactly is simply compiled again by the parent). ``tests/engine/test_precompile.py``
 checks that every signature here is the one the driver uses.
 """
 
@@ -75,38 +75,17 @@ def jobs():
 
     from tradejet.config import Config
     from tradejet.engine.simulate import build_context
-    from tradejet.engine.step import new_buffers
-    from tradejet.kernels.portrisk import check_intent_portfolio_nb, cov_update_nb
-    from tradejet.kernels.regime import regime_update_nb
-    from tradejet.kernels.selector import selector_step_nb
-    from tradejet.strategies.dispatch import strategy_step_nb
+    from tradejet.engine.step import decide_nb, new_buffers
 
     ctx, _rows, _fcfg, _ = build_context(["BTC/USD", "ETH/USD"], Config())
-    intents, _out = new_buffers()
-    i64, f64 = types.int64, types.float64
+    intents, out = new_buffers()
+    i64 = types.int64
     row = typeof(np.zeros(2))            # a row of a C-contiguous 2-D array, as the driver indexes it
     brow = typeof(np.zeros(2, np.bool_))
     T = typeof
 
-    def risk():
-        check_intent_portfolio_nb.compile((
-            i64, i64, i64, f64, f64, i64, i64, T(ctx.meta), T(ctx.limits), T(ctx.shares), T(ctx.status),
-            T(ctx.unreconciled), T(ctx.account), T(ctx.pos_qty), T(ctx.pos_avg), T(ctx.mark), T(ctx.risk_state),
-            T(ctx.pending), T(ctx.port_cov), T(ctx.port_vec), T(ctx.port_params), i64, f64))
-
-    def strategies():
-        strategy_step_nb.compile((i64, row, i64, f64, f64, T(ctx.iv), brow, row, row, T(ctx.pos_state[0]), row, i64,
-                                  T(intents), i64))
-
-    def regime():
-        regime_update_nb.compile((T(ctx.regime_state), T(ctx.regime_params), f64, f64, f64, f64))
-
-    def selector():
-        selector_step_nb.compile((i64, i64, T(ctx.table_strategy), T(ctx.table_share), i64, T(ctx.shares),
-                                  T(ctx.status), T(ctx.deadline), T(ctx.pos_qty)))
-
-    def covariance():
-        cov_update_nb.compile((T(ctx.port_cov), T(ctx.port_vec), T(ctx.port_params), row, brow))
+    def decide():  # the step after its indicators: regime, selector, strategies, risk checks
+        decide_nb.compile((T(ctx), i64, row, brow, row, T(intents), T(out), types.boolean))
 
     def metrics():
         from tradejet.kernels.metrics import summarize
@@ -127,8 +106,7 @@ def jobs():
                               symbols=["BTC/USD", "ETH/USD"])
         pr(res, Config())
 
-    return [("risk", risk), ("strategies", strategies), ("regime", regime), ("selector", selector),
-            ("covariance", covariance), ("metrics", metrics), ("portfolio_risk", portfolio_risk)]
+    return [("decide", decide), ("metrics", metrics), ("portfolio_risk", portfolio_risk)]
 
 
 def run_jobs(names: list[str] | None = None) -> dict[str, str]:

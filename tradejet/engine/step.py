@@ -187,7 +187,9 @@ def step_nb(ctx, ts, o, h, l, c, v, have_bar, scores, intents, out):
     return decide_nb(ctx, ts, c, have_bar, scores, intents, out, True)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+# not inline="always": as its own function, a cold start compiles it in a helper process while
+# the driver compiles the indicator block and the fill model (tradejet.engine.precompile)
+@njit(cache=True, error_model="numpy", _nrt=False)
 def decide_nb(ctx, ts, c, have_bar, scores, intents, out, update_cov):
     """Steps 2-7 of :func:`step_nb` (``ctx.iv`` already holds this bar's indicator values).
 
