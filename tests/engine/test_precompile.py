@@ -16,7 +16,15 @@ import sys
 
 import pytest
 
-_CHILD = "import json; from tradejet.engine import precompile; print(json.dumps(precompile.run_jobs()))"
+_CHILD = """
+import json
+from tradejet.engine import precompile
+done = precompile.run_jobs()
+for name, job in precompile._parent_jobs():  # the parent's half, with its own signatures
+    job()
+    done["parent:" + name] = "ok"
+print(json.dumps(done))
+"""
 
 _PARENT = """
 import json
@@ -44,7 +52,8 @@ SHARED = {
     "tradejet.engine.step.decide_nb", "tradejet.kernels.portrisk.check_intent_portfolio_nb",
     "tradejet.strategies.dispatch.strategy_step_nb", "tradejet.kernels.regime.regime_update_nb",
     "tradejet.kernels.selector.selector_step_nb", "tradejet.kernels.metrics.summary_nb",
-    "tradejet.kernels.portrisk.replay_risk_nb",
+    "tradejet.kernels.portrisk.replay_risk_nb", "tradejet.strategies.indicator_block.indicators_block_nb",
+    "tradejet.kernels.fills.fill_bar_nb", "tradejet.engine.step.on_fill_nb", "tradejet.engine.step.on_order_done_nb",
 }
 
 
@@ -56,12 +65,12 @@ def _py(code: str, cache: str) -> str:
     return r.stdout.strip().splitlines()[-1]
 
 
-def test_helper_compiles_the_drivers_own_signatures(tmp_path):
+def test_both_halves_compile_the_drivers_own_signatures(tmp_path):
     cache = str(tmp_path / "numba")
     done = json.loads(_py(_CHILD, cache))
-    assert done == {k: "ok" for k in done} and len(done) == 3, done
+    assert done == {k: "ok" for k in done} and len(done) == 5, done
     again = set(json.loads(_py(_PARENT, cache)))
-    assert "tradejet.engine.driver.run_nb" in again  # the parent did compile the driver itself
+    assert "tradejet.engine.driver.run_bars_nb" in again  # the parent did compile the driver itself
     assert not (again & SHARED), f"compiled twice (signature drift in precompile.jobs): {sorted(again & SHARED)}"
 
 
@@ -78,14 +87,42 @@ def test_start_is_off_when_disabled_or_warm(monkeypatch):
     assert precompile.start() is None
 
 
-def test_a_failing_job_is_reported_not_raised(monkeypatch):
+def test_a_failing_job_is_reported_not_raised(monkeypatch, tmp_path):
     from tradejet.engine import precompile
 
     def boom():
         raise RuntimeError("no compiler today")
 
     monkeypatch.setattr(precompile, "jobs", lambda: [("x", boom)])
+    monkeypatch.setenv("TRADEJET_PRECOMPILE_MARKS", str(tmp_path))
     assert precompile.run_jobs() == {"x": "RuntimeError: no compiler today"}
+    assert (tmp_path / "x").read_text() == "RuntimeError: no compiler today"  # the parent stops waiting
+
+
+def test_parent_share_compiles_its_half_then_waits_for_the_helpers_mark(monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    from tradejet.engine import precompile
+
+    ran = []
+    monkeypatch.setattr(precompile, "_parent_jobs", lambda: [("mine", lambda: ran.append(1))])
+    monkeypatch.setattr(precompile, "_child", None)
+    assert precompile.parent_share() is None and ran == []  # no helper started: nothing to do
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        monkeypatch.setattr(precompile, "_child", child)
+        monkeypatch.setattr(precompile, "_marks", str(tmp_path))
+        (tmp_path / "decide").write_text("ok")
+        assert precompile.parent_share() == "marked" and ran == [1]
+        (tmp_path / "decide").unlink()
+        assert precompile.parent_share(timeout=0.0) == "timeout" and ran == [1, 1]
+        child.kill()
+        child.wait()
+        assert precompile.parent_share() == "exited" and ran == [1, 1, 1]  # a dead helper is not waited for
+    finally:
+        if child.poll() is None:
+            child.kill()
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -91,7 +91,6 @@ RUN_ORDERS_FULL = 1   # more working orders than slots: later intents were dropp
 IND_BLOCK = 512       # bars of indicators advanced at once, ahead of the decisions
 
 
-@njit(cache=True, error_model="numpy")
 def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
            intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1):
     """Run bars ``t0 <= t < t1`` in place; call again with the next range to continue.
@@ -99,20 +98,24 @@ def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latenc
     ``counters`` carries the run between calls: [fills, orders logged, dropped, next order id,
     working orders]. With no portfolio limit set, ``ctx.port_cov`` / ``ctx.port_vec`` are not
     advanced (no decision reads them; the report's risk section replays its own estimate).
+
+    A Python function: it allocates the loop's two scratch arrays and calls the compiled
+    :func:`run_bars_nb` (an ``@njit`` wrapper around it would be one more compile of the
+    whole driver, ~1.5 s of a cold start, for two allocations per chunk).
     """
     bar = np.empty(N_BAR)
     ivb = np.empty((min(IND_BLOCK, max(1, t1 - t0)), C.shape[1], N_IV))
-    return _run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
-                        intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters,
-                        t0, t1, bar, ivb)
+    return run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
+                       intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters,
+                       t0, t1, bar, ivb)
 
 
 # the loop allocates nothing (run_nb does): compiled without reference counting, so the views it
 # takes per bar and the arrays it passes to the per-bar kernels cost no atomic operations
 @njit(cache=True, error_model="numpy", _nrt=False)
-def _run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
-                 intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1,
-                 bar, ivb):
+def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
+                intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1,
+                bar, ivb):
     n_fills = counters[0]
     n_orders = counters[1]
     dropped = counters[2]

@@ -1,7 +1,7 @@
 """Compile half of the backtest on the second core while the first compiles the rest.
 
 With an empty Numba cache, ``tradejet backtest`` spends most of its start compiling the
-driver (:func:`tradejet.engine.driver.run_nb` and the ~170 kernels it calls), one
+driver (:func:`tradejet.engine.driver.run_bars_nb` and the ~170 kernels it calls), one
 function after another on one core. Numba looks every callee up in its on-disk cache
 before compiling it, so a second process that compiles some callees *with the exact
 signatures the driver uses* and saves them lets the first process load them instead.
@@ -9,12 +9,14 @@ signatures the driver uses* and saves them lets the first process load them inst
 :func:`start` launches ``python -m tradejet.engine.precompile`` when it can help (at
 least two usable CPUs, a cold cache for the driver, not disabled by
 ``TRADEJET_PARALLEL_COMPILE=0``). The child compiles the decision half of the step
-(:func:`tradejet.engine.step.decide_nb`: regime, selector, strategies, risk checks) and then
-the kernels the run needs after its last bar (metrics, the portfolio-risk replay), while
-the parent compiles the other half (synthetic market, fill-model context, the indicator
-block, the fill model and its bookkeeping). Should the parent get there first, it
-compiles the function itself: wasted work, never a wrong result (the cache writes are
-atomic; a signature that does not match exactly is simply compiled again by the parent). ``tests/engine/test_precompile.py``
+(:func:`tradejet.engine.step.decide_nb`: regime, selector, strategies, risk checks), marks
+it done, then compiles the kernels the run needs after its last bar (metrics, the
+portfolio-risk replay). Meanwhile the parent compiles the synthetic market and the fill
+context, then (:func:`parent_share`, called by :func:`tradejet.engine.simulate.run`) the
+indicator block and the fill model, waits for the child's mark, and compiles the driver,
+which finds every callee in the cache. Nothing races: a signature that does not match
+exactly, or a helper that died, only means the parent compiles that part itself (the
+cache writes are atomic). ``tests/engine/test_precompile.py``
 checks that every signature here is the one the driver uses.
 """
 
@@ -22,10 +24,13 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 
-__all__ = ["jobs", "run_jobs", "start"]
+__all__ = ["jobs", "parent_share", "run_jobs", "start"]
 
 
 def _usable_cpus() -> int:
@@ -38,34 +43,100 @@ def _usable_cpus() -> int:
 def _driver_cached() -> bool:
     """True when the driver's cache index exists (a warm cache: nothing to share)."""
     try:
-        from tradejet.engine.driver import run_nb
+        from tradejet.engine.driver import run_bars_nb
 
-        return os.path.exists(run_nb._cache._cache_file._index_path)
+        return os.path.exists(run_bars_nb._cache._cache_file._index_path)
     except Exception:  # noqa: BLE001 - Numba internals moved: assume warm, never start a useless child
         return True
+
+
+_child: subprocess.Popen | None = None
+_marks: str | None = None
+_ENV_MARKS = "TRADEJET_PRECOMPILE_MARKS"
 
 
 def start() -> subprocess.Popen | None:
     """Start the compile helper process if it can shorten a cold start; return it or None.
 
     The process is killed at interpreter exit if it is still running (its cache writes
-    are atomic, so a kill loses work, never corrupts the cache).
+    are atomic, so a kill loses work, never corrupts the cache). It marks each finished
+    job with a file in a temporary folder; :func:`parent_share` waits for the marks.
     """
+    global _child, _marks
     if os.environ.get("TRADEJET_PARALLEL_COMPILE", "1") == "0" or _usable_cpus() < 2 or _driver_cached():
         return None
+    marks = tempfile.mkdtemp(prefix="tradejet-precompile-")
     try:
         proc = subprocess.Popen([sys.executable, "-m", "tradejet.engine.precompile"], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=dict(os.environ, **{_ENV_MARKS: marks}))
     except OSError:
+        shutil.rmtree(marks, ignore_errors=True)
         return None
-    atexit.register(_stop, proc)
+    _child, _marks = proc, marks
+    atexit.register(_stop, proc, marks)
     return proc
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def _stop(proc: subprocess.Popen, marks: str) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+    shutil.rmtree(marks, ignore_errors=True)
+
+
+def parent_share(timeout: float = 120.0) -> str | None:
+    """In the parent, while the helper runs: compile the driver's other half, then wait for the helper.
+
+    Compiles the indicator block and the fill model's bookkeeping with the driver's own
+    signatures, then waits until the helper has marked ``decide`` done, has exited, or
+    ``timeout`` seconds passed, so that compiling the driver finds every callee in the
+    cache instead of racing the helper for ``decide_nb``. Returns why it stopped waiting
+    (``"marked"``, ``"exited"``, ``"timeout"``), or None (doing nothing) when no helper was started.
+    """
+    if _child is None or _marks is None:
+        return None
+    for _name, job in _parent_jobs():
+        job()
+    deadline = time.monotonic() + timeout
+    done = os.path.join(_marks, "decide")
+    while True:
+        if os.path.exists(done):
+            return "marked"
+        if _child.poll() is not None:
+            return "exited"
+        if time.monotonic() >= deadline:
+            return "timeout"
+        time.sleep(0.02)
+
+
+def _parent_jobs():
+    """The parent's half: ``[(name, thunk)]`` compiling with the driver's (``run_bars_nb``'s) signatures."""
+    import numpy as np
+    from numba import typeof, types
+
+    from tradejet.config import Config
+    from tradejet.engine.simulate import build_context
+    from tradejet.engine.step import on_fill_nb, on_order_done_nb
+    from tradejet.kernels.fills import fill_bar_nb
+    from tradejet.strategies.indicator_block import indicators_block_nb
+
+    ctx, _rows, _fcfg, _ = build_context(["BTC/USD", "ETH/USD"], Config())
+    i64, f64, T = types.int64, types.float64, typeof
+    row = typeof(np.zeros(2))
+    m2 = typeof(np.zeros((2, 2)))
+
+    def indicators():
+        indicators_block_nb.compile((T(ctx.ind_state), T(ctx.ind_off), T(ctx.ind_params), m2, m2, m2, m2, m2,
+                                     typeof(np.zeros((2, 2), np.bool_)), i64, i64, typeof(np.zeros((2, 2, 2))),
+                                     T(ctx.iv)))
+
+    def fills():
+        fill_bar_nb.compile((row, i64, row, row, row))
+        on_fill_nb.compile((T(ctx), i64, i64, i64, f64, f64, f64, i64, f64))
+        on_order_done_nb.compile((T(ctx), i64, i64, i64, f64, f64))
+
+    return [("indicators", indicators), ("fills", fills)]
 
 
 def jobs():
@@ -120,6 +191,10 @@ def run_jobs(names: list[str] | None = None) -> dict[str, str]:
             out[name] = "ok"
         except Exception as e:  # noqa: BLE001 - a helper: the parent compiles whatever this did not
             out[name] = f"{type(e).__name__}: {e}"
+        marks = os.environ.get(_ENV_MARKS)
+        if marks and os.path.isdir(marks):  # done (or failed): the parent stops waiting for it
+            with open(os.path.join(marks, name), "w") as f:
+                f.write(out[name])
     return out
 
 
