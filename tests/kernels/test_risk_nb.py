@@ -13,7 +13,7 @@ from tradejet.engine.universe import Universe
 from tradejet.kernels import portfolio as kpf
 from tradejet.kernels import risk as kr
 from tradejet.kernels.codes import Reject as R, Strategy as S, StrategyStatus as SS, TradingState as TS
-from tradejet.kernels.pairs import META_TAKER_FEE
+from tradejet.kernels.pairs import META_COSTMIN, META_LOT_DECIMALS, META_ORDERMIN, META_TAKER_FEE
 
 U = Universe.default()
 META = U.meta
@@ -121,6 +121,41 @@ def test_reduce_only_clips_and_refuses_to_open():
     assert c.check(TF, "BTC/USD", -1, 0.5, flags=REDUCE) == (R.OK, 0.01, 50_000.0)
     assert c.check(TF, "BTC/USD", 1, 0.01, flags=REDUCE)[0] == R.INVALID_INTENT
     assert c.check(BO, "BTC/USD", -1, 0.01, flags=REDUCE)[0] == R.INVALID_INTENT  # breakout holds nothing
+
+
+def test_closing_a_whole_position_summed_in_floats_leaves_no_dust():
+    # two fills of DOT (8 lot decimals) sum to 141.94998898999998 in floats, not 141.94998899:
+    # the exit must sell the venue's 141.94998899, and the book must then be flat
+    dot = U.index("DOT/USD")
+    held = 138.36900884 + 3.58098015
+    assert held < 141.94998899
+    c = Ctx(holdings=[(MR, "DOT/USD", held)])
+    code, q, _ = c.check(MR, "DOT/USD", -1, held, flags=REDUCE)
+    assert (code, q) == (R.OK, 141.94998899)
+    kpf.apply_fill_nb(c.account, c.pos, c.avg, np.zeros_like(c.pos), np.zeros_like(c.pos), MR, dot, -1, q, 5.0, 0.0)
+    assert c.pos[MR, dot] == 0.0
+    # a partial exit (not the whole position) still rounds down strictly
+    c.pos[MR, dot] = held
+    assert c.check(MR, "DOT/USD", -1, 100.000000009, flags=REDUCE)[1] == 100.0
+
+
+@given(st.lists(st.integers(1, 10**12), min_size=1, max_size=6), st.integers(0, 8))
+def test_whole_exit_after_any_fills_is_the_decimal_sum(lots, decimals):
+    # fills are whole lots (as the venue books them); however their float sum rounds, closing
+    # the position sells exactly their decimal sum, never a lot less or more
+    meta = META.copy()
+    dot = U.index("DOT/USD")
+    meta[dot, META_LOT_DECIMALS] = decimals
+    meta[dot, META_ORDERMIN] = meta[dot, META_COSTMIN] = 0.0  # no minimum in the way
+    scale = 10.0 ** decimals
+    held = 0.0
+    for k in lots:
+        held += k / scale
+    c = Ctx(cash=0.0, holdings=[(MR, "DOT/USD", held)])
+    code, q, _ = kr.check_intent_nb(dot, MR, -1, held, 5.0, REDUCE, TS.TRADING, meta, c.lim, c.shares, c.status,
+                                    c.unrec, c.account, c.pos, c.avg, c.mark, c.rs)
+    assert code == R.OK
+    assert round(q * scale) == sum(lots)
 
 
 def test_leverage_and_shorts_when_enabled():

@@ -40,7 +40,7 @@ import math
 from numba import njit
 
 from tradejet.kernels.codes import Reject, StrategyStatus, TradingState, Permit
-from tradejet.kernels.pairs import META_TAKER_FEE, prepare_order_nb
+from tradejet.kernels.pairs import META_LOT_DECIMALS, META_TAKER_FEE, prepare_order_nb
 from tradejet.kernels.portfolio import ACC_CASH, ACC_RESERVED, equity_nb
 from tradejet.kernels.schedule import permissions_nb
 
@@ -89,9 +89,11 @@ def check_intent_nb(pair, strategy, side, qty, price, flags, trading_state, meta
         return Reject.INVALID_INTENT, 0.0, price
     pos = pos_qty[strategy, pair]
     reducing = (side < 0 and pos > 0.0) or (side > 0 and pos < 0.0)
+    whole = False
     if flags & INTENT_REDUCE_ONLY:
         if not reducing:
             return Reject.INVALID_INTENT, 0.0, price
+        whole = qty >= abs(pos)
         qty = min(qty, abs(pos))
     crosses = reducing and qty > abs(pos)
     is_entry = (not reducing) or crosses
@@ -115,7 +117,15 @@ def check_intent_nb(pair, strategy, side, qty, price, flags, trading_state, meta
         if side < 0 and limits[LIM_ALLOW_SHORT] == 0.0:
             return Reject.NO_SHORTING, 0.0, price
 
-    code, q, p = prepare_order_nb(meta, pair, side, qty, price, (flags & INTENT_LIMIT) != 0)
+    q_in = qty
+    lot = meta[pair, META_LOT_DECIMALS]
+    if whole and lot == lot:
+        # A position summed from fills in floats sits a few ulps off the venue's decimal one
+        # (138.36900884 + 3.58098015 = 141.94998898999998): rounded down strictly, closing it
+        # would leave one lot of dust, below every minimum, that the strategy then tries to
+        # sell on every bar. Lift it by at most 1e-14 (~45 ulps) and half a lot first.
+        q_in = qty + min(qty * 1e-14, 0.5 * 10.0 ** -lot)
+    code, q, p = prepare_order_nb(meta, pair, side, q_in, price, (flags & INTENT_LIMIT) != 0)
     if code != Reject.OK or not is_entry:
         return code, q, p
 
