@@ -344,13 +344,14 @@ def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv):  
             mom = 0.0
             if count >= mmax:
                 for hzn in (size, m2, m3):
-                    past = ring_c[(pos_c - hzn) % ringn]
+                    back = pos_c - hzn  # in (-ringn, ringn): wrap without an integer division
+                    past = ring_c[back + ringn if back < 0 else back]
                     mom += c / past - 1.0
                 mom /= 3.0
             else:
                 mom = NAN
             count += 1
-            pos_c = (pos_c + 1) % ringn
+            pos_c = pos_c + 1 if pos_c + 1 < ringn else 0
             row[IV_MOM] = mom
             row[IV_CLOSE] = c
             row[IV_VOLUME] = v
