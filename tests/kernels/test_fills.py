@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.kernels import fill_loop as oracle
@@ -304,6 +304,56 @@ def test_market_context_is_causal_and_matches_numpy():
     v2[i:] *= 7
     ctx2 = market_context_nb(o, h2, lo2, c2, v2, 20, 30)
     np.testing.assert_array_equal(ctx2[: i + 1, BAR.SPREAD:], ctx[: i + 1, BAR.SPREAD:])  # bar i sees only < i
+
+
+def market_context_loop(o, h, lo, c, v, sw, vw):
+    """The estimates row by row in plain Python floats, each window summed left to right."""
+    n = len(c)
+    cs = corwin_schultz_nb(h, lo, c)
+    out = np.full((n, N_BAR), np.nan)
+    for i in range(n):
+        out[i, :5] = o[i], h[i], lo[i], c[i], v[i]
+        if i - sw >= 1:
+            s = 0.0
+            for j in range(i - sw, i):
+                s += float(cs[j])
+            out[i, BAR.SPREAD] = s / sw
+        if i - vw >= 1:
+            r = [math.log(float(c[j]) / float(c[j - 1])) for j in range(i - vw, i)]
+            m = 0.0
+            for x in r:
+                m += x
+            m /= vw
+            ss = 0.0
+            for x in r:
+                ss += (x - m) * (x - m)
+            out[i, BAR.SIGMA] = math.sqrt(ss / (vw - 1))
+        if i >= vw:
+            s = 0.0
+            for j in range(i - vw, i):
+                s += float(v[j])
+            out[i, BAR.AVG_VOLUME] = s / vw
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 90), sw=st.integers(1, 12), vw=st.integers(2, 12), seed=st.integers(0, 2**32 - 1))
+def test_market_context_equals_a_row_by_row_loop_bit_for_bit(n, sw, vw, seed):
+    """The kernel sums four rows in lockstep and computes each log return once; every row
+    must still be the same bits as summing its own window alone (sizes cross the 4-row groups)."""
+    o, h, lo, c, v = random_bars(np.random.default_rng(seed), n)
+    np.testing.assert_array_equal(market_context_nb(o, h, lo, c, v, sw, vw), market_context_loop(o, h, lo, c, v, sw, vw))
+
+
+@pytest.mark.parametrize("keep", [62, 63, 64, 65, 100])
+def test_market_context_row_depends_on_its_window_only(keep):
+    """The paper venue computes the newest row from a bounded history: same bits as the full series."""
+    o, h, lo, c, v = random_bars(np.random.default_rng(keep), 400)
+    full = market_context_nb(o, h, lo, c, v, 60, 60)
+    for i in range(keep, 400, 37):
+        a = slice(i + 1 - keep, i + 1)
+        tail = market_context_nb(o[a], h[a], lo[a], c[a], v[a], 60, 60)
+        np.testing.assert_array_equal(tail[-1], full[i])
 
 
 def test_spread_falls_back_to_estimate_then_floor():

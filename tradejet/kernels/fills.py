@@ -307,6 +307,76 @@ def corwin_schultz_nb(high, low, close):
 
 
 @njit(cache=True)
+def _window_sums_nb(x, w, i0, out):
+    """``out[i] = x[i-w] + x[i-w+1] + ... + x[i-1]`` (from 0.0, in that order) for ``i0 <= i < len(out)``.
+
+    Four rows at a time in lockstep: each row keeps its own left-to-right sum (the same
+    bits as summing it alone), and the four independent chains hide the add latency that
+    one sum alone waits on."""
+    n = out.shape[0]
+    i = i0
+    while i + 4 <= n:
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        for j in range(i - w, i):
+            a0 += x[j]
+            a1 += x[j + 1]
+            a2 += x[j + 2]
+            a3 += x[j + 3]
+        out[i] = a0
+        out[i + 1] = a1
+        out[i + 2] = a2
+        out[i + 3] = a3
+        i += 4
+    while i < n:
+        a = 0.0
+        for j in range(i - w, i):
+            a += x[j]
+        out[i] = a
+        i += 1
+
+
+@njit(cache=True)
+def _window_sq_dev_nb(x, w, mean, i0, out):
+    """``out[i] = sum((x[j] - mean[i])**2 for j in i-w..i-1)`` (from 0.0, in order), four rows in lockstep."""
+    n = out.shape[0]
+    i = i0
+    while i + 4 <= n:
+        m0 = mean[i]
+        m1 = mean[i + 1]
+        m2 = mean[i + 2]
+        m3 = mean[i + 3]
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        for j in range(i - w, i):
+            d0 = x[j] - m0
+            d1 = x[j + 1] - m1
+            d2 = x[j + 2] - m2
+            d3 = x[j + 3] - m3
+            a0 += d0 * d0
+            a1 += d1 * d1
+            a2 += d2 * d2
+            a3 += d3 * d3
+        out[i] = a0
+        out[i + 1] = a1
+        out[i + 2] = a2
+        out[i + 3] = a3
+        i += 4
+    while i < n:
+        m = mean[i]
+        a = 0.0
+        for j in range(i - w, i):
+            d = x[j] - m
+            a += d * d
+        out[i] = a
+        i += 1
+
+
+@njit(cache=True)
 def market_context_nb(open_, high, low, close, volume, spread_window, vol_window):
     """Return the ``(n, N_BAR)`` bar rows the fill model reads, estimates causal.
 
@@ -319,7 +389,9 @@ def market_context_nb(open_, high, low, close, volume, spread_window, vol_window
     Each row is summed over its own window only (O(window) per bar, not rolling sums):
     a row must not depend on how much history came before it, so the paper venue, which
     keeps a bounded history, computes the very same numbers as the compiled backtest
-    (the parity test checks fills bit for bit).
+    (the parity test checks fills bit for bit). Each log return is computed once (not
+    once per window that holds it), and the window sums run four rows in lockstep, each
+    summed left to right from 0.0 as a row alone would be.
     """
     n = open_.shape[0]
     out = np.full((n, N_BAR), np.nan)
@@ -332,26 +404,27 @@ def market_context_nb(open_, high, low, close, volume, spread_window, vol_window
         out[i, BAR.LOW] = low[i]
         out[i, BAR.CLOSE] = close[i]
         out[i, BAR.VOLUME] = volume[i]
-        if i - sw >= 1:  # cs[j] exists for j >= 1; window of cs ending at i-1
-            s = 0.0
-            for j in range(i - sw, i):
-                s += cs[j]
-            out[i, BAR.SPREAD] = s / sw
-        if i - vw >= 1 and vw >= 2:  # log returns r_j = log(c_j / c_{j-1}), j in [i - vw, i - 1]
-            m = 0.0
-            for j in range(i - vw, i):
-                m += math.log(close[j] / close[j - 1])
-            m /= vw
-            ss = 0.0
-            for j in range(i - vw, i):
-                d = math.log(close[j] / close[j - 1]) - m
-                ss += d * d
-            out[i, BAR.SIGMA] = math.sqrt(ss / (vw - 1))
-        if i >= vw:
-            v = 0.0
-            for j in range(i - vw, i):
-                v += volume[j]
-            out[i, BAR.AVG_VOLUME] = v / vw
+    sums = np.empty(n)
+    if sw >= 1 and sw + 1 < n:  # cs[j] exists for j >= 1; window of cs ending at i-1
+        _window_sums_nb(cs, sw, sw + 1, sums)
+        for i in range(sw + 1, n):
+            out[i, BAR.SPREAD] = sums[i] / sw
+    if vw >= 2 and vw + 1 < n:  # log returns r_j = log(c_j / c_{j-1}), j in [i - vw, i - 1]
+        lr = np.empty(n)
+        lr[0] = np.nan
+        for j in range(1, n):
+            lr[j] = math.log(close[j] / close[j - 1])
+        _window_sums_nb(lr, vw, vw + 1, sums)
+        for i in range(vw + 1, n):
+            sums[i] /= vw
+        ss = np.empty(n)
+        _window_sq_dev_nb(lr, vw, sums, vw + 1, ss)
+        for i in range(vw + 1, n):
+            out[i, BAR.SIGMA] = math.sqrt(ss[i] / (vw - 1))
+    if vw >= 1 and vw < n:
+        _window_sums_nb(volume, vw, vw, sums)
+        for i in range(vw, n):
+            out[i, BAR.AVG_VOLUME] = sums[i] / vw
     return out
 
 
