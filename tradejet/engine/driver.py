@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from tradejet.kernels.codes import Fill, OrderType
-from tradejet.kernels.fills import BAR, N_BAR, N_ORD, ORD, fill_bar_nb, market_context_nb
+from tradejet.kernels.fills import BAR, N_BAR, N_ORD, ORD, fill_bar_nb, market_context_into_nb
 from tradejet.kernels.portfolio import ACC_CASH
 from tradejet.kernels.portrisk import portfolio_on
 from tradejet.engine.step import (
@@ -254,29 +254,28 @@ def bar_context_nb(O, H, L, C, V, spread_window, vol_window, out):
     run over its own bars only.
     """
     T, n = C.shape
+    idx = np.empty(T, np.int64)
+    o = np.empty(T)
+    h = np.empty(T)
+    lo = np.empty(T)
+    c = np.empty(T)
+    v = np.empty(T)
     for p in range(n):
         m = 0
         for t in range(T):
             if C[t, p] == C[t, p]:
-                m += 1
-        idx = np.empty(m, np.int64)
-        m = 0
-        for t in range(T):
-            if C[t, p] == C[t, p]:
                 idx[m] = t
+                o[m] = O[t, p]
+                h[m] = H[t, p]
+                lo[m] = L[t, p]
+                c[m] = C[t, p]
+                v[m] = V[t, p]
                 m += 1
-        o = np.empty(m)
-        h = np.empty(m)
-        lo = np.empty(m)
-        c = np.empty(m)
-        v = np.empty(m)
-        for i in range(m):
-            o[i] = O[idx[i], p]
-            h[i] = H[idx[i], p]
-            lo[i] = L[idx[i], p]
-            c[i] = C[idx[i], p]
-            v[i] = V[idx[i], p]
-        ctx = market_context_nb(o, h, lo, c, v, spread_window, vol_window)
+        if m == T:  # every bar present (the usual case): straight into the pair's rows
+            market_context_into_nb(o, h, lo, c, v, spread_window, vol_window, out[p])
+            continue
+        ctx = np.empty((m, N_BAR))
+        market_context_into_nb(o[:m], h[:m], lo[:m], c[:m], v[:m], spread_window, vol_window, ctx)
         for t in range(T):
             for j in range(N_BAR):
                 out[p, t, j] = np.nan

@@ -131,3 +131,68 @@ def nonfinite4(typingctx, x, k):
         return _nonfinite_flag(builder, v)
 
     return sig, codegen
+
+
+WINDOW_ROWS = 16  # rows per call of window_sums16 / window_sqdev16 (four <4 x double> accumulators)
+
+
+def _window_loop(context, builder, signature, args, body):
+    """Shared frame of the window intrinsics: ``acc[a] = 0``; for ``j`` in ``0..w-1``:
+    ``acc[a] = body(acc[a], x[i - w + j + 4a .. +3], a)``; then ``out[i + 4a ..] = acc[a]``."""
+    x_ty, out_ty = signature.args[0], signature.args[-1]
+    x_v, w_v, i_v, out_v = args[0], args[1], args[-2], args[-1]
+    xdata = context.make_array(x_ty)(context, builder, x_v).data
+    accs = [cgutils.alloca_once_value(builder, _splat(0.0)) for _ in range(4)]
+    start = builder.sub(i_v, w_v)
+    with cgutils.for_range(builder, w_v) as loop:
+        base = builder.add(start, loop.index)
+        for a in range(4):
+            ptr = builder.bitcast(builder.gep(xdata, [builder.add(base, _ir.Constant(base.type, 4 * a))]),
+                                  _V4.as_pointer())
+            v = builder.load(ptr, align=8)
+            builder.store(body(builder, builder.load(accs[a]), v, a), accs[a])
+    odata = context.make_array(out_ty)(context, builder, out_v).data
+    for a in range(4):
+        ptr = builder.bitcast(builder.gep(odata, [builder.add(i_v, _ir.Constant(i_v.type, 4 * a))]),
+                              _V4.as_pointer())
+        builder.store(builder.load(accs[a]), ptr, align=8)
+    return context.get_dummy_value()
+
+
+@intrinsic
+def window_sums16(typingctx, x, w, i, out):
+    """``out[i + k] = x[i+k-w] + x[i+k-w+1] + ... + x[i+k-1]`` for k in 0..15: each row
+    summed from 0.0 left to right, exactly as alone; the 16 rows share each vector load.
+
+    Contract: ``w >= 1`` (intp), ``i - w >= 0``, ``i + 15 < len(out)``, ``i + 14 < len(x)``."""
+    sig = types.void(x, w, i, out)
+
+    def codegen(context, builder, signature, args):
+        return _window_loop(context, builder, signature, args, lambda b, acc, v, a: b.fadd(acc, v))
+
+    return sig, codegen
+
+
+@intrinsic
+def window_sqdev16(typingctx, x, w, mean, i, out):
+    """``out[i + k] = sum((x[j] - mean[i + k]) ** 2 for j in i+k-w .. i+k-1)`` for k in 0..15,
+    each row from 0.0 left to right (``d = x - m``, ``acc = acc + d * d``: no fused multiply-add).
+
+    Contract as :func:`window_sums16`, and ``i + 15 < len(mean)``."""
+    sig = types.void(x, w, mean, i, out)
+
+    def codegen(context, builder, signature, args):
+        mdata = context.make_array(signature.args[2])(context, builder, args[2]).data
+        means = []
+        for a in range(4):
+            ptr = builder.bitcast(builder.gep(mdata, [builder.add(args[3], _ir.Constant(args[3].type, 4 * a))]),
+                                  _V4.as_pointer())
+            means.append(builder.load(ptr, align=8))
+
+        def body(b, acc, v, a):
+            d = b.fsub(v, means[a])
+            return b.fadd(acc, b.fmul(d, d))
+
+        return _window_loop(context, builder, signature, args, body)
+
+    return sig, codegen

@@ -67,12 +67,13 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from tradejet.kernels._simd import WINDOW_ROWS, window_sqdev16, window_sums16
 from tradejet.kernels.codes import Fill, OrderType
 
 __all__ = [
     "PAIR", "CFG", "BAR", "ORD", "N_PAIR", "N_CFG", "N_BAR", "N_ORD",
     "pair_row", "config_array", "ready_bar", "new_order",
-    "round_qty_nb", "round_price_nb", "prepare_order_nb", "corwin_schultz_nb", "market_context_nb", "market_context",
+    "round_qty_nb", "round_price_nb", "prepare_order_nb", "corwin_schultz_nb", "market_context_nb", "market_context_into_nb", "market_context",
     "half_spread_nb", "impact_nb", "fill_bar_nb", "fill_at_nb",
 ]
 
@@ -310,26 +311,15 @@ def corwin_schultz_nb(high, low, close):
 def _window_sums_nb(x, w, i0, out):
     """``out[i] = x[i-w] + x[i-w+1] + ... + x[i-1]`` (from 0.0, in that order) for ``i0 <= i < len(out)``.
 
-    Four rows at a time in lockstep: each row keeps its own left-to-right sum (the same
-    bits as summing it alone), and the four independent chains hide the add latency that
-    one sum alone waits on."""
+    Sixteen rows at a time with four-lane vector adds (:func:`~tradejet.kernels._simd.window_sums16`):
+    each lane keeps its own row's left-to-right sum, so every row has the same bits as
+    summed alone; the rows share the loads and hide the add latency one sum alone waits on.
+    ``len(x) >= len(out)``, ``i0 >= w >= 1``."""
     n = out.shape[0]
     i = i0
-    while i + 4 <= n:
-        a0 = 0.0
-        a1 = 0.0
-        a2 = 0.0
-        a3 = 0.0
-        for j in range(i - w, i):
-            a0 += x[j]
-            a1 += x[j + 1]
-            a2 += x[j + 2]
-            a3 += x[j + 3]
-        out[i] = a0
-        out[i + 1] = a1
-        out[i + 2] = a2
-        out[i + 3] = a3
-        i += 4
+    while i + WINDOW_ROWS <= n:
+        window_sums16(x, w, i, out)
+        i += WINDOW_ROWS
     while i < n:
         a = 0.0
         for j in range(i - w, i):
@@ -340,32 +330,12 @@ def _window_sums_nb(x, w, i0, out):
 
 @njit(cache=True)
 def _window_sq_dev_nb(x, w, mean, i0, out):
-    """``out[i] = sum((x[j] - mean[i])**2 for j in i-w..i-1)`` (from 0.0, in order), four rows in lockstep."""
+    """``out[i] = sum((x[j] - mean[i])**2 for j in i-w..i-1)`` (from 0.0, in order), sixteen rows at a time."""
     n = out.shape[0]
     i = i0
-    while i + 4 <= n:
-        m0 = mean[i]
-        m1 = mean[i + 1]
-        m2 = mean[i + 2]
-        m3 = mean[i + 3]
-        a0 = 0.0
-        a1 = 0.0
-        a2 = 0.0
-        a3 = 0.0
-        for j in range(i - w, i):
-            d0 = x[j] - m0
-            d1 = x[j + 1] - m1
-            d2 = x[j + 2] - m2
-            d3 = x[j + 3] - m3
-            a0 += d0 * d0
-            a1 += d1 * d1
-            a2 += d2 * d2
-            a3 += d3 * d3
-        out[i] = a0
-        out[i + 1] = a1
-        out[i + 2] = a2
-        out[i + 3] = a3
-        i += 4
+    while i + WINDOW_ROWS <= n:
+        window_sqdev16(x, w, mean, i, out)
+        i += WINDOW_ROWS
     while i < n:
         m = mean[i]
         a = 0.0
@@ -390,11 +360,19 @@ def market_context_nb(open_, high, low, close, volume, spread_window, vol_window
     a row must not depend on how much history came before it, so the paper venue, which
     keeps a bounded history, computes the very same numbers as the compiled backtest
     (the parity test checks fills bit for bit). Each log return is computed once (not
-    once per window that holds it), and the window sums run four rows in lockstep, each
+    once per window that holds it), and the window sums run sixteen rows in lockstep, each
     summed left to right from 0.0 as a row alone would be.
     """
+    out = np.empty((open_.shape[0], N_BAR))
+    market_context_into_nb(open_, high, low, close, volume, spread_window, vol_window, out)
+    return out
+
+
+@njit(cache=True)
+def market_context_into_nb(open_, high, low, close, volume, spread_window, vol_window, out):
+    """:func:`market_context_nb` written into ``out`` (``(n, N_BAR)``, every cell overwritten)."""
     n = open_.shape[0]
-    out = np.full((n, N_BAR), np.nan)
+    out[:] = np.nan
     cs = corwin_schultz_nb(high, low, close)
     sw = int(spread_window)
     vw = int(vol_window)
@@ -425,7 +403,6 @@ def market_context_nb(open_, high, low, close, volume, spread_window, vol_window
         _window_sums_nb(volume, vw, vw, sums)
         for i in range(vw, n):
             out[i, BAR.AVG_VOLUME] = sums[i] / vw
-    return out
 
 
 def market_context(open_, high, low, close, volume, spread_window: int = 60, vol_window: int = 60) -> np.ndarray:
