@@ -196,6 +196,7 @@ def _summary(con, res, out: Path, wall: float) -> None:
             t.add_row(label, value)
     t.add_row("bars x symbols", f"{res.bars:,} x {len(res.symbols)}")
     t.add_row("bar-steps/s", f"{res.bar_steps_per_s:,.0f}")
+    t.add_row("prepare (s)", f"{res.prepare_s:.2f}")
     t.add_row("compile (s)", f"{res.compile_s:.2f}")
     t.add_row("wall time (s)", f"{wall:.2f}")
     con.print(t)

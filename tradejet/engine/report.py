@@ -51,6 +51,7 @@ class RunFigures(msgspec.Struct, kw_only=True):
     elapsed_s: float
     compile_s: float
     bar_steps_per_s: float
+    prepare_s: float = 0.0  # before the loop, not in elapsed_s: the fill model's bar context, the buffers
 
 
 class PortfolioRisk(msgspec.Struct, kw_only=True):
@@ -525,7 +526,7 @@ def render_html(report: BacktestReport, s: ReportSeries) -> str:
 <title>{html.escape(report.title)}</title><style>{_CSS}</style></head>
 <body><header><h1>{html.escape(report.title)}</h1>
 <p>{html.escape(report.system)} &middot; {len(report.symbols)} symbols &middot; {_date(report.start_ts)} to {_date(report.end_ts)}
-&middot; {run.bars:,} bars in {run.elapsed_s:.2f} s ({run.bar_steps_per_s:,.0f} bar-steps/s, compile {run.compile_s:.2f} s)</p></header>
+&middot; {run.bars:,} bars in {run.elapsed_s:.2f} s ({run.bar_steps_per_s:,.0f} bar-steps/s; before the loop {run.prepare_s:.2f} s, compile {run.compile_s:.2f} s)</p></header>
 <main>{warnings}
 <section><div class="kpis">{kpis}</div></section>
 <section><h2>Equity</h2>{_equity_chart(s)}<h2>Drawdown (%)</h2>{_drawdown_chart(s)}</section>

@@ -128,6 +128,7 @@ class BacktestResult:
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)   # system-specific sections (swing: tranches, ml_guard)
     close: np.ndarray | None = None  # (bars, symbols) closes, NaN where a symbol has no bar (risk report)
+    prepare_s: float = 0.0  # before the loop (not in elapsed_s): context, the fill model's bar context, buffers
 
     @property
     def bar_steps_per_s(self) -> float:
@@ -297,6 +298,7 @@ def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | 
     tstate = np.empty(T, np.int8)
     counters = np.zeros(5, np.int64)
     have = bars.have
+    prepare_s = time.perf_counter() - t_start
     compile_s = 0.0
     if run_bars_nb.signatures == []:  # first call in this process: compile (or load the cache) outside the timer
         t0 = time.perf_counter()
@@ -320,9 +322,9 @@ def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | 
         warnings.append(f"{counters[2]} accepted orders were dropped: more than {slots} working orders at once")
     if counters[0] > cap or counters[1] > cap:
         warnings.append(f"logs kept the first {cap} fills/orders of {counters[0]}/{counters[1]}")
-    _ = t_start
     res = _assemble(bars, cfg, ctx, fills_log[:min(counters[0], cap)], orders_log[:min(counters[1], cap)], equity,
                     cash, regime, active, tstate, elapsed, compile_s, warnings)
+    res.prepare_s = prepare_s
     if cfg.system == "swing":
         from tradejet.engine.swing import tranche_stats
 

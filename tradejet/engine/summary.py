@@ -42,6 +42,7 @@ def to_report(res, cfg: Config, *, title: str) -> tuple[BacktestReport, ReportSe
         title=title, system=cfg.system, start_ts=int(res.ts[0]), end_ts=int(res.ts[-1]), symbols=list(res.symbols),
         metrics=_clean(res.metrics),
         run=RunFigures(bars=res.bars, symbols=len(res.symbols), elapsed_s=res.elapsed_s, compile_s=res.compile_s,
+                       prepare_s=getattr(res, "prepare_s", 0.0),
                        bar_steps_per_s=res.bar_steps_per_s if math.isfinite(res.bar_steps_per_s) else 0.0),
         config=msgspec.to_builtins(cfg), by_strategy=_clean(res.by_strategy), by_pair=_clean(res.by_pair),
         by_regime=_clean(res.by_regime), warnings=warnings,
