@@ -85,8 +85,14 @@ def unrealized_nb(pos_qty, pos_avg, mark, out):
 def position_value_nb(pos_qty, pos_avg, mark):
     """Return the signed market value of all positions (NaN marks valued at the average price)."""
     v = 0.0
+    n = pos_qty.shape[1]
     for s in range(pos_qty.shape[0]):
-        for p in range(pos_qty.shape[1]):
+        flat = True  # most strategies hold nothing: one vectorizable scan skips the row
+        for p in range(n):
+            flat &= pos_qty[s, p] == 0.0
+        if flat:
+            continue
+        for p in range(n):
             q = pos_qty[s, p]
             if q != 0.0:
                 m = mark[p]

@@ -148,9 +148,10 @@ def regime_update_nb(st, rp, close, ema_long, rv, breadth):
     n_ema = int(rp[RP_SLOPE_BARS]) + 1
     oe = int(st[RS_O_EMA])
     pos = int(st[RS_EMA_POS])
-    past = st[oe + (pos + 1) % n_ema]  # the value written n_ema - 1 bars ago (NaN until then)
+    nxt = pos + 1 if pos + 1 < n_ema else 0  # (pos + 1) % n_ema without an integer division
+    past = st[oe + nxt]  # the value written n_ema - 1 bars ago (NaN until then)
     st[oe + pos] = ema_long
-    st[RS_EMA_POS] = (pos + 1) % n_ema
+    st[RS_EMA_POS] = nxt
     slope = ema_long / past - 1.0 if past == past and past > 0 else np.nan
     st[RS_SLOPE] = slope
     # volatility percentile (sampled)
