@@ -107,14 +107,17 @@ def test_swing_without_its_runner_is_a_clear_error(clean_env, monkeypatch, capsy
 
 
 def _after(pred, action, timeout=60.0):
+    """Run ``action`` once ``pred()`` holds; at the timeout run it anyway (unless the thread's
+    ``done`` event is set: the run is over), so a run that never gets there stops and fails
+    its assertions instead of hanging the suite."""
     def run():
         t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout:
-            if pred():
-                action()
+        while time.monotonic() - t0 < timeout and not pred():
+            if th.done.wait(0.02):
                 return
-            time.sleep(0.02)
+        action()
     th = threading.Thread(target=run, daemon=True)
+    th.done = threading.Event()
     th.start()
     return th
 
@@ -141,11 +144,13 @@ def test_kill_switch_cancels_all_orders_and_stops(clean_env, capsys, monkeypatch
                                               "volume": "0.001", "price": "1000.0", "cl_ord_id": "manual-1"})
         sb.exchange.place(acct, o)
         if how == "file":
-            _after(lambda: _armed(sb), kill.touch)
+            th = _after(lambda: _armed(sb), kill.touch)
         else:
-            _after(lambda: _armed(sb), lambda: os.kill(os.getpid(), signal.SIGUSR1))
+            th = _after(lambda: _armed(sb), lambda: os.kill(os.getpid(), signal.SIGUSR1))
         code = main(["live", "--config", cfg, "--base-url", sb.base_url, "--ws-url", sb.ws_url,
-                     "--i-understand-real-money", "--ledger", str(clean_env / "l.sqlite"), "--quiet"])
+                     "--i-understand-real-money", "--ledger", str(clean_env / "l.sqlite"), "--quiet",
+                     "--max-bars", "5000"])  # a bound, never reached when the switch works (exit 3, not 0)
+        th.done.set()
         still_open = [x for x in sb.exchange.orders.values() if x.status == "open"]
     out = capsys.readouterr()
     assert code == 3, out.err
