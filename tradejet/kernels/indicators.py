@@ -52,9 +52,6 @@ from tradejet.kernels.steps import (
 )
 
 
-BLOCK = 512  # bars per block of the multi-pass kernels (fits L1 with their outputs)
-
-
 @jit
 def sma_1d_nb(x, period, out):
     """Simple moving average (TA-Lib SMA); lookback ``period - 1``.
