@@ -21,7 +21,9 @@ the same decisions.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from tradejet.kernels.codes import Fill, OrderType
 from tradejet.kernels.fills import BAR, N_BAR, N_ORD, ORD, fill_bar_nb, market_context_into_nb
@@ -110,6 +112,21 @@ def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latenc
                        t0, t1, bar, ivb)
 
 
+@intrinsic
+def _copy_flat(typingctx, src, dst, count):
+    """``dst.flat[:count] = src.flat[:count]`` for C-contiguous float64 arrays that do not overlap
+    (an LLVM memcpy: Numba's own loop cannot assume the two arrays apart and copies one float at a time)."""
+    sig = types.void(src, dst, count)
+
+    def codegen(context, builder, signature, args):
+        s = context.make_array(signature.args[0])(context, builder, args[0]).data
+        d = context.make_array(signature.args[1])(context, builder, args[1]).data
+        cgutils.raw_memcpy(builder, d, s, args[2], 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 # the loop allocates nothing (run_nb does): compiled without reference counting, so the views it
 # takes per bar and the arrays it passes to the per-bar kernels cost no atomic operations
 @njit(cache=True, error_model="numpy", _nrt=False)
@@ -183,11 +200,10 @@ def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, l
                 k += 1
 
         # 2. decide (step_nb's decision part, on this bar's indicator row of the block)
-        row = ivb[t - tb]
-        for p in range(n_pairs):
-            if have[t, p]:  # a pair without a bar keeps its row (the block repeats it too)
-                for j in range(N_IV):
-                    ctx.iv[p, j] = row[p, j]
+        # the block's row of every pair: a pair without this bar has its previous row repeated
+        # there, which is what ctx.iv holds for it, so the whole (n, N_IV) row is copied as one
+        # contiguous run (vector moves; a loop per pair copied it one float at a time)
+        _copy_flat(ivb[t - tb], ctx.iv, n_pairs * N_IV)
         n = decide_nb(ctx, ts[t], C[t], have[t], scores[t], intents, out, update_cov)
 
         # 3. accepted intents become working orders
