@@ -7,13 +7,14 @@ from fractions import Fraction as F
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradejet.engine.portfolio import Portfolio
 from tradejet.engine.universe import Universe
 from tradejet.errors import ConfigError, DataError
 from tradejet.kernels import portfolio as kpf
+from tradejet.kernels.portfolio import ACC_CASH, N_ACC, equity_held_nb, equity_nb, held_mask_nb
 
 
 class Ledger:
@@ -170,3 +171,26 @@ def test_portfolio_refuses_bad_fills():
         Portfolio(Universe.default(), cash=-1.0)
     with pytest.raises(DataError, match="marks must have shape"):
         pf.set_marks(np.zeros(3))
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), S=st.integers(1, 7), n=st.integers(1, 12), density=st.sampled_from([0.0, 0.1, 0.5]))
+def test_held_mask_and_equity_over_held_rows_equal_the_plain_scan(seed, S, n, density):
+    """The compiled step's per-bar scan: which strategies hold anything (NaN counts, -0.0 does not),
+    and the equity summed over those rows only: the same bits as equity_nb's full scan."""
+    rng = np.random.default_rng(seed)
+    q = np.zeros((S, n))
+    hit = rng.random((S, n)) < density
+    q[hit] = rng.normal(size=int(hit.sum()))
+    q[rng.random((S, n)) < 0.05] = -0.0
+    if rng.random() < 0.2:
+        q[rng.integers(S), rng.integers(n)] = np.nan
+    mark = rng.random(n) * 100.0
+    mark[rng.random(n) < 0.2] = np.nan
+    avg = rng.random((S, n)) * 100.0
+    account = np.zeros(N_ACC)
+    account[ACC_CASH] = 1000.0
+    held = held_mask_nb(q)
+    assert held == sum(1 << s for s in range(S) if np.any((q[s] != 0.0) | np.isnan(q[s])))
+    a, b = equity_held_nb(account, q, avg, mark, held), equity_nb(account, q, avg, mark)
+    assert a == b or (np.isnan(a) and np.isnan(b))

@@ -41,7 +41,7 @@ from numba import njit
 
 from tradejet.kernels.codes import Regime, Reject, Side, StrategyStatus
 from tradejet.kernels.pairs import META_TAKER_FEE
-from tradejet.kernels.portfolio import ACC_RESERVED, N_ACC, apply_fill_nb, equity_nb
+from tradejet.kernels.portfolio import ACC_RESERVED, N_ACC, apply_fill_nb, equity_held_nb, held_mask_nb
 from tradejet.kernels.portrisk import check_intent_portfolio_nb, cov_update_nb, port_params, port_state
 from tradejet.kernels.regime import RS_REGIME, regime_update_nb
 from tradejet.kernels.risk import LIM_MAX_DRAWDOWN, N_RS, RS_PEAK, update_breaker_nb
@@ -169,14 +169,6 @@ def new_buffers() -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((MAX_INTENTS, N_INT)), np.zeros((MAX_INTENTS, N_OUT))
 
 
-@njit(cache=True)
-def _has_position(pos_qty, s):
-    for p in range(pos_qty.shape[1]):
-        if pos_qty[s, p] != 0.0:
-            return True
-    return False
-
-
 @njit(cache=True, error_model="numpy")
 def step_nb(ctx, ts, o, h, l, c, v, have_bar, scores, intents, out):
     """Run the decision path for one bar cross-section; return the number of ``out`` rows."""
@@ -228,7 +220,8 @@ def decide_nb(ctx, ts, c, have_bar, scores, intents, out, update_cov):
 
     # 3. schedule, 4. equity and breaker
     tstate = trading_state_nb(ts, ctx.sched_params)
-    equity = equity_nb(ctx.account, ctx.pos_qty, ctx.pos_avg, ctx.mark)
+    held = held_mask_nb(ctx.pos_qty)  # which strategies hold anything: one vectorized pass
+    equity = equity_held_nb(ctx.account, ctx.pos_qty, ctx.pos_avg, ctx.mark, held)
     breaker = update_breaker_nb(ctx.risk_state, equity, ctx.limits[LIM_MAX_DRAWDOWN])
 
     # 5. selection
@@ -244,7 +237,7 @@ def decide_nb(ctx, ts, c, have_bar, scores, intents, out, update_cov):
     # and again for int64 (seconds of cold compile for nothing)
     n = np.int64(0)
     for s in range(S):
-        if ctx.status[s] == StrategyStatus.INACTIVE and not _has_position(ctx.pos_qty, s):
+        if ctx.status[s] == StrategyStatus.INACTIVE and not (held >> s) & 1:
             continue
         n = strategy_step_nb(s, ctx.strat_params[s], ctx.status[s], ctx.shares[s], equity, ctx.iv, have_bar,
                              ctx.pos_qty[s], ctx.pending[s], ctx.pos_state[s], scores, t, intents, n)

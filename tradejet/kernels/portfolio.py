@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 ACC_CASH = 0
@@ -98,6 +99,38 @@ def position_value_nb(pos_qty, pos_avg, mark):
                 m = mark[p]
                 v += q * (m if math.isfinite(m) else pos_avg[s, p])
     return v
+
+
+@njit(cache=True, _nrt=False)
+def held_mask_nb(pos_qty):
+    """Return a bitmask: bit ``s`` set when strategy ``s`` holds a nonzero (or NaN) quantity of a pair.
+
+    One integer OR over each row's bit patterns (the sign bit shifted out, so -0.0 counts as
+    flat): a reduction the compiler vectorizes, unlike a float compare loop that may exit early."""
+    bits = pos_qty.view(np.uint64)
+    held = 0
+    for s in range(bits.shape[0]):
+        acc = np.uint64(0)
+        for p in range(bits.shape[1]):
+            acc |= bits[s, p] << np.uint64(1)
+        if acc != 0:
+            held |= 1 << s
+    return held
+
+
+@njit(cache=True, _nrt=False)
+def equity_held_nb(account, pos_qty, pos_avg, mark, held):
+    """:func:`equity_nb` given :func:`held_mask_nb` of ``pos_qty``: the same sum over the rows it marks
+    (the other rows only add nothing), in the same order."""
+    v = 0.0
+    for s in range(pos_qty.shape[0]):
+        if (held >> s) & 1:
+            for p in range(pos_qty.shape[1]):
+                q = pos_qty[s, p]
+                if q != 0.0:
+                    m = mark[p]
+                    v += q * (m if math.isfinite(m) else pos_avg[s, p])
+    return account[ACC_CASH] + v
 
 
 @njit(cache=True, _nrt=False)
