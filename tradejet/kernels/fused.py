@@ -35,6 +35,7 @@ The streaming form keeps the whole set's state in one float64 array
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -42,7 +43,7 @@ import numpy as np
 from tradejet.kernels import streaming as _s
 from numba import carray
 
-from tradejet.kernels._core import NAN, RESUM, address_to_f64_pointer, jit, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels._core import NAN, RESUM, address_to_f64_pointer, fma, jit, jit_inline, window_shifted_sums, window_sum2, window_wsums
 from tradejet.kernels.api import as_series, first_nonfinite_nb, raise_bad, same_length, sma  # noqa: F401 (sma: doctest)
 from tradejet.kernels.indicators import _rolling_extreme, log_return_value, typical_price
 from tradejet.kernels.steps import (
@@ -103,6 +104,357 @@ SEPARATE = {
     "log_return": ("log_returns",), "realized_vol": ("realized_vol", P, 1.0), "zscore": ("zscore", P),
     "vwap": ("rolling_vwap", P),
 }
+
+
+# The steady state runs in blocks of BLK bars, each in passes: vector passes for what
+# depends on the bar alone (true range, directional movement, the divisions of stoch %K,
+# ROC, log-return quotients, typical prices), one scalar pass for the recurrences (each
+# chain's fma/add only: its numerators and denominators go to the block's rows), vector
+# passes for the divisions and square roots that hang off the chains, and a small scalar
+# pass for the two chains fed by a division (ADX, stoch %D). Every lane performs the same
+# IEEE operations as the step functions (no fast-math, correctly rounded division and
+# square root), so the values are the same bits; the scalar loop only keeps the chains.
+WARM = 40        # bars done by the per-bar loop: every chain is past its seed (MACD's signal at bar 33)
+BLK = 256        # bars per block (the block's rows and scratch stay in L1/L2)
+HIST = 24        # bars of history before a block that the block reads (>= P)
+ROW = HIST + BLK  # scratch row length (2240 bytes: rows do not alias modulo 4 KiB)
+_TINY = 2.0 ** -960
+_HUGE = 2.0 ** 1000
+# scratch rows (offsets into one flat array, so one base register serves them all and
+# the vectorizer sees constant distances between them, no runtime alias checks); a row's
+# element HIST + i belongs to bar s + i of the block, HIST - j to the j-th bar before it
+(_TRI, _PDM1, _MDM1, _UP, _DN, _TP, _PVH, _FK, _SMA, _S1, _S2, _XS, _GAIN, _LOSS, _PDM, _MDM, _TRS, _SKS,
+ _RV1, _RV2, _WS, _WW, _RQ1, _RQ2, _Q1, _Q2, _RW1, _RW2, _RW3, _SPV, _SV, _NZ, _DX, _SDS, _LR) = (
+    k * ROW + HIST for k in range(35))
+N_SCRATCH = 35
+# rows reused before their owner writes them: the stoch extremes and range (before the chains)
+_HH, _LL, _DIFF = _S1, _S2, _XS
+
+
+@jit_inline
+def _div_const(sc, num, dst, d0, count, c, rc):
+    """``dst[d0 + i] = sc[num + i] / c`` for a constant ``c`` > 1, vectorizable (no division instruction).
+
+    Markstein: with ``rc = RN(1/c)`` within half an ulp of 1/c and ``q = RN(a * rc)``
+    within one ulp of a/c (both hold for c = 3, 20, 100: 1/c's relative rounding error is
+    at most 2**-54), ``r = a - q c`` is exact (one fma) and ``RN(q + r rc)`` is the correctly
+    rounded a/c, i.e. IEEE division's result. It needs no underflow or overflow: a block
+    with a numerator outside [2**-960, 2**1000] (never a price) is divided again by division;
+    a zero numerator keeps its sign (q = a * rc is exactly +-0)."""
+    flag = 0
+    for i in range(count):
+        a = sc[num + i]
+        q = a * rc
+        y = fma(fma(-q, c, a), rc, q)
+        dst[d0 + i] = q if a == 0.0 else y
+        m = abs(a)
+        flag |= ((m < _TINY) | (m > _HUGE)) & (a != 0.0)
+    if flag:
+        for i in range(count):
+            dst[d0 + i] = sc[num + i] / c
+
+
+@jit
+def _blocks(high, low, close, volume, out, ring_pv, w0,
+            s_sma, v_left, v_shift, v_s1, v_s2, e_ema, w_sum, w_sub, w_left, r_gain, r_loss, a_acc,
+            m_f, m_s, m_g, d_pdm, d_mdm, d_tr, d_acc, st_k, fkm1, fkm2, st_d, o_obv,
+            q_left, q_shift, q_s1, q_s2, vw_left, vw_spv, vw_sv, vw_nz, vw_pos):
+    """Bars ``w0..n-1`` of :func:`features_1d_nb` (all past the warm-up), given its chains' state."""
+    n = close.shape[0]
+    fp = float(P)
+    inv = 1.0 / P
+    lb = P - 1
+    k_ema = 2.0 / (fp + 1.0)
+    a_ema = 1.0 - k_ema
+    inv_div = 1.0 / float((P * (P + 1)) >> 1)
+    i_rsi = 1.0 / RSI_P
+    a_rsi = (RSI_P - 1) * i_rsi
+    i_atr = 1.0 / ATR_P
+    a_atr = (ATR_P - 1) * i_atr
+    i_adx = 1.0 / ADX_P
+    a_adx = (ADX_P - 1) * i_adx
+    kf = 2.0 / (MACD_F + 1.0)
+    ks = 2.0 / (MACD_S + 1.0)
+    kg = 2.0 / (MACD_G + 1.0)
+    af = 1.0 - kf
+    as_ = 1.0 - ks
+    ag = 1.0 - kg
+    f_sk = float(STOCH_SK)
+    r_sk = 1.0 / STOCH_SK
+    f_sd = float(STOCH_SD)
+    r_sd = 1.0 / STOCH_SD
+    H = HIST
+    sc = np.empty(N_SCRATCH * ROW)
+    for j in range(P):  # the VWAP ring, oldest first, as the history of the first block
+        sc[_PVH - P + j] = ring_pv[(vw_pos + j) % P]
+    for j in range(HIST):
+        sc[_LR - HIST + j] = out[23, w0 - HIST + j]
+    skm1 = out[17, w0 - 1]
+    skm2 = out[17, w0 - 2]
+    bad = 0
+    for s in range(w0, n, BLK):
+        e = min(s + BLK, n)
+        L = e - s
+        cb = close[s - H:e]
+        hb = high[s - H:e]
+        lw = low[s - H:e]
+        vb = volume[s - H:e]
+        o0 = out[0, s:e]
+        o1 = out[1, s:e]
+        o2 = out[2, s:e]
+        o3 = out[3, s:e]
+        o4 = out[4, s:e]
+        o5 = out[5, s:e]
+        o6 = out[6, s:e]
+        o7 = out[7, s:e]
+        o8 = out[8, s:e]
+        o9 = out[9, s:e]
+        o10 = out[10, s:e]
+        o11 = out[11, s:e]
+        o12 = out[12, s:e]
+        o13 = out[13, s:e]
+        o14 = out[14, s:e]
+        o15 = out[15, s:e]
+        o16 = out[16, s:e]
+        o17 = out[17, s:e]
+        o18 = out[18, s:e]
+        o19 = out[19, s:e]
+        o20 = out[20, s:e]
+        o23 = out[23, s:e]
+        o24 = out[24, s:e]
+        o25 = out[25, s:e]
+        o26 = out[26, s:e]
+
+        # ---- vector passes over the bars' own inputs
+        for i in range(L):
+            x = cb[H + i]
+            h = hb[H + i]
+            lo = lw[H + i]
+            vol = vb[H + i]
+            ok = ((((h - h) + (lo - lo) + (x - x) + (vol - vol)) == 0.0) & (x > 0.0)) & (vol >= 0.0)
+            bad += not ok
+        for i in range(L):
+            tr = tr_value(hb[H + i], lw[H + i], cb[H + i - 1])
+            o5[i] = tr
+            sc[_TRI + i] = tr * i_atr
+        for i in range(L):
+            h = hb[H + i]
+            lo = lw[H + i]
+            diffp = h - hb[H + i - 1]
+            diffm = lw[H + i - 1] - lo
+            sc[_PDM1 + i] = diffp if ((diffp > 0.0) & (diffp > diffm)) else 0.0
+            sc[_MDM1 + i] = diffm if ((diffm > 0.0) & (diffm > diffp)) else 0.0
+        for i in range(L):
+            x = cb[H + i]
+            pc = cb[H + i - 1]
+            d = x - pc
+            up = d if d > 0.0 else 0.0
+            dn = -d if d < 0.0 else 0.0
+            sc[_UP + i] = up * i_rsi
+            sc[_DN + i] = dn * i_rsi
+            sgn = (x > pc) * 1.0 - (x < pc) * 1.0
+            o20[i] = vb[H + i] * sgn
+        for i in range(L):
+            sc[_SDS + i] = (hb[H + i] + lw[H + i]) + cb[H + i]
+        _div_const(sc, _SDS, sc, _TP, L, 3.0, 1.0 / 3.0)  # typical_price
+        for i in range(L):
+            sc[_PVH + i] = sc[_TP + i] * vb[H + i]
+        for i in range(L):
+            o19[i] = roc_value(cb[H + i], cb[H + i - ROC_P])
+        for i in range(L):
+            o23[i] = cb[H + i] / cb[H + i - 1]
+        for i in range(L):
+            v = math.log(o23[i])
+            sc[_LR + i] = v
+            o23[i] = v
+        # stoch %K: the 5-bar extremes (exact in any order), (hh - ll) / 100, (c - ll) / diff
+        for i in range(L):
+            a = hb[H + i]
+            b = hb[H + i - 1]
+            a = b if b > a else a
+            b = hb[H + i - 2]
+            a = b if b > a else a
+            b = hb[H + i - 3]
+            a = b if b > a else a
+            b = hb[H + i - 4]
+            a = b if b > a else a
+            sc[_HH + i] = a
+        for i in range(L):
+            a = lw[H + i]
+            b = lw[H + i - 1]
+            a = b if b < a else a
+            b = lw[H + i - 2]
+            a = b if b < a else a
+            b = lw[H + i - 3]
+            a = b if b < a else a
+            b = lw[H + i - 4]
+            a = b if b < a else a
+            sc[_LL + i] = a
+        for i in range(L):
+            sc[_SDS + i] = sc[_HH + i] - sc[_LL + i]
+        _div_const(sc, _SDS, sc, _DIFF, L, 100.0, 1.0 / 100.0)
+        for i in range(L):
+            diff = sc[_DIFF + i]
+            sc[_FK + i] = (cb[H + i] - sc[_LL + i]) / diff if diff != 0.0 else 0.0
+
+        # ---- exact re-sums of the windowed sums, at the bars where the chains restart
+        for i in range(v_left, L, P):
+            t = s + i
+            sc[_RV1 + i], sc[_RV2 + i] = window_shifted_sums(close, t - P + 1, P, n, close[t])
+        for i in range(w_left, L, RESUM * P):
+            sc[_WS + i], sc[_WW + i] = window_wsums(close, s + i - lb, P, n)
+        for i in range(q_left, L, P):
+            t = s + i
+            sc[_RQ1 + i], sc[_RQ2 + i] = window_shifted_sums(sc, _LR + i - P + 1, P, sc.size, sc[_LR + i])
+        for i in range(vw_left, L, P):
+            spv = 0.0
+            sv = 0.0
+            nz = 0
+            for j in range(i + 1 - P, i + 1):  # oldest first, as window_sum2 over the ring
+                spv += sc[_PVH + j]
+                v = vb[H + j]
+                sv += v
+                nz += v > 0.0
+            sc[_RW1 + i] = spv
+            sc[_RW2 + i] = sv
+            sc[_RW3 + i] = nz
+
+        # ---- the recurrences, bar by bar (each loop a few independent chains)
+        for i in range(L):
+            x = cb[H + i]
+            s_sma = s_sma + x
+            sc[_SMA + i] = s_sma
+            s_sma = s_sma - cb[H + i - lb]
+            e_ema = fma(e_ema, a_ema, x * k_ema)
+            o1[i] = e_ema
+            m_f = fma(m_f, af, x * kf)
+            m_s = fma(m_s, as_, x * ks)
+            mm = m_f - m_s
+            m_g = fma(m_g, ag, mm * kg)
+            o11[i] = mm
+            o12[i] = m_g
+            o13[i] = mm - m_g
+            o_obv = o_obv + o20[i]
+            o20[i] = o_obv
+        for i in range(L):
+            r_gain = fma(r_gain, a_rsi, sc[_UP + i])
+            r_loss = fma(r_loss, a_rsi, sc[_DN + i])
+            sc[_GAIN + i] = r_gain
+            sc[_LOSS + i] = r_loss
+            a_acc = fma(a_acc, a_atr, sc[_TRI + i])
+            o6[i] = a_acc
+            d_pdm = fma(d_pdm, a_adx, sc[_PDM1 + i])
+            d_mdm = fma(d_mdm, a_adx, sc[_MDM1 + i])
+            d_tr = fma(d_tr, a_adx, o5[i])
+            sc[_PDM + i] = d_pdm
+            sc[_MDM + i] = d_mdm
+            sc[_TRS + i] = d_tr
+            fk = sc[_FK + i]
+            st_k = st_k + fk
+            sc[_SKS + i] = st_k
+            st_k = st_k - fkm2
+            fkm2 = fkm1
+            fkm1 = fk
+        for i in range(L):
+            x = cb[H + i]
+            if v_left == 0:
+                v_shift = x
+                v_s1 = sc[_RV1 + i]
+                v_s2 = sc[_RV2 + i]
+                v_left = P
+            else:
+                v_s1, v_s2 = var_update(v_s1, v_s2, v_shift, x, cb[H + i - P])
+            v_left -= 1
+            sc[_S1 + i] = v_s1
+            sc[_S2 + i] = v_s2
+            sc[_XS + i] = x - v_shift
+            if w_left == 0:
+                w_sub = sc[_WS + i]
+                w_sum = sc[_WW + i]
+                w_left = RESUM * P
+            else:
+                w_sum, w_sub = wma_slide(w_sum, w_sub, cb[H + i - P], x, fp)
+            w_left -= 1
+            o2[i] = wma_value(w_sum, inv_div)
+        for i in range(L):
+            rt = sc[_LR + i]
+            if q_left == 0:
+                q_shift = rt
+                q_s1 = sc[_RQ1 + i]
+                q_s2 = sc[_RQ2 + i]
+                q_left = P
+            else:
+                q_s1, q_s2 = var_update(q_s1, q_s2, q_shift, rt, sc[_LR + i - P])
+            q_left -= 1
+            sc[_Q1 + i] = q_s1
+            sc[_Q2 + i] = q_s2
+            if vw_left == 0:
+                vw_spv = sc[_RW1 + i]
+                vw_sv = sc[_RW2 + i]
+                vw_nz = int(sc[_RW3 + i])
+                vw_left = P
+            else:
+                vw_spv, vw_sv, vw_nz = vwap_update(vw_spv, vw_sv, vw_nz, sc[_PVH + i], vb[H + i],
+                                                   sc[_PVH + i - P], vb[H + i - P])
+            vw_left -= 1
+            sc[_SPV + i] = vw_spv
+            sc[_SV + i] = vw_sv
+            sc[_NZ + i] = vw_nz
+        for j in range(HIST):  # the last bars' pv and log returns: the next block's history
+            sc[_PVH - HIST + j] = sc[_PVH + L - HIST + j]
+            sc[_LR - HIST + j] = sc[_LR + L - HIST + j]
+
+        # ---- the divisions and square roots hanging off the chains
+        _div_const(sc, _SMA, o0, 0, L, fp, inv)
+        for i in range(L):
+            o9[i] = o0[i]
+        for i in range(L):
+            sc[_S2 + i] = sd_value(var_value(sc[_S1 + i], sc[_S2 + i], inv))  # sd over the variance sums
+        for i in range(L):
+            o3[i] = sc[_S2 + i] * SD_NBDEV
+        for i in range(L):
+            sdv = sc[_S2 + i]
+            o25[i] = ((sc[_XS + i] - sc[_S1 + i] * inv) / sdv) if sdv > 0.0 else 0.0  # zscore_value
+        for i in range(L):
+            o8[i] = o0[i] + sc[_S2 + i] * BB_NBDEV
+        for i in range(L):
+            o10[i] = o0[i] - sc[_S2 + i] * BB_NBDEV
+        for i in range(L):
+            g = sc[_GAIN + i]
+            sm = g + sc[_LOSS + i]
+            o4[i] = 100.0 * (g / sm) if sm != 0.0 else 0.0
+        for i in range(L):
+            o7[i] = natr_value(o6[i], cb[H + i])
+        for i in range(L):
+            tr = sc[_TRS + i]
+            o15[i] = 100.0 * (sc[_PDM + i] / tr) if tr != 0.0 else 0.0
+        for i in range(L):
+            tr = sc[_TRS + i]
+            o16[i] = 100.0 * (sc[_MDM + i] / tr) if tr != 0.0 else 0.0
+        for i in range(L):
+            pdi = o15[i]
+            mdi = o16[i]
+            sm = pdi + mdi
+            sc[_DX + i] = 100.0 * (abs(mdi - pdi) / sm) if sm != 0.0 else 0.0
+        _div_const(sc, _SKS, o17, 0, L, f_sk, r_sk)
+        for i in range(L):
+            o24[i] = sd_value(var_value(sc[_Q1 + i], sc[_Q2 + i], inv)) * RV_SCALE
+        for i in range(L):
+            o26[i] = sc[_SPV + i] / sc[_SV + i] if sc[_NZ + i] > 0.0 else sc[_TP + i]
+
+        # ---- the chains fed by a division: ADX (from DX), stoch %D (from %K)
+        for i in range(L):
+            if o15[i] + o16[i] != 0.0:
+                d_acc = fma(d_acc, a_adx, sc[_DX + i] * i_adx)
+            o14[i] = d_acc
+            sk = o17[i]
+            st_d = st_d + sk
+            sc[_SDS + i] = st_d
+            st_d = st_d - skm2
+            skm2 = skm1
+            skm1 = sk
+        _div_const(sc, _SDS, o18, 0, L, f_sd, r_sd)
+    return bad
 
 
 @jit
@@ -191,7 +543,8 @@ def features_1d_nb(high, low, close, volume, out, rings):
     logret = out[23]
 
     bad = 0
-    for t in range(n):
+    w0 = min(n, WARM)
+    for t in range(w0):  # the warm-up, bar by bar with every step function's seed branches
         x = close[t]
         h = high[t]
         lo = low[t]
@@ -308,6 +661,14 @@ def features_1d_nb(high, low, close, volume, out, rings):
             out[26, t] = vwap_value(vw_spv, vw_sv, vw_nz, tp)
         else:
             out[26, t] = NAN
+    if n > w0:
+        # the steady state, in blocks (see _blocks): carry the chains' state over
+        fkm1 = ring_k[(pos_k + STOCH_SK - 1) % STOCH_SK]
+        fkm2 = ring_k[(pos_k + STOCH_SK - 2) % STOCH_SK]
+        bad += _blocks(high, low, close, volume, out, ring_pv, w0,
+                       s_sma, v_left, v_shift, v_s1, v_s2, e_ema, w_sum, w_sub, w_left, r_gain, r_loss, a_acc,
+                       m_f, m_s, m_g, d_pdm, d_mdm, d_tr, d_acc, st_k, fkm1, fkm2, st_d, o_obv,
+                       q_left, q_shift, q_s1, q_s2, vw_left, vw_spv, vw_sv, vw_nz, vw_pos)
     # max and min (Donchian, rows 21-22) by the batch kernel's SIMD passes: exact, so equal
     _rolling_extreme(close, P, out[21], True)
     _rolling_extreme(close, P, out[22], False)
