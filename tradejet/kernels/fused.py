@@ -44,6 +44,7 @@ from tradejet.kernels import streaming as _s
 from numba import carray
 
 from tradejet.kernels._core import NAN, RESUM, address_to_f64_pointer, fma, jit, jit_inline, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels._vec import vmap
 from tradejet.kernels.api import as_series, first_nonfinite_nb, raise_bad, same_length, sma  # noqa: F401 (sma: doctest)
 from tradejet.kernels.indicators import _rolling_extreme, log_return_value, typical_price
 from tradejet.kernels.steps import (
@@ -129,6 +130,106 @@ _HUGE = 2.0 ** 1000
 N_SCRATCH = 35
 # rows reused before their owner writes them: the stoch extremes and range (before the chains)
 _HH, _LL, _DIFF = _S1, _S2, _XS
+
+
+# ---- the block's vector passes (tradejet.kernels._vec): each lane does the step functions' ops
+
+def _v_bars(v, x, pc, h, hp, lo, lp, vol):
+    """tr_value, its /ATR_P, dmi_step's +DM1/-DM1, rsi_step's up/dn times 1/RSI_P, obv's v * sign."""
+    z = v.k(0.0)
+    g = v.sub(h, lo)
+    a = v.fabs(v.sub(pc, h))
+    g = v.where(v.gt(a, g), a, g)
+    a = v.fabs(v.sub(pc, lo))
+    tr = v.where(v.gt(a, g), a, g)
+    diffp = v.sub(h, hp)
+    diffm = v.sub(lp, lo)
+    pdm1 = v.where(v.both(v.gt(diffp, z), v.gt(diffp, diffm)), diffp, z)
+    mdm1 = v.where(v.both(v.gt(diffm, z), v.gt(diffm, diffp)), diffm, z)
+    d = v.sub(x, pc)
+    up = v.where(v.gt(d, z), d, z)
+    dn = v.where(v.lt(d, z), v.neg(d), z)
+    one = v.k(1.0)
+    sgn = v.sub(v.where(v.gt(x, pc), one, z), v.where(v.lt(x, pc), one, z))
+    return [tr, v.mul(tr, v.k(1.0 / ATR_P)), pdm1, mdm1, v.mul(up, v.k(1.0 / RSI_P)), v.mul(dn, v.k(1.0 / RSI_P)),
+            v.mul(vol, sgn)]
+
+
+def _v_ratios(v, x, pc, old):
+    """roc_value and log_return_value."""
+    z = v.k(0.0)
+    roc = v.where(v.ne(old, z), v.mul(v.sub(v.div(x, old), v.k(1.0)), v.k(100.0)), z)
+    return [roc, v.log(v.div(x, pc))]
+
+
+def _v_mdiv(v, a, c):
+    """a / c for a constant c in (3, 20, 100) by Markstein's correction (see _div_const), and the flag
+    of the lanes it does not cover."""
+    rc = v.k(1.0 / c)
+    q = v.mul(a, rc)
+    y = v.fma(v.fma(v.neg(q), v.k(c), a), rc, q)
+    m = v.fabs(a)
+    flag = v.both(v.either(v.lt(m, v.k(_TINY)), v.gt(m, v.k(_HUGE))), v.ne(a, v.k(0.0)))
+    return v.where(v.eq(a, v.k(0.0)), q, y), flag
+
+
+def _v_stoch(v, x, h0, h1, h2, h3, h4, l0, l1, l2, l3, l4, h, lo, vol):
+    """stoch_k_value over the 5-bar extremes (exact in any order); typical_price and pv."""
+    a = h0
+    for b in (h1, h2, h3, h4):
+        a = v.where(v.gt(b, a), b, a)
+    c = l0
+    for b in (l1, l2, l3, l4):
+        c = v.where(v.lt(b, c), b, c)
+    diff, f1 = _v_mdiv(v, v.sub(a, c), 100.0)
+    z = v.k(0.0)
+    fk = v.where(v.ne(diff, z), v.div(v.sub(x, c), diff), z)
+    tp, f2 = _v_mdiv(v, v.add(v.add(h, lo), x), 3.0)
+    return [fk, tp, v.mul(tp, vol)], v.either(f1, f2)
+
+
+def _v_var(v, mid, s1, s2, xs):
+    """sd_value(var_value(..)) * nbdev, the bands, zscore_value, the middle band."""
+    z = v.k(0.0)
+    m = v.mul(s1, v.k(1.0 / P))
+    var = v.sub(v.mul(s2, v.k(1.0 / P)), v.mul(m, m))
+    sd = v.where(v.gt(var, z), v.sqrt(var), z)
+    w = v.mul(sd, v.k(BB_NBDEV))
+    zs = v.where(v.gt(sd, z), v.div(v.sub(xs, m), sd), z)
+    return [v.mul(sd, v.k(SD_NBDEV)), v.add(mid, w), v.sub(mid, w), zs, mid]
+
+
+def _v_divs(v, g, lo, atr, x, pdm, mdm, tr):
+    """rsi_step's value, natr_value, dmi_step's DIs, adx_step's DX."""
+    z = v.k(0.0)
+    h = v.k(100.0)
+    sm = v.add(g, lo)
+    rsi = v.where(v.ne(sm, z), v.mul(h, v.div(g, sm)), z)
+    natr = v.where(v.ne(x, z), v.mul(v.div(atr, x), h), z)
+    ok = v.ne(tr, z)
+    pdi = v.where(ok, v.mul(h, v.div(pdm, tr)), z)
+    mdi = v.where(ok, v.mul(h, v.div(mdm, tr)), z)
+    s = v.add(pdi, mdi)
+    dx = v.where(v.ne(s, z), v.mul(h, v.div(v.fabs(v.sub(mdi, pdi)), s)), z)
+    return [rsi, natr, pdi, mdi, dx]
+
+
+def _v_rv_vwap(v, q1, q2, spv, sv, nz, tp):
+    """realized vol (sd_value(var_value(..)) * scale) and vwap_value."""
+    z = v.k(0.0)
+    m = v.mul(q1, v.k(1.0 / P))
+    var = v.sub(v.mul(q2, v.k(1.0 / P)), v.mul(m, m))
+    rv = v.mul(v.where(v.gt(var, z), v.sqrt(var), z), v.k(RV_SCALE))
+    return [rv, v.where(v.gt(nz, z), v.div(spv, sv), tp)]
+
+
+vec_bars = vmap("vec_bars", 7, 7, 0, _v_bars)
+vec_ratios = vmap("vec_ratios", 2, 3, 0, _v_ratios)
+vec_stoch = vmap("vec_stoch", 3, 14, 0, _v_stoch)
+vec_var = vmap("vec_var", 5, 4, 0, _v_var)
+vec_divs = vmap("vec_divs", 5, 7, 0, _v_divs)
+vec_rv_vwap = vmap("vec_rv_vwap", 2, 6, 0, _v_rv_vwap)
+
 
 
 @jit_inline
@@ -233,91 +334,71 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
             vol = vb[H + i]
             ok = ((((h - h) + (lo - lo) + (x - x) + (vol - vol)) == 0.0) & (x > 0.0)) & (vol >= 0.0)
             bad += not ok
+        vec_bars(o5, 0, sc, _TRI, sc, _PDM1, sc, _MDM1, sc, _UP, sc, _DN, o20, 0,
+                 cb, H, cb, H - 1, hb, H, hb, H - 1, lw, H, lw, H - 1, vb, H, L)
+        vec_ratios(o19, 0, sc, _LR, cb, H, cb, H - 1, cb, H - ROC_P, L)
         for i in range(L):
-            tr = tr_value(hb[H + i], lw[H + i], cb[H + i - 1])
-            o5[i] = tr
-            sc[_TRI + i] = tr * i_atr
-        for i in range(L):
-            h = hb[H + i]
-            lo = lw[H + i]
-            diffp = h - hb[H + i - 1]
-            diffm = lw[H + i - 1] - lo
-            sc[_PDM1 + i] = diffp if ((diffp > 0.0) & (diffp > diffm)) else 0.0
-            sc[_MDM1 + i] = diffm if ((diffm > 0.0) & (diffm > diffp)) else 0.0
-        for i in range(L):
-            x = cb[H + i]
-            pc = cb[H + i - 1]
-            d = x - pc
-            up = d if d > 0.0 else 0.0
-            dn = -d if d < 0.0 else 0.0
-            sc[_UP + i] = up * i_rsi
-            sc[_DN + i] = dn * i_rsi
-            sgn = (x > pc) * 1.0 - (x < pc) * 1.0
-            o20[i] = vb[H + i] * sgn
-        for i in range(L):
-            sc[_SDS + i] = (hb[H + i] + lw[H + i]) + cb[H + i]
-        _div_const(sc, _SDS, sc, _TP, L, 3.0, 1.0 / 3.0)  # typical_price
-        for i in range(L):
-            sc[_PVH + i] = sc[_TP + i] * vb[H + i]
-        for i in range(L):
-            o19[i] = roc_value(cb[H + i], cb[H + i - ROC_P])
-        for i in range(L):
-            o23[i] = cb[H + i] / cb[H + i - 1]
-        for i in range(L):
-            v = math.log(o23[i])
-            sc[_LR + i] = v
-            o23[i] = v
-        # stoch %K: the 5-bar extremes (exact in any order), (hh - ll) / 100, (c - ll) / diff
-        for i in range(L):
-            a = hb[H + i]
-            b = hb[H + i - 1]
-            a = b if b > a else a
-            b = hb[H + i - 2]
-            a = b if b > a else a
-            b = hb[H + i - 3]
-            a = b if b > a else a
-            b = hb[H + i - 4]
-            a = b if b > a else a
-            sc[_HH + i] = a
-        for i in range(L):
-            a = lw[H + i]
-            b = lw[H + i - 1]
-            a = b if b < a else a
-            b = lw[H + i - 2]
-            a = b if b < a else a
-            b = lw[H + i - 3]
-            a = b if b < a else a
-            b = lw[H + i - 4]
-            a = b if b < a else a
-            sc[_LL + i] = a
-        for i in range(L):
-            sc[_SDS + i] = sc[_HH + i] - sc[_LL + i]
-        _div_const(sc, _SDS, sc, _DIFF, L, 100.0, 1.0 / 100.0)
-        for i in range(L):
-            diff = sc[_DIFF + i]
-            sc[_FK + i] = (cb[H + i] - sc[_LL + i]) / diff if diff != 0.0 else 0.0
+            o23[i] = sc[_LR + i]
+        if vec_stoch(sc, _FK, sc, _TP, sc, _PVH, cb, H, hb, H, hb, H - 1, hb, H - 2, hb, H - 3, hb, H - 4,
+                     lw, H, lw, H - 1, lw, H - 2, lw, H - 3, lw, H - 4, hb, H, lw, H, vb, H, L):
+            # a numerator out of Markstein's range (never a price): the step functions' divisions
+            for i in range(L):
+                a = hb[H + i]
+                c = lw[H + i]
+                for j in range(1, STOCH_K):
+                    a = max(a, hb[H + i - j])
+                    c = min(c, lw[H + i - j])
+                sc[_FK + i] = stoch_k_value(cb[H + i], a, c)
+                tp = typical_price(hb[H + i], lw[H + i], cb[H + i])
+                sc[_TP + i] = tp
+                sc[_PVH + i] = tp * vb[H + i]
 
         # ---- exact re-sums of the windowed sums, at the bars where the chains restart
-        for i in range(v_left, L, P):
-            t = s + i
-            sc[_RV1 + i], sc[_RV2 + i] = window_shifted_sums(close, t - P + 1, P, n, close[t])
         for i in range(w_left, L, RESUM * P):
             sc[_WS + i], sc[_WW + i] = window_wsums(close, s + i - lb, P, n)
-        for i in range(q_left, L, P):
-            t = s + i
-            sc[_RQ1 + i], sc[_RQ2 + i] = window_shifted_sums(sc, _LR + i - P + 1, P, sc.size, sc[_LR + i])
-        for i in range(vw_left, L, P):
+        # the variance, realized-vol and VWAP re-sums (each every P bars) side by side: three
+        # independent sums in one loop instead of three latency-bound loops; each in its own
+        # order as window_shifted_sums / window_sum2 (a slot a type does not use sums a valid
+        # window and is not stored)
+        for k in range(0, L + P, P):
+            iv = v_left + k
+            iq = q_left + k
+            iw = vw_left + k
+            if iv >= L and iq >= L and iw >= L:
+                break
+            jv = iv if iv < L else 0
+            jq = iq if iq < L else 0
+            jw = iw if iw < L else 0
+            shv = cb[H + jv]
+            shq = sc[_LR + jq]
+            a1 = 0.0
+            a2 = 0.0
+            b1 = 0.0
+            b2 = 0.0
             spv = 0.0
             sv = 0.0
             nz = 0
-            for j in range(i + 1 - P, i + 1):  # oldest first, as window_sum2 over the ring
-                spv += sc[_PVH + j]
-                v = vb[H + j]
-                sv += v
-                nz += v > 0.0
-            sc[_RW1 + i] = spv
-            sc[_RW2 + i] = sv
-            sc[_RW3 + i] = nz
+            for j in range(1 - P, 1):
+                d = cb[H + jv + j] - shv
+                a1 += d
+                a2 += d * d
+                d = sc[_LR + jq + j] - shq
+                b1 += d
+                b2 += d * d
+                spv += sc[_PVH + jw + j]
+                vv = vb[H + jw + j]
+                sv += vv
+                nz += vv > 0.0
+            if iv < L:
+                sc[_RV1 + iv] = a1
+                sc[_RV2 + iv] = a2
+            if iq < L:
+                sc[_RQ1 + iq] = b1
+                sc[_RQ2 + iq] = b2
+            if iw < L:
+                sc[_RW1 + iw] = spv
+                sc[_RW2 + iw] = sv
+                sc[_RW3 + iw] = nz
 
         # ---- the recurrences, bar by bar (each loop a few independent chains)
         for i in range(L):
@@ -336,7 +417,6 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
             o13[i] = mm - m_g
             o_obv = o_obv + o20[i]
             o20[i] = o_obv
-        for i in range(L):
             r_gain = fma(r_gain, a_rsi, sc[_UP + i])
             r_loss = fma(r_loss, a_rsi, sc[_DN + i])
             sc[_GAIN + i] = r_gain
@@ -376,7 +456,6 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
                 w_sum, w_sub = wma_slide(w_sum, w_sub, cb[H + i - P], x, fp)
             w_left -= 1
             o2[i] = wma_value(w_sum, inv_div)
-        for i in range(L):
             rt = sc[_LR + i]
             if q_left == 0:
                 q_shift = rt
@@ -406,41 +485,11 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
 
         # ---- the divisions and square roots hanging off the chains
         _div_const(sc, _SMA, o0, 0, L, fp, inv)
-        for i in range(L):
-            o9[i] = o0[i]
-        for i in range(L):
-            sc[_S2 + i] = sd_value(var_value(sc[_S1 + i], sc[_S2 + i], inv))  # sd over the variance sums
-        for i in range(L):
-            o3[i] = sc[_S2 + i] * SD_NBDEV
-        for i in range(L):
-            sdv = sc[_S2 + i]
-            o25[i] = ((sc[_XS + i] - sc[_S1 + i] * inv) / sdv) if sdv > 0.0 else 0.0  # zscore_value
-        for i in range(L):
-            o8[i] = o0[i] + sc[_S2 + i] * BB_NBDEV
-        for i in range(L):
-            o10[i] = o0[i] - sc[_S2 + i] * BB_NBDEV
-        for i in range(L):
-            g = sc[_GAIN + i]
-            sm = g + sc[_LOSS + i]
-            o4[i] = 100.0 * (g / sm) if sm != 0.0 else 0.0
-        for i in range(L):
-            o7[i] = natr_value(o6[i], cb[H + i])
-        for i in range(L):
-            tr = sc[_TRS + i]
-            o15[i] = 100.0 * (sc[_PDM + i] / tr) if tr != 0.0 else 0.0
-        for i in range(L):
-            tr = sc[_TRS + i]
-            o16[i] = 100.0 * (sc[_MDM + i] / tr) if tr != 0.0 else 0.0
-        for i in range(L):
-            pdi = o15[i]
-            mdi = o16[i]
-            sm = pdi + mdi
-            sc[_DX + i] = 100.0 * (abs(mdi - pdi) / sm) if sm != 0.0 else 0.0
+        vec_var(o3, 0, o8, 0, o10, 0, o25, 0, o9, 0, o0, 0, sc, _S1, sc, _S2, sc, _XS, L)
+        vec_divs(o4, 0, o7, 0, o15, 0, o16, 0, sc, _DX, sc, _GAIN, sc, _LOSS, o6, 0, cb, H, sc, _PDM, sc, _MDM,
+                 sc, _TRS, L)
         _div_const(sc, _SKS, o17, 0, L, f_sk, r_sk)
-        for i in range(L):
-            o24[i] = sd_value(var_value(sc[_Q1 + i], sc[_Q2 + i], inv)) * RV_SCALE
-        for i in range(L):
-            o26[i] = sc[_SPV + i] / sc[_SV + i] if sc[_NZ + i] > 0.0 else sc[_TP + i]
+        vec_rv_vwap(o24, 0, o26, 0, sc, _Q1, sc, _Q2, sc, _SPV, sc, _SV, sc, _NZ, sc, _TP, L)
 
         # ---- the chains fed by a division: ADX (from DX), stoch %D (from %K)
         for i in range(L):
