@@ -156,5 +156,6 @@ def vmap(name: str, n_out: int, n_in: int, n_const: int, body):
         return sig, codegen
 
     ns = {"typer": typer}
-    exec(f"def {name}(typingctx, {plist}):\n    return typer(typingctx, ({plist},))\n", ns)
+    # a typer with one named parameter per argument: numba binds intrinsic arguments by signature
+    exec(f"def {name}(typingctx, {plist}):\n    return typer(typingctx, ({plist},))\n", ns)  # noqa: S102
     return intrinsic(ns[name])

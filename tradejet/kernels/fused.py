@@ -35,7 +35,6 @@ The streaming form keeps the whole set's state in one float64 array
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -43,7 +42,7 @@ import numpy as np
 from tradejet.kernels import streaming as _s
 from numba import carray
 
-from tradejet.kernels._core import NAN, RESUM, address_to_f64_pointer, fma, jit, jit_inline, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels._core import NAN, RESUM, address_to_f64_pointer, fma, jit, window_shifted_sums, window_sum2, window_wsums
 from tradejet.kernels._vec import vmap
 from tradejet.kernels.api import as_series, first_nonfinite_nb, raise_bad, same_length, sma  # noqa: F401 (sma: doctest)
 from tradejet.kernels.indicators import _rolling_extreme, log_return_value, typical_price
@@ -156,15 +155,24 @@ def _v_bars(v, x, pc, h, hp, lo, lp, vol):
 
 
 def _v_ratios(v, x, pc, old):
-    """roc_value and log_return_value."""
+    """roc_value and log_return_value (twice: the row and the scratch copy with history)."""
     z = v.k(0.0)
     roc = v.where(v.ne(old, z), v.mul(v.sub(v.div(x, old), v.k(1.0)), v.k(100.0)), z)
-    return [roc, v.log(v.div(x, pc))]
+    lr = v.log(v.div(x, pc))
+    return [roc, lr, lr]
 
 
 def _v_mdiv(v, a, c):
-    """a / c for a constant c in (3, 20, 100) by Markstein's correction (see _div_const), and the flag
-    of the lanes it does not cover."""
+    """``a / c`` for a constant ``c`` (3, 20, 100) without a division, and the flag of the lanes
+    it does not cover.
+
+    Markstein: with ``rc = RN(1/c)`` within half an ulp of 1/c and ``q = RN(a * rc)``
+    within one ulp of a/c (both hold for c = 3, 20, 100: 1/c's relative rounding error is
+    at most 2**-54), ``r = a - q c`` is exact (one fma) and ``RN(q + r rc)`` is the correctly
+    rounded a/c, i.e. IEEE division's result (also checked on 4e8 random numerators). It
+    needs no underflow or overflow: a numerator outside [2**-960, 2**1000] (never a price)
+    sets the flag and the caller divides that block again; a zero numerator keeps its sign
+    (q = a * rc is exactly +-0)."""
     rc = v.k(1.0 / c)
     q = v.mul(a, rc)
     y = v.fma(v.fma(v.neg(q), v.k(c), a), rc, q)
@@ -223,36 +231,44 @@ def _v_rv_vwap(v, q1, q2, spv, sv, nz, tp):
     return [rv, v.where(v.gt(nz, z), v.div(spv, sv), tp)]
 
 
+def _v_check(v, x, h, lo, vol):
+    """The input check of features_1d_nb's loop: flag bars not finite, close <= 0 or volume < 0."""
+    z = v.k(0.0)
+    fin = v.eq(v.add(v.add(v.add(v.sub(h, h), v.sub(lo, lo)), v.sub(x, x)), v.sub(vol, vol)), z)
+    ok = v.both(v.both(fin, v.gt(x, z)), v.ge(vol, z))
+    return [], v.b.not_(ok)
+
+
+def _v_sma(v, a):
+    return _v_mdiv(v, a, float(P))
+
+
+def _v_sk(v, a):
+    return _v_mdiv(v, a, float(STOCH_SK))
+
+
+def _v_sd(v, a):
+    return _v_mdiv(v, a, float(STOCH_SD))
+
+
+def _one(f):
+    def body(v, a):
+        y, flag = f(v, a)
+        return [y], flag
+    return body
+
+
+vec_check = vmap("vec_check", 0, 4, 0, _v_check)
+vec_sma = vmap("vec_sma", 1, 1, 0, _one(_v_sma))
+vec_sk = vmap("vec_sk", 1, 1, 0, _one(_v_sk))
+vec_sd = vmap("vec_sd", 1, 1, 0, _one(_v_sd))
 vec_bars = vmap("vec_bars", 7, 7, 0, _v_bars)
-vec_ratios = vmap("vec_ratios", 2, 3, 0, _v_ratios)
+vec_ratios = vmap("vec_ratios", 3, 3, 0, _v_ratios)
 vec_stoch = vmap("vec_stoch", 3, 14, 0, _v_stoch)
 vec_var = vmap("vec_var", 5, 4, 0, _v_var)
 vec_divs = vmap("vec_divs", 5, 7, 0, _v_divs)
 vec_rv_vwap = vmap("vec_rv_vwap", 2, 6, 0, _v_rv_vwap)
 
-
-
-@jit_inline
-def _div_const(sc, num, dst, d0, count, c, rc):
-    """``dst[d0 + i] = sc[num + i] / c`` for a constant ``c`` > 1, vectorizable (no division instruction).
-
-    Markstein: with ``rc = RN(1/c)`` within half an ulp of 1/c and ``q = RN(a * rc)``
-    within one ulp of a/c (both hold for c = 3, 20, 100: 1/c's relative rounding error is
-    at most 2**-54), ``r = a - q c`` is exact (one fma) and ``RN(q + r rc)`` is the correctly
-    rounded a/c, i.e. IEEE division's result. It needs no underflow or overflow: a block
-    with a numerator outside [2**-960, 2**1000] (never a price) is divided again by division;
-    a zero numerator keeps its sign (q = a * rc is exactly +-0)."""
-    flag = 0
-    for i in range(count):
-        a = sc[num + i]
-        q = a * rc
-        y = fma(fma(-q, c, a), rc, q)
-        dst[d0 + i] = q if a == 0.0 else y
-        m = abs(a)
-        flag |= ((m < _TINY) | (m > _HUGE)) & (a != 0.0)
-    if flag:
-        for i in range(count):
-            dst[d0 + i] = sc[num + i] / c
 
 
 @jit
@@ -263,7 +279,6 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
     """Bars ``w0..n-1`` of :func:`features_1d_nb` (all past the warm-up), given its chains' state."""
     n = close.shape[0]
     fp = float(P)
-    inv = 1.0 / P
     lb = P - 1
     k_ema = 2.0 / (fp + 1.0)
     a_ema = 1.0 - k_ema
@@ -281,9 +296,7 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
     as_ = 1.0 - ks
     ag = 1.0 - kg
     f_sk = float(STOCH_SK)
-    r_sk = 1.0 / STOCH_SK
     f_sd = float(STOCH_SD)
-    r_sd = 1.0 / STOCH_SD
     H = HIST
     sc = np.empty(N_SCRATCH * ROW)
     for j in range(P):  # the VWAP ring, oldest first, as the history of the first block
@@ -327,18 +340,16 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
         o26 = out[26, s:e]
 
         # ---- vector passes over the bars' own inputs
-        for i in range(L):
-            x = cb[H + i]
-            h = hb[H + i]
-            lo = lw[H + i]
-            vol = vb[H + i]
-            ok = ((((h - h) + (lo - lo) + (x - x) + (vol - vol)) == 0.0) & (x > 0.0)) & (vol >= 0.0)
-            bad += not ok
+        if vec_check(cb, H, hb, H, lw, H, vb, H, L):
+            for i in range(L):
+                x = cb[H + i]
+                h = hb[H + i]
+                lo = lw[H + i]
+                vol = vb[H + i]
+                bad += not (((h - h) + (lo - lo) + (x - x) + (vol - vol)) == 0.0 and x > 0.0 and vol >= 0.0)
         vec_bars(o5, 0, sc, _TRI, sc, _PDM1, sc, _MDM1, sc, _UP, sc, _DN, o20, 0,
                  cb, H, cb, H - 1, hb, H, hb, H - 1, lw, H, lw, H - 1, vb, H, L)
-        vec_ratios(o19, 0, sc, _LR, cb, H, cb, H - 1, cb, H - ROC_P, L)
-        for i in range(L):
-            o23[i] = sc[_LR + i]
+        vec_ratios(o19, 0, o23, 0, sc, _LR, cb, H, cb, H - 1, cb, H - ROC_P, L)
         if vec_stoch(sc, _FK, sc, _TP, sc, _PVH, cb, H, hb, H, hb, H - 1, hb, H - 2, hb, H - 3, hb, H - 4,
                      lw, H, lw, H - 1, lw, H - 2, lw, H - 3, lw, H - 4, hb, H, lw, H, vb, H, L):
             # a numerator out of Markstein's range (never a price): the step functions' divisions
@@ -484,11 +495,15 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
             sc[_LR - HIST + j] = sc[_LR + L - HIST + j]
 
         # ---- the divisions and square roots hanging off the chains
-        _div_const(sc, _SMA, o0, 0, L, fp, inv)
+        if vec_sma(o0, 0, sc, _SMA, L):  # Markstein (see _v_mdiv); else divide
+            for i in range(L):
+                o0[i] = sc[_SMA + i] / fp
         vec_var(o3, 0, o8, 0, o10, 0, o25, 0, o9, 0, o0, 0, sc, _S1, sc, _S2, sc, _XS, L)
         vec_divs(o4, 0, o7, 0, o15, 0, o16, 0, sc, _DX, sc, _GAIN, sc, _LOSS, o6, 0, cb, H, sc, _PDM, sc, _MDM,
                  sc, _TRS, L)
-        _div_const(sc, _SKS, o17, 0, L, f_sk, r_sk)
+        if vec_sk(o17, 0, sc, _SKS, L):
+            for i in range(L):
+                o17[i] = sc[_SKS + i] / f_sk
         vec_rv_vwap(o24, 0, o26, 0, sc, _Q1, sc, _Q2, sc, _SPV, sc, _SV, sc, _NZ, sc, _TP, L)
 
         # ---- the chains fed by a division: ADX (from DX), stoch %D (from %K)
@@ -502,7 +517,9 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
             st_d = st_d - skm2
             skm2 = skm1
             skm1 = sk
-        _div_const(sc, _SDS, o18, 0, L, f_sd, r_sd)
+        if vec_sd(o18, 0, sc, _SDS, L):
+            for i in range(L):
+                o18[i] = sc[_SDS + i] / f_sd
     return bad
 
 
