@@ -109,13 +109,12 @@ def _ptr(context, builder, arrty, arr, offset):
     return builder.gep(data, [offset])
 
 
-def _emit(context, builder, sig, args, n_out, n_in, n_const, body):
+def _emit(context, builder, sig, args, n_out, n_in, n_const, body, whole_loop=True):
     pairs = [(sig.args[2 * j], args[2 * j], args[2 * j + 1]) for j in range(n_out + n_in)]
     ptrs = [_ptr(context, builder, t, a, o) for t, a, o in pairs]
     consts = list(args[2 * (n_out + n_in):2 * (n_out + n_in) + n_const])
     count = args[-1]
     flag_ptr = cgutils.alloca_once_value(builder, _ir.Constant(_I64, 0))
-    whole = builder.and_(count, _ir.Constant(count.type, -4))
 
     def step(i, width):
         lanes = Lanes(builder, width)
@@ -130,6 +129,10 @@ def _emit(context, builder, sig, args, n_out, n_in, n_const, body):
             bits = builder.zext(builder.bitcast(flag, _ir.IntType(width)), _I64)
             builder.store(builder.or_(builder.load(flag_ptr), bits), flag_ptr)
 
+    if not whole_loop:  # one step of four lanes at index ``count``
+        step(count, 4)
+        return builder.load(flag_ptr)
+    whole = builder.and_(count, _ir.Constant(count.type, -4))
     zero = _ir.Constant(count.type, 0)
     with cgutils.for_range_slice(builder, zero, whole, _ir.Constant(count.type, 4)) as (i, _):
         step(i, 4)
@@ -138,12 +141,16 @@ def _emit(context, builder, sig, args, n_out, n_in, n_const, body):
     return builder.load(flag_ptr)
 
 
-def vmap(name: str, n_out: int, n_in: int, n_const: int, body):
+def vmap(name: str, n_out: int, n_in: int, n_const: int, body, whole_loop: bool = True):
     """Return an intrinsic ``name(out_1, off_1, .., in_1, off_1, .., const_1, .., count) -> intp``.
 
     For ``i`` in ``range(count)``: ``out_j[off_j + i]`` = the j-th vector that
     ``body(lanes, in_1[off_1 + i], .., const_1, ..)`` returns (a list; or ``(list, flag
-    mask)``: the intrinsic returns nonzero if the mask was set in any lane)."""
+    mask)``: the intrinsic returns nonzero if the mask was set in any lane).
+
+    With ``whole_loop=False`` the last argument is an index ``i`` instead of a count and
+    the intrinsic does the one step of four lanes at ``i..i+3``: a caller interleaves such
+    steps with a scalar loop (the vector work then runs beside the loop's chains)."""
     params = [f"x{j}, k{j}" for j in range(n_out + n_in)] + [f"c{j}" for j in range(n_const)] + ["count"]
     plist = ", ".join(params)
 
@@ -151,7 +158,7 @@ def vmap(name: str, n_out: int, n_in: int, n_const: int, body):
         sig = types.intp(*args)
 
         def codegen(context, builder, signature, cargs):
-            return _emit(context, builder, signature, cargs, n_out, n_in, n_const, body)
+            return _emit(context, builder, signature, cargs, n_out, n_in, n_const, body, whole_loop)
 
         return sig, codegen
 

@@ -268,6 +268,10 @@ vec_stoch = vmap("vec_stoch", 3, 14, 0, _v_stoch)
 vec_var = vmap("vec_var", 5, 4, 0, _v_var)
 vec_divs = vmap("vec_divs", 5, 7, 0, _v_divs)
 vec_rv_vwap = vmap("vec_rv_vwap", 2, 6, 0, _v_rv_vwap)
+vec_ratios_step = vmap("vec_ratios_step", 3, 3, 0, _v_ratios, whole_loop=False)
+vec_divs_step = vmap("vec_divs_step", 5, 7, 0, _v_divs, whole_loop=False)
+vec_var_step = vmap("vec_var_step", 5, 4, 0, _v_var, whole_loop=False)
+vec_rv_vwap_step = vmap("vec_rv_vwap_step", 2, 6, 0, _v_rv_vwap, whole_loop=False)
 
 
 
@@ -349,7 +353,6 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
                 bad += not (((h - h) + (lo - lo) + (x - x) + (vol - vol)) == 0.0 and x > 0.0 and vol >= 0.0)
         vec_bars(o5, 0, sc, _TRI, sc, _PDM1, sc, _MDM1, sc, _UP, sc, _DN, o20, 0,
                  cb, H, cb, H - 1, hb, H, hb, H - 1, lw, H, lw, H - 1, vb, H, L)
-        vec_ratios(o19, 0, o23, 0, sc, _LR, cb, H, cb, H - 1, cb, H - ROC_P, L)
         if vec_stoch(sc, _FK, sc, _TP, sc, _PVH, cb, H, hb, H, hb, H - 1, hb, H - 2, hb, H - 3, hb, H - 4,
                      lw, H, lw, H - 1, lw, H - 2, lw, H - 3, lw, H - 4, hb, H, lw, H, vb, H, L):
             # a numerator out of Markstein's range (never a price): the step functions' divisions
@@ -363,6 +366,57 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
                 tp = typical_price(hb[H + i], lw[H + i], cb[H + i])
                 sc[_TP + i] = tp
                 sc[_PVH + i] = tp * vb[H + i]
+
+        # ---- the recurrences, bar by bar (two loops of a few independent chains each), with the
+        # vector work that hangs off them done four bars at a time beside them
+        for i in range(L):
+            x = cb[H + i]
+            s_sma = s_sma + x
+            sc[_SMA + i] = s_sma
+            s_sma = s_sma - cb[H + i - lb]
+            e_ema = fma(e_ema, a_ema, x * k_ema)
+            o1[i] = e_ema
+            m_f = fma(m_f, af, x * kf)
+            m_s = fma(m_s, as_, x * ks)
+            mm = m_f - m_s
+            m_g = fma(m_g, ag, mm * kg)
+            o11[i] = mm
+            o12[i] = m_g
+            o13[i] = mm - m_g
+            o_obv = o_obv + o20[i]
+            o20[i] = o_obv
+            r_gain = fma(r_gain, a_rsi, sc[_UP + i])
+            r_loss = fma(r_loss, a_rsi, sc[_DN + i])
+            sc[_GAIN + i] = r_gain
+            sc[_LOSS + i] = r_loss
+            a_acc = fma(a_acc, a_atr, sc[_TRI + i])
+            o6[i] = a_acc
+            d_pdm = fma(d_pdm, a_adx, sc[_PDM1 + i])
+            d_mdm = fma(d_mdm, a_adx, sc[_MDM1 + i])
+            d_tr = fma(d_tr, a_adx, o5[i])
+            sc[_PDM + i] = d_pdm
+            sc[_MDM + i] = d_mdm
+            sc[_TRS + i] = d_tr
+            fk = sc[_FK + i]
+            st_k = st_k + fk
+            sc[_SKS + i] = st_k
+            st_k = st_k - fkm2
+            fkm2 = fkm1
+            fkm1 = fk
+            if (i & 3) == 3:  # vector work beside the chains: four bars' ROC and log returns (inputs
+                # only), and the divisions of the four bars before the last four (stored a while ago:
+                # a vector load of values stored just now would wait for the stores)
+                vec_ratios_step(o19, i - 3, o23, i - 3, sc, _LR + i - 3, cb, H + i - 3, cb, H + i - 4,
+                                cb, H + i - 3 - ROC_P, 0)
+                if i >= 7:
+                    vec_divs_step(o4, i - 7, o7, i - 7, o15, i - 7, o16, i - 7, sc, _DX + i - 7, sc, _GAIN + i - 7,
+                                  sc, _LOSS + i - 7, o6, i - 7, cb, H + i - 7, sc, _PDM + i - 7, sc, _MDM + i - 7,
+                                  sc, _TRS + i - 7, 0)
+        r0 = L & ~3  # the tails of the interleaved vector work
+        vec_ratios(o19, r0, o23, r0, sc, _LR + r0, cb, H + r0, cb, H + r0 - 1, cb, H + r0 - ROC_P, L - r0)
+        d0 = max(r0 - 4, 0)
+        vec_divs(o4, d0, o7, d0, o15, d0, o16, d0, sc, _DX + d0, sc, _GAIN + d0, sc, _LOSS + d0, o6, d0, cb, H + d0,
+                 sc, _PDM + d0, sc, _MDM + d0, sc, _TRS + d0, L - d0)
 
         # ---- exact re-sums of the windowed sums, at the bars where the chains restart
         for i in range(w_left, L, RESUM * P):
@@ -411,41 +465,9 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
                 sc[_RW2 + iw] = sv
                 sc[_RW3 + iw] = nz
 
-        # ---- the recurrences, bar by bar (each loop a few independent chains)
-        for i in range(L):
-            x = cb[H + i]
-            s_sma = s_sma + x
-            sc[_SMA + i] = s_sma
-            s_sma = s_sma - cb[H + i - lb]
-            e_ema = fma(e_ema, a_ema, x * k_ema)
-            o1[i] = e_ema
-            m_f = fma(m_f, af, x * kf)
-            m_s = fma(m_s, as_, x * ks)
-            mm = m_f - m_s
-            m_g = fma(m_g, ag, mm * kg)
-            o11[i] = mm
-            o12[i] = m_g
-            o13[i] = mm - m_g
-            o_obv = o_obv + o20[i]
-            o20[i] = o_obv
-            r_gain = fma(r_gain, a_rsi, sc[_UP + i])
-            r_loss = fma(r_loss, a_rsi, sc[_DN + i])
-            sc[_GAIN + i] = r_gain
-            sc[_LOSS + i] = r_loss
-            a_acc = fma(a_acc, a_atr, sc[_TRI + i])
-            o6[i] = a_acc
-            d_pdm = fma(d_pdm, a_adx, sc[_PDM1 + i])
-            d_mdm = fma(d_mdm, a_adx, sc[_MDM1 + i])
-            d_tr = fma(d_tr, a_adx, o5[i])
-            sc[_PDM + i] = d_pdm
-            sc[_MDM + i] = d_mdm
-            sc[_TRS + i] = d_tr
-            fk = sc[_FK + i]
-            st_k = st_k + fk
-            sc[_SKS + i] = st_k
-            st_k = st_k - fkm2
-            fkm2 = fkm1
-            fkm1 = fk
+        if vec_sma(o0, 0, sc, _SMA, L):  # Markstein (see _v_mdiv); else divide
+            for i in range(L):
+                o0[i] = sc[_SMA + i] / fp
         for i in range(L):
             x = cb[H + i]
             if v_left == 0:
@@ -490,21 +512,22 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
             sc[_SPV + i] = vw_spv
             sc[_SV + i] = vw_sv
             sc[_NZ + i] = vw_nz
+            if (i & 3) == 3 and i >= 7:  # the square roots and divisions of four bars, beside the chains
+                vec_var_step(o3, i - 7, o8, i - 7, o10, i - 7, o25, i - 7, o9, i - 7, o0, i - 7, sc, _S1 + i - 7,
+                             sc, _S2 + i - 7, sc, _XS + i - 7, 0)
+                vec_rv_vwap_step(o24, i - 7, o26, i - 7, sc, _Q1 + i - 7, sc, _Q2 + i - 7, sc, _SPV + i - 7,
+                                 sc, _SV + i - 7, sc, _NZ + i - 7, sc, _TP + i - 7, 0)
+        d0 = max((L & ~3) - 4, 0)
+        vec_var(o3, d0, o8, d0, o10, d0, o25, d0, o9, d0, o0, d0, sc, _S1 + d0, sc, _S2 + d0, sc, _XS + d0, L - d0)
+        vec_rv_vwap(o24, d0, o26, d0, sc, _Q1 + d0, sc, _Q2 + d0, sc, _SPV + d0, sc, _SV + d0, sc, _NZ + d0,
+                    sc, _TP + d0, L - d0)
         for j in range(HIST):  # the last bars' pv and log returns: the next block's history
             sc[_PVH - HIST + j] = sc[_PVH + L - HIST + j]
             sc[_LR - HIST + j] = sc[_LR + L - HIST + j]
 
-        # ---- the divisions and square roots hanging off the chains
-        if vec_sma(o0, 0, sc, _SMA, L):  # Markstein (see _v_mdiv); else divide
-            for i in range(L):
-                o0[i] = sc[_SMA + i] / fp
-        vec_var(o3, 0, o8, 0, o10, 0, o25, 0, o9, 0, o0, 0, sc, _S1, sc, _S2, sc, _XS, L)
-        vec_divs(o4, 0, o7, 0, o15, 0, o16, 0, sc, _DX, sc, _GAIN, sc, _LOSS, o6, 0, cb, H, sc, _PDM, sc, _MDM,
-                 sc, _TRS, L)
         if vec_sk(o17, 0, sc, _SKS, L):
             for i in range(L):
                 o17[i] = sc[_SKS + i] / f_sk
-        vec_rv_vwap(o24, 0, o26, 0, sc, _Q1, sc, _Q2, sc, _SPV, sc, _SV, sc, _NZ, sc, _TP, L)
 
         # ---- the chains fed by a division: ADX (from DX), stoch %D (from %K)
         for i in range(L):
