@@ -115,9 +115,9 @@ SEPARATE = {
 # IEEE operations as the step functions (no fast-math, correctly rounded division and
 # square root), so the values are the same bits; the scalar loop only keeps the chains.
 WARM = 40        # bars done by the per-bar loop: every chain is past its seed (MACD's signal at bar 33)
-BLK = 256        # bars per block (the block's rows and scratch stay in L1/L2)
+BLK = 512        # bars per block (the block's rows and scratch stay in L1/L2)
 HIST = 24        # bars of history before a block that the block reads (>= P)
-ROW = HIST + BLK  # scratch row length (2240 bytes: rows do not alias modulo 4 KiB)
+ROW = HIST + BLK  # scratch row length (4288 bytes: rows 1..63 apart do not alias modulo 4 KiB)
 _TINY = 2.0 ** -960
 _HUGE = 2.0 ** 1000
 # scratch rows (offsets into one flat array, so one base register serves them all and
@@ -367,6 +367,8 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
                 sc[_TP + i] = tp
                 sc[_PVH + i] = tp * vb[H + i]
 
+        nv = v_left  # the bars of the variance's and the VWAP's next re-sums
+        nw = vw_left
         # ---- the recurrences, bar by bar (two loops of a few independent chains each), with the
         # vector work that hangs off them done four bars at a time beside them
         for i in range(L):
@@ -403,6 +405,30 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
             st_k = st_k - fkm2
             fkm2 = fkm1
             fkm1 = fk
+            if i == nv:  # the variance's exact re-sum at this bar (window_shifted_sums' order)
+                shv = cb[H + i]
+                a1 = 0.0
+                a2 = 0.0
+                for j in range(1 - P, 1):
+                    d = cb[H + i + j] - shv
+                    a1 += d
+                    a2 += d * d
+                sc[_RV1 + i] = a1
+                sc[_RV2 + i] = a2
+                nv += P
+            if i == nw:  # the VWAP's exact re-sum (window_sum2's order over the ring)
+                spv = 0.0
+                sv = 0.0
+                nz = 0
+                for j in range(1 - P, 1):
+                    spv += sc[_PVH + i + j]
+                    vv = vb[H + i + j]
+                    sv += vv
+                    nz += vv > 0.0
+                sc[_RW1 + i] = spv
+                sc[_RW2 + i] = sv
+                sc[_RW3 + i] = nz
+                nw += P
             if (i & 3) == 3:  # vector work beside the chains: four bars' ROC and log returns (inputs
                 # only), and the divisions of the four bars before the last four (stored a while ago:
                 # a vector load of values stored just now would wait for the stores)
@@ -421,50 +447,9 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
         # ---- exact re-sums of the windowed sums, at the bars where the chains restart
         for i in range(w_left, L, RESUM * P):
             sc[_WS + i], sc[_WW + i] = window_wsums(close, s + i - lb, P, n)
-        # the variance, realized-vol and VWAP re-sums (each every P bars) side by side: three
-        # independent sums in one loop instead of three latency-bound loops; each in its own
-        # order as window_shifted_sums / window_sum2 (a slot a type does not use sums a valid
-        # window and is not stored)
-        for k in range(0, L + P, P):
-            iv = v_left + k
-            iq = q_left + k
-            iw = vw_left + k
-            if iv >= L and iq >= L and iw >= L:
-                break
-            jv = iv if iv < L else 0
-            jq = iq if iq < L else 0
-            jw = iw if iw < L else 0
-            shv = cb[H + jv]
-            shq = sc[_LR + jq]
-            a1 = 0.0
-            a2 = 0.0
-            b1 = 0.0
-            b2 = 0.0
-            spv = 0.0
-            sv = 0.0
-            nz = 0
-            for j in range(1 - P, 1):
-                d = cb[H + jv + j] - shv
-                a1 += d
-                a2 += d * d
-                d = sc[_LR + jq + j] - shq
-                b1 += d
-                b2 += d * d
-                spv += sc[_PVH + jw + j]
-                vv = vb[H + jw + j]
-                sv += vv
-                nz += vv > 0.0
-            if iv < L:
-                sc[_RV1 + iv] = a1
-                sc[_RV2 + iv] = a2
-            if iq < L:
-                sc[_RQ1 + iq] = b1
-                sc[_RQ2 + iq] = b2
-            if iw < L:
-                sc[_RW1 + iw] = spv
-                sc[_RW2 + iw] = sv
-                sc[_RW3 + iw] = nz
-
+        # the realized-vol re-sums (every P bars, from the log returns of the first loop)
+        for iq in range(q_left, L, P):
+            sc[_RQ1 + iq], sc[_RQ2 + iq] = window_shifted_sums(sc, _LR + iq - P + 1, P, sc.size, sc[_LR + iq])
         if vec_sma(o0, 0, sc, _SMA, L):  # Markstein (see _v_mdiv); else divide
             for i in range(L):
                 o0[i] = sc[_SMA + i] / fp
