@@ -1,4 +1,4 @@
-"""The engine's standard feature set, fused: every indicator in one pass over the bars.
+"""The engine's standard feature set, fused: every indicator in one sweep over the bars.
 
 Contract: inputs open/high/low/close/volume are float64 (1-D of length n, or 2-D
 bars x symbols), finite (checked by the wrappers); ``out`` is float64 of shape
@@ -106,14 +106,19 @@ SEPARATE = {
 }
 
 
-# The steady state runs in blocks of BLK bars, each in passes: vector passes for what
-# depends on the bar alone (true range, directional movement, the divisions of stoch %K,
-# ROC, log-return quotients, typical prices), one scalar pass for the recurrences (each
-# chain's fma/add only: its numerators and denominators go to the block's rows), vector
-# passes for the divisions and square roots that hang off the chains, and a small scalar
-# pass for the two chains fed by a division (ADX, stoch %D). Every lane performs the same
-# IEEE operations as the step functions (no fast-math, correctly rounded division and
-# square root), so the values are the same bits; the scalar loop only keeps the chains.
+# The steady state runs in blocks of BLK bars, each in a few passes (features_1d_nb once
+# did every feature in one scalar loop, ~16 divisions, 3 square roots and a log per bar, and
+# was bound by the scalar divider): vector passes (tradejet.kernels._vec) for what depends
+# on the bars alone (input check, true range, directional movement, RSI's up/down, stoch
+# %K, typical prices); two scalar loops that carry the recurrences (each chain's fma/add
+# only: numerators and denominators go to scratch rows), with the vector work that hangs
+# off them (ROC and log returns, the RSI/NATR/DI/DX divisions; sd, bands, zscore, realized
+# vol, VWAP) done four bars at a time inside them, so the divider and libm's log overlap the
+# chains; the exact re-sums at their bars; then a small scalar pass for the two chains fed
+# by a division (ADX, stoch %D). The divisions by the constants 20, 3 and 100 use no
+# divider (Markstein's correction, _v_mdiv). Every lane performs the same IEEE operations
+# as the step functions (no fast-math; division, square root and fma correctly rounded;
+# the same libm log), so the values are the same bits.
 WARM = 40        # bars done by the per-bar loop: every chain is past its seed (MACD's signal at bar 33)
 BLK = 512        # bars per block (the block's rows and scratch stay in L1/L2)
 HIST = 24        # bars of history before a block that the block reads (>= P)
@@ -533,8 +538,10 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
 
 @jit
 def features_1d_nb(high, low, close, volume, out, rings):
-    """Compute the standard set for one symbol into ``out`` (N_FEATURES, n) in one pass.
+    """Compute the standard set for one symbol into ``out`` (N_FEATURES, n) in one sweep.
 
+    The first WARM bars bar by bar (every step function with its seed branches), the rest
+    in blocks of BLK bars by :func:`_blocks` (see the comment above WARM).
     ``rings`` is scratch of shape (4, P) (stoch %K/%D rings and the VWAP pv ring).
     Returns the number of bars with a non-finite input, close <= 0 or volume < 0 (a
     code: the wrapper raises naming the first)."""
