@@ -121,6 +121,7 @@ SEPARATE = {
 # the same libm log), so the values are the same bits.
 WARM = 40        # bars done by the per-bar loop: every chain is past its seed (MACD's signal at bar 33)
 BLK = 512        # bars per block (the block's rows and scratch stay in L1/L2)
+LAG = 7          # bars a vector step inside a chain loop runs behind the loop (3 + a multiple of 4)
 HIST = 24        # bars of history before a block that the block reads (>= P)
 ROW = HIST + BLK  # scratch row length (4288 bytes: rows 1..63 apart do not alias modulo 4 KiB)
 _TINY = 2.0 ** -960
@@ -439,13 +440,13 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
                 # a vector load of values stored just now would wait for the stores)
                 vec_ratios_step(o19, i - 3, o23, i - 3, sc, _LR + i - 3, cb, H + i - 3, cb, H + i - 4,
                                 cb, H + i - 3 - ROC_P, 0)
-                if i >= 7:
-                    vec_divs_step(o4, i - 7, o7, i - 7, o15, i - 7, o16, i - 7, sc, _DX + i - 7, sc, _GAIN + i - 7,
-                                  sc, _LOSS + i - 7, o6, i - 7, cb, H + i - 7, sc, _PDM + i - 7, sc, _MDM + i - 7,
-                                  sc, _TRS + i - 7, 0)
+                if i >= LAG:
+                    vec_divs_step(o4, i - LAG, o7, i - LAG, o15, i - LAG, o16, i - LAG, sc, _DX + i - LAG, sc, _GAIN + i - LAG,
+                                  sc, _LOSS + i - LAG, o6, i - LAG, cb, H + i - LAG, sc, _PDM + i - LAG, sc, _MDM + i - LAG,
+                                  sc, _TRS + i - LAG, 0)
         r0 = L & ~3  # the tails of the interleaved vector work
         vec_ratios(o19, r0, o23, r0, sc, _LR + r0, cb, H + r0, cb, H + r0 - 1, cb, H + r0 - ROC_P, L - r0)
-        d0 = max(r0 - 4, 0)
+        d0 = max(r0 - (LAG - 3), 0)
         vec_divs(o4, d0, o7, d0, o15, d0, o16, d0, sc, _DX + d0, sc, _GAIN + d0, sc, _LOSS + d0, o6, d0, cb, H + d0,
                  sc, _PDM + d0, sc, _MDM + d0, sc, _TRS + d0, L - d0)
 
@@ -502,12 +503,12 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
             sc[_SPV + i] = vw_spv
             sc[_SV + i] = vw_sv
             sc[_NZ + i] = vw_nz
-            if (i & 3) == 3 and i >= 7:  # the square roots and divisions of four bars, beside the chains
-                vec_var_step(o3, i - 7, o8, i - 7, o10, i - 7, o25, i - 7, o9, i - 7, o0, i - 7, sc, _S1 + i - 7,
-                             sc, _S2 + i - 7, sc, _XS + i - 7, 0)
-                vec_rv_vwap_step(o24, i - 7, o26, i - 7, sc, _Q1 + i - 7, sc, _Q2 + i - 7, sc, _SPV + i - 7,
-                                 sc, _SV + i - 7, sc, _NZ + i - 7, sc, _TP + i - 7, 0)
-        d0 = max((L & ~3) - 4, 0)
+            if (i & 3) == 3 and i >= LAG:  # the square roots and divisions of four bars, beside the chains
+                vec_var_step(o3, i - LAG, o8, i - LAG, o10, i - LAG, o25, i - LAG, o9, i - LAG, o0, i - LAG, sc, _S1 + i - LAG,
+                             sc, _S2 + i - LAG, sc, _XS + i - LAG, 0)
+                vec_rv_vwap_step(o24, i - LAG, o26, i - LAG, sc, _Q1 + i - LAG, sc, _Q2 + i - LAG, sc, _SPV + i - LAG,
+                                 sc, _SV + i - LAG, sc, _NZ + i - LAG, sc, _TP + i - LAG, 0)
+        d0 = max((L & ~3) - (LAG - 3), 0)
         vec_var(o3, d0, o8, d0, o10, d0, o25, d0, o9, d0, o0, d0, sc, _S1 + d0, sc, _S2 + d0, sc, _XS + d0, L - d0)
         vec_rv_vwap(o24, d0, o26, d0, sc, _Q1 + d0, sc, _Q2 + d0, sc, _SPV + d0, sc, _SV + d0, sc, _NZ + d0,
                     sc, _TP + d0, L - d0)
