@@ -112,9 +112,10 @@ SEPARATE = {
 # on the bars alone (input check, true range, directional movement, RSI's up/down, stoch
 # %K, typical prices); two scalar loops that carry the recurrences (each chain's fma/add
 # only: numerators and denominators go to scratch rows), with the vector work that hangs
-# off them (ROC and log returns, the RSI/NATR/DI/DX divisions; sd, bands, zscore, realized
-# vol, VWAP) done four bars at a time inside them, so the divider and libm's log overlap the
-# chains; the exact re-sums at their bars; then a small scalar pass for the two chains fed
+# off them (ROC and the log-return quotients, the RSI/NATR/DI/DX divisions beside the first;
+# libm's logs (ahead), sd, bands, zscore, realized vol and VWAP beside the second) done four
+# bars at a time inside them, so the divider and the logs overlap the chains; the exact
+# re-sums inline at their bars; then a small scalar pass for the two chains fed
 # by a division (ADX, stoch %D). The divisions by the constants 20, 3 and 100 use no
 # divider (Markstein's correction, _v_mdiv). Every lane performs the same IEEE operations
 # as the step functions (no fast-math; division, square root and fma correctly rounded;
@@ -161,11 +162,16 @@ def _v_bars(v, x, pc, h, hp, lo, lp, vol):
 
 
 def _v_ratios(v, x, pc, old):
-    """roc_value and log_return_value (twice: the row and the scratch copy with history)."""
+    """roc_value and the quotient of log_return_value."""
     z = v.k(0.0)
     roc = v.where(v.ne(old, z), v.mul(v.sub(v.div(x, old), v.k(1.0)), v.k(100.0)), z)
-    lr = v.log(v.div(x, pc))
-    return [roc, lr, lr]
+    return [roc, v.div(x, pc)]
+
+
+def _v_log(v, q):
+    """log_return_value's log of the quotient (the same libm log), to the row and the scratch copy."""
+    lr = v.log(q)
+    return [lr, lr]
 
 
 def _v_mdiv(v, a, c):
@@ -269,12 +275,14 @@ vec_sma = vmap("vec_sma", 1, 1, 0, _one(_v_sma))
 vec_sk = vmap("vec_sk", 1, 1, 0, _one(_v_sk))
 vec_sd = vmap("vec_sd", 1, 1, 0, _one(_v_sd))
 vec_bars = vmap("vec_bars", 7, 7, 0, _v_bars)
-vec_ratios = vmap("vec_ratios", 3, 3, 0, _v_ratios)
+vec_ratios = vmap("vec_ratios", 2, 3, 0, _v_ratios)
+vec_log = vmap("vec_log", 2, 1, 0, _v_log)
 vec_stoch = vmap("vec_stoch", 3, 14, 0, _v_stoch)
 vec_var = vmap("vec_var", 5, 4, 0, _v_var)
 vec_divs = vmap("vec_divs", 5, 7, 0, _v_divs)
 vec_rv_vwap = vmap("vec_rv_vwap", 2, 6, 0, _v_rv_vwap)
-vec_ratios_step = vmap("vec_ratios_step", 3, 3, 0, _v_ratios, whole_loop=False)
+vec_ratios_step = vmap("vec_ratios_step", 2, 3, 0, _v_ratios, whole_loop=False)
+vec_log_step = vmap("vec_log_step", 2, 1, 0, _v_log, whole_loop=False)
 vec_divs_step = vmap("vec_divs_step", 5, 7, 0, _v_divs, whole_loop=False)
 vec_var_step = vmap("vec_var_step", 5, 4, 0, _v_var, whole_loop=False)
 vec_rv_vwap_step = vmap("vec_rv_vwap_step", 2, 6, 0, _v_rv_vwap, whole_loop=False)
@@ -438,14 +446,13 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
             if (i & 3) == 3:  # vector work beside the chains: four bars' ROC and log returns (inputs
                 # only), and the divisions of the four bars before the last four (stored a while ago:
                 # a vector load of values stored just now would wait for the stores)
-                vec_ratios_step(o19, i - 3, o23, i - 3, sc, _LR + i - 3, cb, H + i - 3, cb, H + i - 4,
-                                cb, H + i - 3 - ROC_P, 0)
+                vec_ratios_step(o19, i - 3, sc, _LR + i - 3, cb, H + i - 3, cb, H + i - 4, cb, H + i - 3 - ROC_P, 0)
                 if i >= LAG:
                     vec_divs_step(o4, i - LAG, o7, i - LAG, o15, i - LAG, o16, i - LAG, sc, _DX + i - LAG, sc, _GAIN + i - LAG,
                                   sc, _LOSS + i - LAG, o6, i - LAG, cb, H + i - LAG, sc, _PDM + i - LAG, sc, _MDM + i - LAG,
                                   sc, _TRS + i - LAG, 0)
         r0 = L & ~3  # the tails of the interleaved vector work
-        vec_ratios(o19, r0, o23, r0, sc, _LR + r0, cb, H + r0, cb, H + r0 - 1, cb, H + r0 - ROC_P, L - r0)
+        vec_ratios(o19, r0, sc, _LR + r0, cb, H + r0, cb, H + r0 - 1, cb, H + r0 - ROC_P, L - r0)
         d0 = max(r0 - (LAG - 3), 0)
         vec_divs(o4, d0, o7, d0, o15, d0, o16, d0, sc, _DX + d0, sc, _GAIN + d0, sc, _LOSS + d0, o6, d0, cb, H + d0,
                  sc, _PDM + d0, sc, _MDM + d0, sc, _TRS + d0, L - d0)
@@ -453,9 +460,9 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
         # ---- exact re-sums of the windowed sums, at the bars where the chains restart
         for i in range(w_left, L, RESUM * P):
             sc[_WS + i], sc[_WW + i] = window_wsums(close, s + i - lb, P, n)
-        # the realized-vol re-sums (every P bars, from the log returns of the first loop)
-        for iq in range(q_left, L, P):
-            sc[_RQ1 + iq], sc[_RQ2 + iq] = window_shifted_sums(sc, _LR + iq - P + 1, P, sc.size, sc[_LR + iq])
+        # the logs of the quotients: the first bars now, the rest beside the second loop, ahead of it
+        nlog = min(8, L)
+        vec_log(o23, 0, sc, _LR, sc, _LR, nlog)
         if vec_sma(o0, 0, sc, _SMA, L):  # Markstein (see _v_mdiv); else divide
             for i in range(L):
                 o0[i] = sc[_SMA + i] / fp
@@ -481,10 +488,14 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
             w_left -= 1
             o2[i] = wma_value(w_sum, inv_div)
             rt = sc[_LR + i]
-            if q_left == 0:
+            if q_left == 0:  # the realized vol's exact re-sum (window_shifted_sums' order)
                 q_shift = rt
-                q_s1 = sc[_RQ1 + i]
-                q_s2 = sc[_RQ2 + i]
+                q_s1 = 0.0
+                q_s2 = 0.0
+                for j in range(1 - P, 1):
+                    d = sc[_LR + i + j] - rt
+                    q_s1 += d
+                    q_s2 += d * d
                 q_left = P
             else:
                 q_s1, q_s2 = var_update(q_s1, q_s2, q_shift, rt, sc[_LR + i - P])
@@ -503,6 +514,13 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
             sc[_SPV + i] = vw_spv
             sc[_SV + i] = vw_sv
             sc[_NZ + i] = vw_nz
+            if (i & 3) == 3:  # the logs of four bars ahead (or the last ones), beside the chains
+                if nlog + 4 <= L:
+                    vec_log_step(o23, nlog, sc, _LR + nlog, sc, _LR + nlog, 0)
+                    nlog += 4
+                elif nlog < L:
+                    vec_log(o23, nlog, sc, _LR + nlog, sc, _LR + nlog, L - nlog)
+                    nlog = L
             if (i & 3) == 3 and i >= LAG:  # the square roots and divisions of four bars, beside the chains
                 vec_var_step(o3, i - LAG, o8, i - LAG, o10, i - LAG, o25, i - LAG, o9, i - LAG, o0, i - LAG, sc, _S1 + i - LAG,
                              sc, _S2 + i - LAG, sc, _XS + i - LAG, 0)
