@@ -591,12 +591,15 @@ def features_1d_nb(high, low, close, volume, out, rings):
     ring_pv = rings[2]
     ring_v = rings[3]
 
+    # the integer state starts at a non-literal zero: a literal 0 would make Numba compile _blocks
+    # a second time for Literal[int](0) arguments (~3 s of cold compile)
+    izero = n - n
     s_sma = 0.0
     e_ema = 0.0
     w_sum = 0.0
     w_sub = 0.0
-    w_left = 0
-    v_left = 0
+    w_left = izero
+    v_left = izero
     v_shift = 0.0
     v_s1 = 0.0
     v_s2 = 0.0
@@ -631,15 +634,15 @@ def features_1d_nb(high, low, close, volume, out, rings):
     sd = NAN
     o_prev = 0.0
     o_obv = 0.0
-    q_left = 0
+    q_left = izero
     q_shift = 0.0
     q_s1 = 0.0
     q_s2 = 0.0
-    vw_left = 0
+    vw_left = izero
     vw_spv = 0.0
     vw_sv = 0.0
-    vw_nz = 0
-    vw_pos = 0
+    vw_nz = izero
+    vw_pos = izero
     logret = out[23]
 
     bad = 0
