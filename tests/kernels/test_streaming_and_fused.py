@@ -136,3 +136,50 @@ def test_features_updater_refuses_a_foreign_state():
 
     with _pytest.raises(ValueError, match="state must come from features_init"):
         K.features_updater(np.zeros(3))
+
+
+# ---- the blocked steady state of the fused kernel (fused.WARM bars per bar, then blocks of fused.BLK)
+
+_EDGES = sorted({1, 2, F.WARM - 1, F.WARM, F.WARM + 1, F.WARM + 4, F.WARM + F.BLK - 1, F.WARM + F.BLK,
+                 F.WARM + F.BLK + 1, F.WARM + F.BLK + 3, F.WARM + 2 * F.BLK + F.P, F.WARM + 3 * F.BLK + 7})
+
+
+@pytest.mark.parametrize("n", _EDGES)
+def test_fused_equals_separate_at_block_boundaries(n):
+    d = random_walk(n, n, 100.0, 0.02)
+    fused = K.features(d["open"], d["high"], d["low"], d["close"], d["volume"])
+    np.testing.assert_array_equal(fused, separate_rows(d))
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(F.WARM - 2, F.WARM + 3 * F.BLK + 30),
+       level=st.sampled_from([1e-4, 1.0, 60_000.0]), vol=st.sampled_from([0.001, 0.05]))
+def test_fused_blocks_equal_separate_on_random_walks(seed, n, level, vol):
+    d = random_walk(seed, n, level, vol)
+    fused = K.features(d["open"], d["high"], d["low"], d["close"], d["volume"])
+    np.testing.assert_array_equal(fused, separate_rows(d))
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-5, 1e300])
+def test_fused_constant_divisors_are_exact_at_extreme_magnitudes(scale):
+    # the divisions by 20, 3 and 100 use Markstein's fma correction, exact for numerators in
+    # [2**-960, 2**1000]: tiny and huge prices take the fallback division, and must still be equal
+    d = random_walk(3, F.WARM + F.BLK + 50, 1.0, 0.02)
+    for k in ("open", "high", "low", "close"):
+        d[k] = d[k] * scale
+    fused = K.features(d["open"], d["high"], d["low"], d["close"], d["volume"])
+    np.testing.assert_array_equal(fused, separate_rows(d))
+
+
+def test_fused_flat_stretches_and_zero_volume_equal_separate():
+    # flat windows (zero variance, zero stoch range, no +DM/-DM, RSI 0/0) and windows without
+    # volume (VWAP falls back to the typical price) inside the blocked steady state
+    d = random_walk(9, 2 * F.BLK + 200, 50.0, 0.01)
+    for k in ("open", "high", "low", "close"):
+        d[k][100:160] = 50.0
+        d[k][F.BLK + 70:F.BLK + 75] = 51.0
+    d["volume"][120:150] = 0.0
+    d["volume"][F.BLK + 60:F.BLK + 90] = 0.0
+    fused = K.features(d["open"], d["high"], d["low"], d["close"], d["volume"])
+    np.testing.assert_array_equal(fused, separate_rows(d))
+    assert (fused[F.FEATURES.index("stddev"), 125:160] == 0.0).all()
+    assert (fused[F.FEATURES.index("vwap"), 140:150] == 50.0).all()

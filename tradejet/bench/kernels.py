@@ -11,7 +11,8 @@ parity with TA-Lib checked before any ratio is trusted):
 - the fused standard set (``features(..., out=buf)``) vs TA-Lib called once per indicator
   for the 18 features TA-Lib has (tradejet also computes 9 more rows in that time);
 - the store floor: trivial @njit loops that only write the fused kernel's 27 rows into the
-  same buffer (bar by bar and row by row; the floor is the faster), timed beside it: the
+  same buffer (bar by bar and row by row; the floor is the faster; also row by row with
+  non-temporal stores, which skip reading each line before writing it), timed beside it: the
   memory traffic no fused kernel can avoid (a reference, not a target);
 - the 2-D form (bars x ``--symbols``) per series vs that TA-Lib set per series;
 - one streaming update of the whole set for one symbol, called from Python;
@@ -274,6 +275,7 @@ def run(args: argparse.Namespace) -> int:
     x0, b0 = np.ones(3), np.empty((K.N_FEATURES, 3))
     floor.write_rows_bar_major(x0, b0)  # compile (or load) outside every timer
     floor.write_rows_row_major(x0, b0)
+    floor.write_rows_row_major_nt(x0, b0)
     cases = _cases()
     have_ref = cases[0][2] is not None
     if not have_ref:
@@ -322,9 +324,10 @@ def run(args: argparse.Namespace) -> int:
         _, t_full, _, b_full = _paired(lambda: None, full_set if have_ref else None, max(args.repeat // 2, 1))
         # store floor: trivial loops writing the same 27 rows of the same buffer, beside the fused kernel
         x = d["close"]
-        (t_f2, _), (t_bar, b_bar), (t_row, b_row) = _interleaved(
+        (t_f2, _), (t_bar, b_bar), (t_row, b_row), (t_nt, _) = _interleaved(
             [lambda: K.features(*cols, out=buf), lambda: floor.write_rows_bar_major(x, buf),
-             lambda: floor.write_rows_row_major(x, buf)], args.repeat)
+             lambda: floor.write_rows_row_major(x, buf), lambda: floor.write_rows_row_major_nt(x, buf)],
+            args.repeat)
         result["fused"].append({"bars": n, "features": K.N_FEATURES, "tradejet_ns_per_bar": t_f / n * 1e9,
                                 "talib_ns_per_bar": t_t / n * 1e9, "speedup": t_t / t_f, "speedup_best": b_t / b_f,
                                 "talib_numpy_full_set_ns_per_bar": t_full / n * 1e9,
@@ -334,6 +337,7 @@ def run(args: argparse.Namespace) -> int:
                                 "store_floor_bar_major_ns_per_bar": t_bar / n * 1e9,
                                 "store_floor_row_major_ns_per_bar": t_row / n * 1e9,
                                 "store_floor_best_ns_per_bar": min(b_bar, b_row) / n * 1e9,
+                                "store_floor_nontemporal_ns_per_bar": t_nt / n * 1e9,
                                 "tradejet_ns_per_bar_beside_floor": t_f2 / n * 1e9})
         del buf, fused
 
@@ -428,7 +432,8 @@ def _print(r: dict) -> None:
         if "store_floor_ns_per_bar" in x:
             out(f"  {'':>9}       store floor (27 rows written by a trivial loop, same buffer): "
                 f"{x['store_floor_ns_per_bar']:.2f} ns/bar (bar by bar {x['store_floor_bar_major_ns_per_bar']:.2f}, "
-                f"row by row {x['store_floor_row_major_ns_per_bar']:.2f}; fused beside it "
+                f"row by row {x['store_floor_row_major_ns_per_bar']:.2f}, "
+                f"row by row non-temporal {x.get('store_floor_nontemporal_ns_per_bar', float('nan')):.2f}; fused beside it "
                 f"{x['tradejet_ns_per_bar_beside_floor']:.2f})"
                 + (f"; the 3x target is {x['talib_ns_per_bar'] / TARGETS['fused_speedup_min']:.2f} ns/bar"
                    if r["talib"] else "") + "\n")

@@ -1,4 +1,4 @@
-"""The engine's standard feature set, fused: every indicator in one pass over the bars.
+"""The engine's standard feature set, fused: every indicator in one sweep over the bars.
 
 Contract: inputs open/high/low/close/volume are float64 (1-D of length n, or 2-D
 bars x symbols), finite (checked by the wrappers); ``out`` is float64 of shape
@@ -42,7 +42,8 @@ import numpy as np
 from tradejet.kernels import streaming as _s
 from numba import carray
 
-from tradejet.kernels._core import NAN, RESUM, address_to_f64_pointer, jit, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels._core import NAN, RESUM, address_to_f64_pointer, fma, jit, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels._vec import vmap
 from tradejet.kernels.api import as_series, first_nonfinite_nb, raise_bad, same_length, sma  # noqa: F401 (sma: doctest)
 from tradejet.kernels.indicators import _rolling_extreme, log_return_value, typical_price
 from tradejet.kernels.steps import (
@@ -105,10 +106,461 @@ SEPARATE = {
 }
 
 
+# The steady state runs in blocks of BLK bars, each in a few passes (features_1d_nb once
+# did every feature in one scalar loop, ~16 divisions, 3 square roots and a log per bar, and
+# was bound by the scalar divider): vector passes (tradejet.kernels._vec) for what depends
+# on the bars alone (input check, true range, directional movement, RSI's up/down, stoch
+# %K, typical prices); two scalar loops that carry the recurrences (each chain's fma/add
+# only: numerators and denominators go to scratch rows), with the vector work that hangs
+# off them (ROC and the log-return quotients, the RSI/NATR/DI/DX divisions beside the first;
+# libm's logs (ahead), sd, bands, zscore, realized vol and VWAP beside the second) done four
+# bars at a time inside them, so the divider and the logs overlap the chains; the exact
+# re-sums inline at their bars; then a small scalar pass for the two chains fed
+# by a division (ADX, stoch %D). The divisions by the constants 20, 3 and 100 use no
+# divider (Markstein's correction, _v_mdiv). Every lane performs the same IEEE operations
+# as the step functions (no fast-math; division, square root and fma correctly rounded;
+# the same libm log), so the values are the same bits.
+WARM = 40        # bars done by the per-bar loop: every chain is past its seed (MACD's signal at bar 33)
+BLK = 512        # bars per block (the block's rows and scratch stay in L1/L2)
+LAG = 7          # bars a vector step inside a chain loop runs behind the loop (3 + a multiple of 4)
+HIST = 24        # bars of history before a block that the block reads (>= P)
+ROW = HIST + BLK  # scratch row length (4288 bytes: rows 1..63 apart do not alias modulo 4 KiB)
+_TINY = 2.0 ** -960
+_HUGE = 2.0 ** 1000
+# scratch rows (offsets into one flat array, so one base register serves them all and
+# the vectorizer sees constant distances between them, no runtime alias checks); a row's
+# element HIST + i belongs to bar s + i of the block, HIST - j to the j-th bar before it
+(_TRI, _PDM1, _MDM1, _UP, _DN, _TP, _PVH, _FK, _SMA, _S1, _S2, _XS, _GAIN, _LOSS, _PDM, _MDM, _TRS, _SKS,
+ _RV1, _RV2, _WS, _WW, _RQ1, _RQ2, _Q1, _Q2, _RW1, _RW2, _RW3, _SPV, _SV, _NZ, _DX, _SDS, _LR) = (
+    k * ROW + HIST for k in range(35))
+N_SCRATCH = 35
+# rows reused before their owner writes them: the stoch extremes and range (before the chains)
+_HH, _LL, _DIFF = _S1, _S2, _XS
+
+
+# ---- the block's vector passes (tradejet.kernels._vec): each lane does the step functions' ops
+
+def _v_bars(v, x, pc, h, hp, lo, lp, vol):
+    """tr_value, its /ATR_P, dmi_step's +DM1/-DM1, rsi_step's up/dn times 1/RSI_P, obv's v * sign."""
+    z = v.k(0.0)
+    g = v.sub(h, lo)
+    a = v.fabs(v.sub(pc, h))
+    g = v.where(v.gt(a, g), a, g)
+    a = v.fabs(v.sub(pc, lo))
+    tr = v.where(v.gt(a, g), a, g)
+    diffp = v.sub(h, hp)
+    diffm = v.sub(lp, lo)
+    pdm1 = v.where(v.both(v.gt(diffp, z), v.gt(diffp, diffm)), diffp, z)
+    mdm1 = v.where(v.both(v.gt(diffm, z), v.gt(diffm, diffp)), diffm, z)
+    d = v.sub(x, pc)
+    up = v.where(v.gt(d, z), d, z)
+    dn = v.where(v.lt(d, z), v.neg(d), z)
+    one = v.k(1.0)
+    sgn = v.sub(v.where(v.gt(x, pc), one, z), v.where(v.lt(x, pc), one, z))
+    return [tr, v.mul(tr, v.k(1.0 / ATR_P)), pdm1, mdm1, v.mul(up, v.k(1.0 / RSI_P)), v.mul(dn, v.k(1.0 / RSI_P)),
+            v.mul(vol, sgn)]
+
+
+def _v_ratios(v, x, pc, old):
+    """roc_value and the quotient of log_return_value."""
+    z = v.k(0.0)
+    roc = v.where(v.ne(old, z), v.mul(v.sub(v.div(x, old), v.k(1.0)), v.k(100.0)), z)
+    return [roc, v.div(x, pc)]
+
+
+def _v_log(v, q):
+    """log_return_value's log of the quotient (the same libm log), to the row and the scratch copy."""
+    lr = v.log(q)
+    return [lr, lr]
+
+
+def _v_mdiv(v, a, c):
+    """``a / c`` for a constant ``c`` (3, 20, 100) without a division, and the flag of the lanes
+    it does not cover.
+
+    Markstein: with ``rc = RN(1/c)`` within half an ulp of 1/c and ``q = RN(a * rc)``
+    within one ulp of a/c (both hold for c = 3, 20, 100: 1/c's relative rounding error is
+    at most 2**-54), ``r = a - q c`` is exact (one fma) and ``RN(q + r rc)`` is the correctly
+    rounded a/c, i.e. IEEE division's result (also checked on 4e8 random numerators). It
+    needs no underflow or overflow: a numerator outside [2**-960, 2**1000] (never a price)
+    sets the flag and the caller divides that block again; a zero numerator keeps its sign
+    (q = a * rc is exactly +-0)."""
+    rc = v.k(1.0 / c)
+    q = v.mul(a, rc)
+    y = v.fma(v.fma(v.neg(q), v.k(c), a), rc, q)
+    m = v.fabs(a)
+    flag = v.both(v.either(v.lt(m, v.k(_TINY)), v.gt(m, v.k(_HUGE))), v.ne(a, v.k(0.0)))
+    return v.where(v.eq(a, v.k(0.0)), q, y), flag
+
+
+def _v_stoch(v, x, h0, h1, h2, h3, h4, l0, l1, l2, l3, l4, h, lo, vol):
+    """stoch_k_value over the 5-bar extremes (exact in any order); typical_price and pv."""
+    a = h0
+    for b in (h1, h2, h3, h4):
+        a = v.where(v.gt(b, a), b, a)
+    c = l0
+    for b in (l1, l2, l3, l4):
+        c = v.where(v.lt(b, c), b, c)
+    diff, f1 = _v_mdiv(v, v.sub(a, c), 100.0)
+    z = v.k(0.0)
+    fk = v.where(v.ne(diff, z), v.div(v.sub(x, c), diff), z)
+    tp, f2 = _v_mdiv(v, v.add(v.add(h, lo), x), 3.0)
+    return [fk, tp, v.mul(tp, vol)], v.either(f1, f2)
+
+
+def _v_var(v, mid, s1, s2, xs):
+    """sd_value(var_value(..)) * nbdev, the bands, zscore_value, the middle band."""
+    z = v.k(0.0)
+    m = v.mul(s1, v.k(1.0 / P))
+    var = v.sub(v.mul(s2, v.k(1.0 / P)), v.mul(m, m))
+    sd = v.where(v.gt(var, z), v.sqrt(var), z)
+    w = v.mul(sd, v.k(BB_NBDEV))
+    zs = v.where(v.gt(sd, z), v.div(v.sub(xs, m), sd), z)
+    return [v.mul(sd, v.k(SD_NBDEV)), v.add(mid, w), v.sub(mid, w), zs, mid]
+
+
+def _v_divs(v, g, lo, atr, x, pdm, mdm, tr):
+    """rsi_step's value, natr_value, dmi_step's DIs, adx_step's DX."""
+    z = v.k(0.0)
+    h = v.k(100.0)
+    sm = v.add(g, lo)
+    rsi = v.where(v.ne(sm, z), v.mul(h, v.div(g, sm)), z)
+    natr = v.where(v.ne(x, z), v.mul(v.div(atr, x), h), z)
+    ok = v.ne(tr, z)
+    pdi = v.where(ok, v.mul(h, v.div(pdm, tr)), z)
+    mdi = v.where(ok, v.mul(h, v.div(mdm, tr)), z)
+    s = v.add(pdi, mdi)
+    dx = v.where(v.ne(s, z), v.mul(h, v.div(v.fabs(v.sub(mdi, pdi)), s)), z)
+    return [rsi, natr, pdi, mdi, dx]
+
+
+def _v_rv_vwap(v, q1, q2, spv, sv, nz, tp):
+    """realized vol (sd_value(var_value(..)) * scale) and vwap_value."""
+    z = v.k(0.0)
+    m = v.mul(q1, v.k(1.0 / P))
+    var = v.sub(v.mul(q2, v.k(1.0 / P)), v.mul(m, m))
+    rv = v.mul(v.where(v.gt(var, z), v.sqrt(var), z), v.k(RV_SCALE))
+    return [rv, v.where(v.gt(nz, z), v.div(spv, sv), tp)]
+
+
+def _v_check(v, x, h, lo, vol):
+    """The input check of features_1d_nb's loop: flag bars not finite, close <= 0 or volume < 0."""
+    z = v.k(0.0)
+    fin = v.eq(v.add(v.add(v.add(v.sub(h, h), v.sub(lo, lo)), v.sub(x, x)), v.sub(vol, vol)), z)
+    ok = v.both(v.both(fin, v.gt(x, z)), v.ge(vol, z))
+    return [], v.b.not_(ok)
+
+
+def _v_sma(v, a):
+    return _v_mdiv(v, a, float(P))
+
+
+def _v_sk(v, a):
+    return _v_mdiv(v, a, float(STOCH_SK))
+
+
+def _v_sd(v, a):
+    return _v_mdiv(v, a, float(STOCH_SD))
+
+
+def _one(f):
+    def body(v, a):
+        y, flag = f(v, a)
+        return [y], flag
+    return body
+
+
+vec_check = vmap("vec_check", 0, 4, 0, _v_check)
+vec_sma = vmap("vec_sma", 1, 1, 0, _one(_v_sma))
+vec_sk = vmap("vec_sk", 1, 1, 0, _one(_v_sk))
+vec_sd = vmap("vec_sd", 1, 1, 0, _one(_v_sd))
+vec_bars = vmap("vec_bars", 7, 7, 0, _v_bars)
+vec_ratios = vmap("vec_ratios", 2, 3, 0, _v_ratios)
+vec_log = vmap("vec_log", 2, 1, 0, _v_log)
+vec_stoch = vmap("vec_stoch", 3, 14, 0, _v_stoch)
+vec_var = vmap("vec_var", 5, 4, 0, _v_var)
+vec_divs = vmap("vec_divs", 5, 7, 0, _v_divs)
+vec_rv_vwap = vmap("vec_rv_vwap", 2, 6, 0, _v_rv_vwap)
+vec_ratios_step = vmap("vec_ratios_step", 2, 3, 0, _v_ratios, whole_loop=False)
+vec_log_step = vmap("vec_log_step", 2, 1, 0, _v_log, whole_loop=False)
+vec_divs_step = vmap("vec_divs_step", 5, 7, 0, _v_divs, whole_loop=False)
+vec_var_step = vmap("vec_var_step", 5, 4, 0, _v_var, whole_loop=False)
+vec_rv_vwap_step = vmap("vec_rv_vwap_step", 2, 6, 0, _v_rv_vwap, whole_loop=False)
+
+
+
+@jit
+def _blocks(high, low, close, volume, out, ring_pv, w0,
+            s_sma, v_left, v_shift, v_s1, v_s2, e_ema, w_sum, w_sub, w_left, r_gain, r_loss, a_acc,
+            m_f, m_s, m_g, d_pdm, d_mdm, d_tr, d_acc, st_k, fkm1, fkm2, st_d, o_obv,
+            q_left, q_shift, q_s1, q_s2, vw_left, vw_spv, vw_sv, vw_nz, vw_pos):
+    """Bars ``w0..n-1`` of :func:`features_1d_nb` (all past the warm-up), given its chains' state."""
+    n = close.shape[0]
+    fp = float(P)
+    lb = P - 1
+    k_ema = 2.0 / (fp + 1.0)
+    a_ema = 1.0 - k_ema
+    inv_div = 1.0 / float((P * (P + 1)) >> 1)
+    i_rsi = 1.0 / RSI_P
+    a_rsi = (RSI_P - 1) * i_rsi
+    i_atr = 1.0 / ATR_P
+    a_atr = (ATR_P - 1) * i_atr
+    i_adx = 1.0 / ADX_P
+    a_adx = (ADX_P - 1) * i_adx
+    kf = 2.0 / (MACD_F + 1.0)
+    ks = 2.0 / (MACD_S + 1.0)
+    kg = 2.0 / (MACD_G + 1.0)
+    af = 1.0 - kf
+    as_ = 1.0 - ks
+    ag = 1.0 - kg
+    f_sk = float(STOCH_SK)
+    f_sd = float(STOCH_SD)
+    H = HIST
+    sc = np.empty(N_SCRATCH * ROW)
+    for j in range(P):  # the VWAP ring, oldest first, as the history of the first block
+        sc[_PVH - P + j] = ring_pv[(vw_pos + j) % P]
+    for j in range(HIST):
+        sc[_LR - HIST + j] = out[23, w0 - HIST + j]
+    skm1 = out[17, w0 - 1]
+    skm2 = out[17, w0 - 2]
+    bad = 0
+    for s in range(w0, n, BLK):
+        e = min(s + BLK, n)
+        L = e - s
+        cb = close[s - H:e]
+        hb = high[s - H:e]
+        lw = low[s - H:e]
+        vb = volume[s - H:e]
+        o0 = out[0, s:e]
+        o1 = out[1, s:e]
+        o2 = out[2, s:e]
+        o3 = out[3, s:e]
+        o4 = out[4, s:e]
+        o5 = out[5, s:e]
+        o6 = out[6, s:e]
+        o7 = out[7, s:e]
+        o8 = out[8, s:e]
+        o9 = out[9, s:e]
+        o10 = out[10, s:e]
+        o11 = out[11, s:e]
+        o12 = out[12, s:e]
+        o13 = out[13, s:e]
+        o14 = out[14, s:e]
+        o15 = out[15, s:e]
+        o16 = out[16, s:e]
+        o17 = out[17, s:e]
+        o18 = out[18, s:e]
+        o19 = out[19, s:e]
+        o20 = out[20, s:e]
+        o23 = out[23, s:e]
+        o24 = out[24, s:e]
+        o25 = out[25, s:e]
+        o26 = out[26, s:e]
+
+        # ---- vector passes over the bars' own inputs
+        if vec_check(cb, H, hb, H, lw, H, vb, H, L):
+            for i in range(L):
+                x = cb[H + i]
+                h = hb[H + i]
+                lo = lw[H + i]
+                vol = vb[H + i]
+                bad += not (((h - h) + (lo - lo) + (x - x) + (vol - vol)) == 0.0 and x > 0.0 and vol >= 0.0)
+        vec_bars(o5, 0, sc, _TRI, sc, _PDM1, sc, _MDM1, sc, _UP, sc, _DN, o20, 0,
+                 cb, H, cb, H - 1, hb, H, hb, H - 1, lw, H, lw, H - 1, vb, H, L)
+        if vec_stoch(sc, _FK, sc, _TP, sc, _PVH, cb, H, hb, H, hb, H - 1, hb, H - 2, hb, H - 3, hb, H - 4,
+                     lw, H, lw, H - 1, lw, H - 2, lw, H - 3, lw, H - 4, hb, H, lw, H, vb, H, L):
+            # a numerator out of Markstein's range (never a price): the step functions' divisions
+            for i in range(L):
+                a = hb[H + i]
+                c = lw[H + i]
+                for j in range(1, STOCH_K):
+                    a = max(a, hb[H + i - j])
+                    c = min(c, lw[H + i - j])
+                sc[_FK + i] = stoch_k_value(cb[H + i], a, c)
+                tp = typical_price(hb[H + i], lw[H + i], cb[H + i])
+                sc[_TP + i] = tp
+                sc[_PVH + i] = tp * vb[H + i]
+
+        nv = v_left  # the bars of the variance's and the VWAP's next re-sums
+        nw = vw_left
+        # ---- the recurrences, bar by bar (two loops of a few independent chains each), with the
+        # vector work that hangs off them done four bars at a time beside them
+        for i in range(L):
+            x = cb[H + i]
+            s_sma = s_sma + x
+            sc[_SMA + i] = s_sma
+            s_sma = s_sma - cb[H + i - lb]
+            e_ema = fma(e_ema, a_ema, x * k_ema)
+            o1[i] = e_ema
+            m_f = fma(m_f, af, x * kf)
+            m_s = fma(m_s, as_, x * ks)
+            mm = m_f - m_s
+            m_g = fma(m_g, ag, mm * kg)
+            o11[i] = mm
+            o12[i] = m_g
+            o13[i] = mm - m_g
+            o_obv = o_obv + o20[i]
+            o20[i] = o_obv
+            r_gain = fma(r_gain, a_rsi, sc[_UP + i])
+            r_loss = fma(r_loss, a_rsi, sc[_DN + i])
+            sc[_GAIN + i] = r_gain
+            sc[_LOSS + i] = r_loss
+            a_acc = fma(a_acc, a_atr, sc[_TRI + i])
+            o6[i] = a_acc
+            d_pdm = fma(d_pdm, a_adx, sc[_PDM1 + i])
+            d_mdm = fma(d_mdm, a_adx, sc[_MDM1 + i])
+            d_tr = fma(d_tr, a_adx, o5[i])
+            sc[_PDM + i] = d_pdm
+            sc[_MDM + i] = d_mdm
+            sc[_TRS + i] = d_tr
+            fk = sc[_FK + i]
+            st_k = st_k + fk
+            sc[_SKS + i] = st_k
+            st_k = st_k - fkm2
+            fkm2 = fkm1
+            fkm1 = fk
+            if i == nv:  # the variance's exact re-sum at this bar (window_shifted_sums' order)
+                shv = cb[H + i]
+                a1 = 0.0
+                a2 = 0.0
+                for j in range(1 - P, 1):
+                    d = cb[H + i + j] - shv
+                    a1 += d
+                    a2 += d * d
+                sc[_RV1 + i] = a1
+                sc[_RV2 + i] = a2
+                nv += P
+            if i == nw:  # the VWAP's exact re-sum (window_sum2's order over the ring)
+                spv = 0.0
+                sv = 0.0
+                nz = 0
+                for j in range(1 - P, 1):
+                    spv += sc[_PVH + i + j]
+                    vv = vb[H + i + j]
+                    sv += vv
+                    nz += vv > 0.0
+                sc[_RW1 + i] = spv
+                sc[_RW2 + i] = sv
+                sc[_RW3 + i] = nz
+                nw += P
+            if (i & 3) == 3:  # vector work beside the chains: four bars' ROC and log returns (inputs
+                # only), and the divisions of the four bars before the last four (stored a while ago:
+                # a vector load of values stored just now would wait for the stores)
+                vec_ratios_step(o19, i - 3, sc, _LR + i - 3, cb, H + i - 3, cb, H + i - 4, cb, H + i - 3 - ROC_P, 0)
+                if i >= LAG:
+                    vec_divs_step(o4, i - LAG, o7, i - LAG, o15, i - LAG, o16, i - LAG, sc, _DX + i - LAG, sc, _GAIN + i - LAG,
+                                  sc, _LOSS + i - LAG, o6, i - LAG, cb, H + i - LAG, sc, _PDM + i - LAG, sc, _MDM + i - LAG,
+                                  sc, _TRS + i - LAG, 0)
+        r0 = L & ~3  # the tails of the interleaved vector work
+        vec_ratios(o19, r0, sc, _LR + r0, cb, H + r0, cb, H + r0 - 1, cb, H + r0 - ROC_P, L - r0)
+        d0 = max(r0 - (LAG - 3), 0)
+        vec_divs(o4, d0, o7, d0, o15, d0, o16, d0, sc, _DX + d0, sc, _GAIN + d0, sc, _LOSS + d0, o6, d0, cb, H + d0,
+                 sc, _PDM + d0, sc, _MDM + d0, sc, _TRS + d0, L - d0)
+
+        # ---- exact re-sums of the windowed sums, at the bars where the chains restart
+        for i in range(w_left, L, RESUM * P):
+            sc[_WS + i], sc[_WW + i] = window_wsums(close, s + i - lb, P, n)
+        # the logs of the quotients: the first bars now, the rest beside the second loop, ahead of it
+        nlog = min(8, L)
+        vec_log(o23, 0, sc, _LR, sc, _LR, nlog)
+        if vec_sma(o0, 0, sc, _SMA, L):  # Markstein (see _v_mdiv); else divide
+            for i in range(L):
+                o0[i] = sc[_SMA + i] / fp
+        for i in range(L):
+            x = cb[H + i]
+            if v_left == 0:
+                v_shift = x
+                v_s1 = sc[_RV1 + i]
+                v_s2 = sc[_RV2 + i]
+                v_left = P
+            else:
+                v_s1, v_s2 = var_update(v_s1, v_s2, v_shift, x, cb[H + i - P])
+            v_left -= 1
+            sc[_S1 + i] = v_s1
+            sc[_S2 + i] = v_s2
+            sc[_XS + i] = x - v_shift
+            if w_left == 0:
+                w_sub = sc[_WS + i]
+                w_sum = sc[_WW + i]
+                w_left = RESUM * P
+            else:
+                w_sum, w_sub = wma_slide(w_sum, w_sub, cb[H + i - P], x, fp)
+            w_left -= 1
+            o2[i] = wma_value(w_sum, inv_div)
+            rt = sc[_LR + i]
+            if q_left == 0:  # the realized vol's exact re-sum (window_shifted_sums' order)
+                q_shift = rt
+                q_s1 = 0.0
+                q_s2 = 0.0
+                for j in range(1 - P, 1):
+                    d = sc[_LR + i + j] - rt
+                    q_s1 += d
+                    q_s2 += d * d
+                q_left = P
+            else:
+                q_s1, q_s2 = var_update(q_s1, q_s2, q_shift, rt, sc[_LR + i - P])
+            q_left -= 1
+            sc[_Q1 + i] = q_s1
+            sc[_Q2 + i] = q_s2
+            if vw_left == 0:
+                vw_spv = sc[_RW1 + i]
+                vw_sv = sc[_RW2 + i]
+                vw_nz = int(sc[_RW3 + i])
+                vw_left = P
+            else:
+                vw_spv, vw_sv, vw_nz = vwap_update(vw_spv, vw_sv, vw_nz, sc[_PVH + i], vb[H + i],
+                                                   sc[_PVH + i - P], vb[H + i - P])
+            vw_left -= 1
+            sc[_SPV + i] = vw_spv
+            sc[_SV + i] = vw_sv
+            sc[_NZ + i] = vw_nz
+            if (i & 3) == 3:  # the logs of four bars ahead (or the last ones), beside the chains
+                if nlog + 4 <= L:
+                    vec_log_step(o23, nlog, sc, _LR + nlog, sc, _LR + nlog, 0)
+                    nlog += 4
+                elif nlog < L:
+                    vec_log(o23, nlog, sc, _LR + nlog, sc, _LR + nlog, L - nlog)
+                    nlog = L
+            if (i & 3) == 3 and i >= LAG:  # the square roots and divisions of four bars, beside the chains
+                vec_var_step(o3, i - LAG, o8, i - LAG, o10, i - LAG, o25, i - LAG, o9, i - LAG, o0, i - LAG, sc, _S1 + i - LAG,
+                             sc, _S2 + i - LAG, sc, _XS + i - LAG, 0)
+                vec_rv_vwap_step(o24, i - LAG, o26, i - LAG, sc, _Q1 + i - LAG, sc, _Q2 + i - LAG, sc, _SPV + i - LAG,
+                                 sc, _SV + i - LAG, sc, _NZ + i - LAG, sc, _TP + i - LAG, 0)
+        d0 = max((L & ~3) - (LAG - 3), 0)
+        vec_var(o3, d0, o8, d0, o10, d0, o25, d0, o9, d0, o0, d0, sc, _S1 + d0, sc, _S2 + d0, sc, _XS + d0, L - d0)
+        vec_rv_vwap(o24, d0, o26, d0, sc, _Q1 + d0, sc, _Q2 + d0, sc, _SPV + d0, sc, _SV + d0, sc, _NZ + d0,
+                    sc, _TP + d0, L - d0)
+        for j in range(HIST):  # the last bars' pv and log returns: the next block's history
+            sc[_PVH - HIST + j] = sc[_PVH + L - HIST + j]
+            sc[_LR - HIST + j] = sc[_LR + L - HIST + j]
+
+        if vec_sk(o17, 0, sc, _SKS, L):
+            for i in range(L):
+                o17[i] = sc[_SKS + i] / f_sk
+
+        # ---- the chains fed by a division: ADX (from DX), stoch %D (from %K)
+        for i in range(L):
+            if o15[i] + o16[i] != 0.0:
+                d_acc = fma(d_acc, a_adx, sc[_DX + i] * i_adx)
+            o14[i] = d_acc
+            sk = o17[i]
+            st_d = st_d + sk
+            sc[_SDS + i] = st_d
+            st_d = st_d - skm2
+            skm2 = skm1
+            skm1 = sk
+        if vec_sd(o18, 0, sc, _SDS, L):
+            for i in range(L):
+                o18[i] = sc[_SDS + i] / f_sd
+    return bad
+
+
 @jit
 def features_1d_nb(high, low, close, volume, out, rings):
-    """Compute the standard set for one symbol into ``out`` (N_FEATURES, n) in one pass.
+    """Compute the standard set for one symbol into ``out`` (N_FEATURES, n) in one sweep.
 
+    The first WARM bars bar by bar (every step function with its seed branches), the rest
+    in blocks of BLK bars by :func:`_blocks` (see the comment above WARM).
     ``rings`` is scratch of shape (4, P) (stoch %K/%D rings and the VWAP pv ring).
     Returns the number of bars with a non-finite input, close <= 0 or volume < 0 (a
     code: the wrapper raises naming the first)."""
@@ -139,12 +591,15 @@ def features_1d_nb(high, low, close, volume, out, rings):
     ring_pv = rings[2]
     ring_v = rings[3]
 
+    # the integer state starts at a non-literal zero: a literal 0 would make Numba compile _blocks
+    # a second time for Literal[int](0) arguments (~3 s of cold compile)
+    izero = n - n
     s_sma = 0.0
     e_ema = 0.0
     w_sum = 0.0
     w_sub = 0.0
-    w_left = 0
-    v_left = 0
+    w_left = izero
+    v_left = izero
     v_shift = 0.0
     v_s1 = 0.0
     v_s2 = 0.0
@@ -179,19 +634,20 @@ def features_1d_nb(high, low, close, volume, out, rings):
     sd = NAN
     o_prev = 0.0
     o_obv = 0.0
-    q_left = 0
+    q_left = izero
     q_shift = 0.0
     q_s1 = 0.0
     q_s2 = 0.0
-    vw_left = 0
+    vw_left = izero
     vw_spv = 0.0
     vw_sv = 0.0
-    vw_nz = 0
-    vw_pos = 0
+    vw_nz = izero
+    vw_pos = izero
     logret = out[23]
 
     bad = 0
-    for t in range(n):
+    w0 = min(n, WARM)
+    for t in range(w0):  # the warm-up, bar by bar with every step function's seed branches
         x = close[t]
         h = high[t]
         lo = low[t]
@@ -308,6 +764,14 @@ def features_1d_nb(high, low, close, volume, out, rings):
             out[26, t] = vwap_value(vw_spv, vw_sv, vw_nz, tp)
         else:
             out[26, t] = NAN
+    if n > w0:
+        # the steady state, in blocks (see _blocks): carry the chains' state over
+        fkm1 = ring_k[(pos_k + STOCH_SK - 1) % STOCH_SK]
+        fkm2 = ring_k[(pos_k + STOCH_SK - 2) % STOCH_SK]
+        bad += _blocks(high, low, close, volume, out, ring_pv, w0,
+                       s_sma, v_left, v_shift, v_s1, v_s2, e_ema, w_sum, w_sub, w_left, r_gain, r_loss, a_acc,
+                       m_f, m_s, m_g, d_pdm, d_mdm, d_tr, d_acc, st_k, fkm1, fkm2, st_d, o_obv,
+                       q_left, q_shift, q_s1, q_s2, vw_left, vw_spv, vw_sv, vw_nz, vw_pos)
     # max and min (Donchian, rows 21-22) by the batch kernel's SIMD passes: exact, so equal
     _rolling_extreme(close, P, out[21], True)
     _rolling_extreme(close, P, out[22], False)
