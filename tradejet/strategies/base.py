@@ -343,12 +343,12 @@ def manage_long_nb(intents, n, pair, strategy, params, status, ps, qty, close, s
     """
     advance_position_nb(ps, params, close)
     if status == StrategyStatus.FLATTEN:
-        return exit_all_nb(intents, n, pair, strategy, qty, close, REASON_FLATTEN, True)
+        return exit_all_nb(intents, n, pair, strategy, qty, close, np.int64(REASON_FLATTEN), np.bool_(True))
     r = protective_exit_nb(ps, params, close)
     if r < 0 and signal_exit:
         r = signal_reason
     if r >= 0:
-        n = exit_all_nb(intents, n, pair, strategy, qty, close, r, False)
+        n = exit_all_nb(intents, n, pair, strategy, qty, close, r, np.bool_(False))
     return n
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 from numba import njit
 
 from tradejet.kernels.codes import StrategyStatus
@@ -44,8 +45,9 @@ def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending,
             ps[b.PS_HIGH] = abs(q)
         ps[b.PS_BARS] += 1.0
         if status == StrategyStatus.FLATTEN:
-            n = b.exit_all_nb(intents, n, p, code, q, c, b.REASON_FLATTEN, True)
+            n = b.exit_all_nb(intents, n, p, code, q, c, np.int64(b.REASON_FLATTEN), np.bool_(True))
         elif int(ps[b.PS_BARS]) % every == 0:
             tranche = min(abs(q), frac * ps[b.PS_HIGH])
-            n = b.exit_all_nb(intents, n, p, code, tranche if q > 0 else -tranche, c, b.REASON_SIGNAL_EXIT, False)
+            n = b.exit_all_nb(intents, n, p, code, tranche if q > 0 else -tranche, c,
+                              np.int64(b.REASON_SIGNAL_EXIT), np.bool_(False))
     return n

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 from numba import njit
 
 from tradejet.kernels.codes import Side, StrategyStatus
@@ -37,6 +38,6 @@ def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending,
                                  c >= iv[p, b.IV_BB_MID], b.REASON_SIGNAL_EXIT)
         elif q == 0.0 and status == StrategyStatus.ACTIVE:
             if iv[p, b.IV_RSI] < params[b.SP_P0] and c < iv[p, b.IV_BB_LOW]:
-                n = b.emit_nb(intents, n, p, code, Side.BUY, b.entry_qty_nb(params, share, equity, 0.0, c), c, 0,
-                              b.REASON_ENTRY)
+                n = b.emit_nb(intents, n, p, code, Side.BUY, b.entry_qty_nb(params, share, equity, 0.0, c), c,
+                              np.int64(0), np.int64(b.REASON_ENTRY))
     return n

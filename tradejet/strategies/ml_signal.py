@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 from numba import njit
 
 from tradejet.errors import StrategyError
@@ -47,6 +48,6 @@ def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending,
             n = b.manage_long_nb(intents, n, p, code, params, status, pos_state[p], q, c,
                                  s == s and s < params[b.SP_P0 + 1], b.REASON_SIGNAL_EXIT)
         elif q == 0.0 and status == StrategyStatus.ACTIVE and s == s and s > params[b.SP_P0]:
-            n = b.emit_nb(intents, n, p, code, Side.BUY, b.entry_qty_nb(params, share, equity, 0.0, c), c, 0,
-                          b.REASON_ENTRY)
+            n = b.emit_nb(intents, n, p, code, Side.BUY, b.entry_qty_nb(params, share, equity, 0.0, c), c,
+                          np.int64(0), np.int64(b.REASON_ENTRY))
     return n

@@ -59,5 +59,5 @@ def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending,
                                  t % rebalance == 0 and not (chosen >> p) & 1, b.REASON_REBALANCE)
         elif q == 0.0 and (chosen >> p) & 1:
             qty = frac * share * equity / c if c > 0.0 else 0.0
-            n = b.emit_nb(intents, n, p, code, Side.BUY, qty, c, 0, b.REASON_ENTRY)
+            n = b.emit_nb(intents, n, p, code, Side.BUY, qty, c, np.int64(0), np.int64(b.REASON_ENTRY))
     return n

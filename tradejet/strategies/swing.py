@@ -174,27 +174,28 @@ def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending,
                     if sm == sm:
                         ps[b.PS_STOP] = ps[b.PS_ENTRY_PRICE] - sm * a
             if status == StrategyStatus.FLATTEN:
-                n = b.exit_all_nb(intents, n, p, code, q, c, b.REASON_FLATTEN, True)
+                n = b.exit_all_nb(intents, n, p, code, q, c, np.int64(b.REASON_FLATTEN), np.bool_(True))
                 continue
             r = exit_reason_nb(iv, p, params, ps)
             if r >= 0:
-                n = b.exit_all_nb(intents, n, p, code, q, c, r, False)
+                n = b.exit_all_nb(intents, n, p, code, q, c, r, np.bool_(False))
                 continue
             k = int(ps[b.PS_TRANCHES])
             if (status == StrategyStatus.ACTIVE and 1 <= k < tranches and trend_nb(iv, p)
                     and (ps[b.PS_BACKFILLED] == 0.0 or params[P_SCALE_BACKFILLED] != 0.0)
                     and c <= ps[b.PS_LAST_FILL] - params[P_SCALE_ATR] * ps[b.PS_ATR] and _ml_ok(params, scores[p])):
                 qty = params[P_FRAC0 + k] * ps[b.PS_ALLOC] / c if c > 0.0 else 0.0
-                m = b.emit_nb(intents, n, p, code, Side.BUY, qty, c, 0, b.REASON_SCALE_IN)
+                m = b.emit_nb(intents, n, p, code, Side.BUY, qty, c, np.int64(0), np.int64(b.REASON_SCALE_IN))
                 if m > n:
                     ps[b.PS_OPEN_TRANCHE] = 1.0
                 n = m
         elif q < 0.0:  # never opened by this long-only strategy: buy it back
-            n = b.exit_all_nb(intents, n, p, code, q, c, b.REASON_FLATTEN, True)
+            n = b.exit_all_nb(intents, n, p, code, q, c, np.int64(b.REASON_FLATTEN), np.bool_(True))
         elif status == StrategyStatus.ACTIVE and n_open < max_open and c > 0.0:
             if setup_nb(iv, p, params) and _ml_ok(params, scores[p]):
                 alloc = params[b.SP_MAX_POS_FRAC] * share * equity
-                m = b.emit_nb(intents, n, p, code, Side.BUY, params[P_FRAC0] * alloc / c, c, 0, b.REASON_ENTRY)
+                m = b.emit_nb(intents, n, p, code, Side.BUY, params[P_FRAC0] * alloc / c, c, np.int64(0),
+                              np.int64(b.REASON_ENTRY))
                 if m > n:
                     ps[b.PS_OPEN_TRANCHE] = 1.0
                     ps[b.PS_TRANCHES] = 0.0

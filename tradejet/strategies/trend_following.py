@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 from numba import njit
 
 from tradejet.kernels.codes import Side, StrategyStatus
@@ -40,6 +41,6 @@ def step_nb(code, params, status, share, equity, iv, have_bar, pos_qty, pending,
             ef, es = iv[p, b.IV_EMA_FAST], iv[p, b.IV_EMA_SLOW]
             if ef > es and iv[p, b.IV_EMA_FAST_PREV] <= iv[p, b.IV_EMA_SLOW_PREV] \
                     and iv[p, b.IV_ADX] > params[b.SP_P0]:
-                n = b.emit_nb(intents, n, p, code, Side.BUY, b.entry_qty_nb(params, share, equity, 0.0, c), c, 0,
-                              b.REASON_ENTRY)
+                n = b.emit_nb(intents, n, p, code, Side.BUY, b.entry_qty_nb(params, share, equity, 0.0, c), c,
+                              np.int64(0), np.int64(b.REASON_ENTRY))
     return n
