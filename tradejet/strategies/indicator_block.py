@@ -257,6 +257,17 @@ def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv):  
         prev_lo = st[pv + 3]
         prev_vs = st[pv + 4]
 
+        # the log returns of the block first, parked in each row's IV_RV slot (overwritten below):
+        # libm's log in a short loop of its own instead of the long one, whose live values a call
+        # makes the compiler spill and reload around it
+        px = px_rv
+        first = t_rv == 0
+        for t in range(t0, t1):
+            if have[t, p]:
+                c = C[t, p]
+                ivb[t - t0, p, IV_RV] = NAN if first else log_return_value(c, px)
+                px = c
+                first = False
         for t in range(t0, t1):
             row = ivb[t - t0, p]
             if not have[t, p]:
@@ -319,7 +330,7 @@ def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv):  
             prev_ef = ef
             prev_es = es
             # realized vol (streaming._rv_upd / _rv_step)
-            r = log_return_value(c, px_rv) if t_rv > 0 else NAN
+            r = row[IV_RV]  # log(c / px_rv), or NaN on the pair's first bar (the loop above)
             px_rv = c
             rv = NAN
             if t_rv > 0:
