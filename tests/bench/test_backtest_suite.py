@@ -58,3 +58,6 @@ def test_cli_reports_the_full_system_figure(tmp_path):
     sysres = json.loads(out.read_text())["system"]
     assert sysres["bars"] == 3 * 1440 and sysres["symbols"] == 10
     assert sysres["bar_steps_per_s"] > 0 and "full crypto system" in r.stdout
+    # the time before the loop is reported beside it, and the two together are slower than the loop alone
+    assert sysres["prepare_s"] > 0 and "before the loop" in r.stdout
+    assert 0 < sysres["bar_steps_per_s_with_prepare"] < sysres["bar_steps_per_s"]

@@ -147,6 +147,7 @@ def test_cli_backtest_writes_the_report(tmp_path):
     assert r.stdout.strip() == str(tmp_path / "run")
     rep = json.loads((tmp_path / "run" / "report.json").read_text())
     assert rep["run"]["bars"] == 40 * 24 and rep["run"]["symbols"] == 10
+    assert rep["run"]["prepare_s"] > 0  # the time before the loop (bar context, buffers), beside elapsed_s
     assert {"total_return", "sharpe", "max_drawdown"} <= set(rep["metrics"])
     assert (tmp_path / "run" / "equity.png").exists() and (tmp_path / "run" / "trades.parquet").exists()
 

@@ -78,6 +78,7 @@ def test_report_json_has_a_schema():
     assert {"metrics", "config", "run"} <= set(props)
     assert set(schema["$defs"]["RunFigures"]["required"]) == {"bars", "symbols", "elapsed_s", "compile_s",
                                                                "bar_steps_per_s"}
+    assert "prepare_s" in schema["$defs"]["RunFigures"]["properties"]  # optional: older reports lack it
 
 
 def test_html_is_self_contained_and_small(tmp_path):
