@@ -773,8 +773,9 @@ def features_1d_nb(high, low, close, volume, out, rings):
                        m_f, m_s, m_g, d_pdm, d_mdm, d_tr, d_acc, st_k, fkm1, fkm2, st_d, o_obv,
                        q_left, q_shift, q_s1, q_s2, vw_left, vw_spv, vw_sv, vw_nz, vw_pos)
     # max and min (Donchian, rows 21-22) by the batch kernel's SIMD passes: exact, so equal
-    _rolling_extreme(close, P, out[21], True)
-    _rolling_extreme(close, P, out[22], False)
+    # np.int64(P), not the literal: Numba would compile the whole SIMD max/min pass again for Literal[int](20)
+    _rolling_extreme(close, np.int64(P), out[21], True)
+    _rolling_extreme(close, np.int64(P), out[22], False)
     return bad
 
 
@@ -936,8 +937,8 @@ def features_update(state, open_, high, low, close, volume, out):
     out[17], out[18] = _s._stoch_upd(state, O_STOCH, high, low, close)
     out[19] = _s._roc_upd(state, O_ROC, close)
     out[20] = _s._obv_upd(state, O_OBV, close, volume)
-    out[21] = _s._max_upd(state, O_MAX, close)
-    out[22] = _s._min_upd(state, O_MIN, close)
+    out[21] = _s._max_upd(state, np.int64(O_MAX), close)  # int64, not a literal: one compile of _max_upd
+    out[22] = _s._min_upd(state, np.int64(O_MIN), close)
     out[23] = log_return_value(close, state[O_RV + 2]) if t > 0 else NAN
     out[24] = _s._rv_upd(state, O_RV, close)
     out[26] = _s._vwap_upd(state, O_VWAP, high, low, close, volume)

@@ -764,7 +764,7 @@ def _rolling_extreme(x, period, out, is_max):
         length = e - s + lb
         src = x[s - lb:e]
         dst = a
-        w = 1
+        w = np.int64(1)  # not the literal: Numba compiled each pass once more for Literal[int](1)
         while period > 5 * w:
             if is_max:
                 _max4_pass(src, dst, w, length - 4 * w + 1)

@@ -489,13 +489,13 @@ def _min_upd(st, o, x):
 @jit
 def rolling_max_update(state, x):
     """Add one value; return the maximum of the last ``period``."""
-    return _max_upd(state, 0, x)
+    return _max_upd(state, np.int64(0), x)  # not the literal 0: one compile of _max_upd for every caller
 
 
 @jit
 def rolling_min_update(state, x):
     """Add one value; return the minimum of the last ``period``."""
-    return _min_upd(state, 0, x)
+    return _min_upd(state, np.int64(0), x)
 
 
 # ------------------------------------------------------------------------------------- STOCH
