@@ -82,25 +82,6 @@ def unrealized_nb(pos_qty, pos_avg, mark, out):
     return total
 
 
-@njit(cache=True)
-def position_value_nb(pos_qty, pos_avg, mark):
-    """Return the signed market value of all positions (NaN marks valued at the average price)."""
-    v = 0.0
-    n = pos_qty.shape[1]
-    for s in range(pos_qty.shape[0]):
-        flat = True  # most strategies hold nothing: one vectorizable scan skips the row
-        for p in range(n):
-            flat &= pos_qty[s, p] == 0.0
-        if flat:
-            continue
-        for p in range(n):
-            q = pos_qty[s, p]
-            if q != 0.0:
-                m = mark[p]
-                v += q * (m if math.isfinite(m) else pos_avg[s, p])
-    return v
-
-
 @njit(cache=True, _nrt=False)
 def held_mask_nb(pos_qty):
     """Return a bitmask: bit ``s`` set when strategy ``s`` holds a nonzero (or NaN) quantity of a pair.
@@ -119,9 +100,9 @@ def held_mask_nb(pos_qty):
 
 
 @njit(cache=True, _nrt=False)
-def equity_held_nb(account, pos_qty, pos_avg, mark, held):
-    """:func:`equity_nb` given :func:`held_mask_nb` of ``pos_qty``: the same sum over the rows it marks
-    (the other rows only add nothing), in the same order."""
+def held_value_nb(pos_qty, pos_avg, mark, held):
+    """The signed market value of the rows ``held`` marks (:func:`held_mask_nb`; the other rows
+    are flat and add nothing), NaN marks valued at the average price."""
     v = 0.0
     for s in range(pos_qty.shape[0]):
         if (held >> s) & 1:
@@ -130,7 +111,19 @@ def equity_held_nb(account, pos_qty, pos_avg, mark, held):
                 if q != 0.0:
                     m = mark[p]
                     v += q * (m if math.isfinite(m) else pos_avg[s, p])
-    return account[ACC_CASH] + v
+    return v
+
+
+@njit(cache=True)
+def position_value_nb(pos_qty, pos_avg, mark):
+    """Return the signed market value of all positions (NaN marks valued at the average price)."""
+    return held_value_nb(pos_qty, pos_avg, mark, held_mask_nb(pos_qty))
+
+
+@njit(cache=True, _nrt=False)
+def equity_held_nb(account, pos_qty, pos_avg, mark, held):
+    """:func:`equity_nb` given :func:`held_mask_nb` of ``pos_qty`` (the per-bar step computes it once)."""
+    return account[ACC_CASH] + held_value_nb(pos_qty, pos_avg, mark, held)
 
 
 @njit(cache=True, _nrt=False)
