@@ -61,3 +61,7 @@ def test_cli_reports_the_full_system_figure(tmp_path):
     # the time before the loop is reported beside it, and the two together are slower than the loop alone
     assert sysres["prepare_s"] > 0 and "before the loop" in r.stdout
     assert 0 < sysres["bar_steps_per_s_with_prepare"] < sysres["bar_steps_per_s"]
+    # the bar estimates beside the plain row-by-row computation: same bits, a ratio
+    bc = json.loads(out.read_text())["bar_context"]
+    assert bc["parity_ok"] and bc["bars"] == 3 * 1440 and bc["speedup"] > 0
+    assert "computed row by row" in r.stdout

@@ -100,3 +100,82 @@ def cold_and_warm(repeat: int = 3) -> dict:
         warm = time_to_first_bar(cache, repeat=repeat)
     return {"cold_first_bar_s": statistics.median(cold), "warm_first_bar_s": warm,
             "target_cold_s": 15.0, "target_warm_s": 1.5}
+
+
+def _plain_market_context():
+    """The reference for :func:`bar_context_ratio`: the fill model's estimates computed the plain
+    way, row by row, each window summed alone with its log returns taken per window (how
+    ``market_context_nb`` computed them before it shared the logs and summed 16 rows at once)."""
+    import math
+
+    import numpy as np
+    from numba import njit
+
+    from tradejet.kernels.fills import BAR, N_BAR, corwin_schultz_nb
+
+    @njit(cache=True)
+    def plain(open_, high, low, close, volume, sw, vw):
+        n = open_.shape[0]
+        out = np.full((n, N_BAR), np.nan)
+        cs = corwin_schultz_nb(high, low, close)
+        for i in range(n):
+            out[i, BAR.OPEN] = open_[i]
+            out[i, BAR.HIGH] = high[i]
+            out[i, BAR.LOW] = low[i]
+            out[i, BAR.CLOSE] = close[i]
+            out[i, BAR.VOLUME] = volume[i]
+            if i - sw >= 1:
+                s = 0.0
+                for j in range(i - sw, i):
+                    s += cs[j]
+                out[i, BAR.SPREAD] = s / sw
+            if i - vw >= 1:
+                m = 0.0
+                for j in range(i - vw, i):
+                    m += math.log(close[j] / close[j - 1])
+                m /= vw
+                ss = 0.0
+                for j in range(i - vw, i):
+                    d = math.log(close[j] / close[j - 1]) - m
+                    ss += d * d
+                out[i, BAR.SIGMA] = math.sqrt(ss / (vw - 1))
+            if i >= vw:
+                v = 0.0
+                for j in range(i - vw, i):
+                    v += volume[j]
+                out[i, BAR.AVG_VOLUME] = v / vw
+        return out
+
+    return plain
+
+
+def bar_context_ratio(n: int = 525_600, window: int = 60, repeat: int = 5, seed: int = 1) -> dict:
+    """ns/bar of the fill model's per-bar estimates (``market_context_nb``, what the driver's bar
+    context runs per pair) beside the plain row-by-row computation, same bars, same process;
+    the two must agree bit for bit (parity), medians of ``repeat``."""
+    import numpy as np
+
+    from tradejet.kernels.fills import market_context_nb
+
+    rng = np.random.default_rng(seed)
+    c = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, n)))
+    h = c * (1.0 + rng.uniform(0.0, 0.002, n))
+    lo = c * (1.0 - rng.uniform(0.0, 0.002, n))
+    o = c * (1.0 + rng.normal(0.0, 0.0005, n))
+    v = rng.uniform(0.0, 10.0, n)
+    plain = _plain_market_context()
+    args = (o, h, lo, c, v, window, window)
+    ours_out = market_context_nb(*args)
+    ref_out = plain(*args)
+    parity = bool(np.array_equal(ours_out, ref_out, equal_nan=True))
+    t_ours, t_ref = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        market_context_nb(*args)
+        t_ours.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        plain(*args)
+        t_ref.append(time.perf_counter() - t0)
+    ours, ref = statistics.median(t_ours) / n * 1e9, statistics.median(t_ref) / n * 1e9
+    return {"bars": n, "window": window, "tradejet_ns_per_bar": ours, "plain_ns_per_bar": ref,
+            "speedup": ref / ours, "parity_ok": parity}
