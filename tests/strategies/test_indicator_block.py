@@ -21,7 +21,7 @@ from tradejet.strategies.base import (
     indicator_state,
     indicators_update_nb,
 )
-from tradejet.strategies.indicator_block import indicators_block_nb
+from tradejet.strategies.indicator_block import _lockstep_nb, indicators_block_nb, lane_scratch
 
 
 def per_bar(ip, O, H, L, C, V, have):
@@ -46,7 +46,7 @@ def blocked(ip, O, H, L, C, V, have, cuts):
     rows = np.full((T, n, N_IV), -1.0)
     for a, b in zip(cuts[:-1], cuts[1:]):
         ivb = np.full((b - a + 3, n, N_IV), -2.0)  # larger than the block: rows past it untouched
-        indicators_block_nb(state, off, ip, O, H, L, C, V, have, a, b, ivb, iv)
+        indicators_block_nb(state, off, ip, O, H, L, C, V, have, a, b, ivb, iv, lane_scratch(state, off, ip))
         assert (ivb[b - a:] == -2.0).all()
         rows[a:b] = ivb[:b - a]
         iv[:] = ivb[b - a - 1]
@@ -81,7 +81,7 @@ def assert_same(a, b):
     np.testing.assert_array_equal(state_b, state_a)
 
 
-@given(seed=st.integers(0, 2**32 - 1), T=st.integers(1, 300), n=st.integers(1, 3),
+@given(seed=st.integers(0, 2**32 - 1), T=st.integers(1, 300), n=st.integers(1, 10),
        gap=st.sampled_from([0.0, 0.05, 0.5, 1.0]), decimals=st.sampled_from([None, 0, 2]),
        periods=st.lists(st.integers(2, 9), min_size=N_IP, max_size=N_IP), nbdev=st.floats(0.5, 3.0),
        cut_seed=st.integers(0, 2**32 - 1), n_cuts=st.integers(0, 8))
@@ -99,6 +99,62 @@ def test_block_equals_per_bar_default_periods(block):
     bars = market(11, 2_000, 4, 0.05, None)
     cuts = list(range(0, 2_000, block)) + [2_000]
     assert_same(per_bar(DEFAULT_IND_PARAMS, *bars), blocked(DEFAULT_IND_PARAMS, *bars, cuts))
+
+
+def steady_market(seed, T, n, start=None):
+    """Every pair has every bar (from ``start[p]`` on): the vector lanes' case."""
+    rng = np.random.default_rng(seed)
+    C = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, (T, n)), axis=0))
+    H = C * (1.0 + rng.uniform(0.0, 0.01, (T, n)))
+    L = C * (1.0 - rng.uniform(0.0, 0.01, (T, n)))
+    O = C * (1.0 + rng.normal(0.0, 0.002, (T, n)))
+    V = rng.uniform(0.0, 10.0, (T, n))
+    V[rng.uniform(size=(T, n)) < 0.1] = 0.0
+    if T > 600:  # a flat stretch: zero returns and ranges (the selects' other sides, zero variance)
+        for a in (O, H, L, C):
+            a[400:480] = C[399]
+    have = np.ones((T, n), dtype=np.bool_)
+    if start is not None:
+        for p, s0 in enumerate(start):
+            have[:s0, p] = False
+    for a in (O, H, L, C, V):
+        a[~have] = np.nan
+    return O, H, L, C, V, have
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 8, 10, 13])
+def test_lanes_equal_per_bar(n):
+    """Pairs in lockstep run eight, four or two to a vector: the same bits as one at a time,
+    the lanes' path really taken (every group is in lockstep at the end)."""
+    bars = steady_market(n, 1_500, n)
+    for ip in (DEFAULT_IND_PARAMS, np.array([3, 5, 7, 4, 6, 5, 1.5, 3, 4, 2, 3, 2, 3, 5, 4, 6, 3, 2], np.float64)):
+        cuts = [0, 7, 300, 301, 812, 1_300, 1_500]
+        a = per_bar(ip, *bars)
+        b = blocked(ip, *bars, cuts)
+        assert_same(a, b)
+        state, off = b[0], indicator_state(ip, n)[1]
+        have = bars[-1]
+        for p0, w in ((0, 4), (n - 4, 4)):
+            if p0 >= 0 and p0 + w <= n:
+                assert _lockstep_nb(state, off, have, p0, 1_400, 1_500, lane_scratch(state, off, ip))
+
+
+def test_lanes_mixed_with_pairs_out_of_step():
+    """Pairs that list later (and one with a hole) are not in lockstep with the others: their groups
+    run one pair at a time, the rest in lanes; all the same bits as the per-bar update."""
+    bars = steady_market(7, 1_200, 10, start=[0, 0, 0, 0, 0, 0, 0, 0, 250, 250])
+    have = bars[-1]
+    have[600:605, 3] = False
+    for a in bars[:-1]:
+        a[~have] = np.nan
+    a = per_bar(DEFAULT_IND_PARAMS, *bars)
+    b = blocked(DEFAULT_IND_PARAMS, *bars, [0, 512, 1_024, 1_200])
+    assert_same(a, b)
+    state, off = b[0], indicator_state(DEFAULT_IND_PARAMS, 10)[1]
+    lanes = lane_scratch(state, off, DEFAULT_IND_PARAMS)
+    assert not _lockstep_nb(state, off, have, 0, 1_100, 1_200, lanes)  # pair 3 is out of step
+    assert _lockstep_nb(state, off, have, 4, 1_100, 1_200, lanes)
+    assert not _lockstep_nb(state, off, have, 6, 1_100, 1_200, lanes)  # 8 and 9 listed later than 6 and 7
 
 
 def test_block_equals_per_bar_real_majors(shared_data, tmp_path):

@@ -48,7 +48,7 @@ from tradejet.engine.step import (
     on_order_done_nb,
 )
 from tradejet.strategies.base import N_IV
-from tradejet.strategies.indicator_block import indicators_block_nb
+from tradejet.strategies.indicator_block import indicators_block_nb, lane_scratch
 from tradejet.kernels.codes import Reject
 
 # working-order bookkeeping beside the fill model's ORD row
@@ -94,7 +94,8 @@ IND_BLOCK = 512       # bars of indicators advanced at once, ahead of the decisi
 
 
 def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
-           intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1):
+           intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1,
+           lanes=True):
     """Run bars ``t0 <= t < t1`` in place; call again with the next range to continue.
 
     ``counters`` carries the run between calls: [fills, orders logged, dropped, next order id,
@@ -103,13 +104,16 @@ def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latenc
 
     A Python function: it allocates the loop's two scratch arrays and calls the compiled
     :func:`run_bars_nb` (an ``@njit`` wrapper around it would be one more compile of the
-    whole driver, ~1.5 s of a cold start, for two allocations per chunk).
+    whole driver, ~1.5 s of a cold start, for two allocations per chunk). ``lanes=False``: the
+    indicators one pair at a time, without compiling their vector lanes (the driver calls that code
+    through its address, so compiling the driver does not need it).
     """
     bar = np.empty(N_BAR)
     ivb = np.empty((min(IND_BLOCK, max(1, t1 - t0)), C.shape[1], N_IV))
+    scratch = lane_scratch(ctx.ind_state, ctx.ind_off, ctx.ind_params, code=lanes)
     return run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
                        intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters,
-                       t0, t1, bar, ivb)
+                       t0, t1, bar, ivb, scratch)
 
 
 @intrinsic
@@ -132,7 +136,7 @@ def _copy_flat(typingctx, src, dst, count):
 @njit(cache=True, error_model="numpy", _nrt=False)
 def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
                 intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1,
-                bar, ivb):
+                bar, ivb, lanes):
     n_fills = counters[0]
     n_orders = counters[1]
     dropped = counters[2]
@@ -148,7 +152,7 @@ def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, l
             tb = t
             te = min(t1, t + IND_BLOCK)
             indicators_block_nb(ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, tb, te, ivb,
-                                ctx.iv)
+                                ctx.iv, lanes)
         # 1. fills of working orders against this bar (active orders are kept, in submission
         #    order, in slots 0..n_work-1: the same order the event driver sees them in)
         k = 0

@@ -10,8 +10,9 @@ signatures the driver uses* and saves them lets the first process load them inst
 least two usable CPUs, a cold cache for the driver, not disabled by
 ``TRADEJET_PARALLEL_COMPILE=0``). The child compiles the decision half of the step
 (:func:`tradejet.engine.step.decide_nb`: regime, selector, strategies, risk checks), marks
-it done, then compiles the kernels the run needs after its last bar (metrics, the
-portfolio-risk replay). Meanwhile the parent compiles the synthetic market and the fill
+it done, then the indicator block's vector lanes (a C function the driver calls through its
+address: the driver's compile does not need it, the first chunk of bars loads it), then the
+kernels the run needs after its last bar (metrics, the portfolio-risk replay). Meanwhile the parent compiles the synthetic market and the fill
 context, then (:func:`parent_share`, called by :func:`tradejet.engine.simulate.run`) the
 indicator block and the fill model, waits for the child's mark, and compiles the driver,
 which finds every callee in the cache. Nothing races: a signature that does not match
@@ -129,7 +130,7 @@ def _parent_jobs():
     def indicators():
         indicators_block_nb.compile((T(ctx.ind_state), T(ctx.ind_off), T(ctx.ind_params), m2, m2, m2, m2, m2,
                                      typeof(np.zeros((2, 2), np.bool_)), i64, i64, typeof(np.zeros((2, 2, 2))),
-                                     T(ctx.iv)))
+                                     T(ctx.iv), row))
 
     def fills():
         fill_bar_nb.compile((row, i64, row, row, row))
@@ -155,6 +156,11 @@ def jobs():
     brow = typeof(np.zeros(2, np.bool_))
     T = typeof
 
+    def lanes():  # the indicator block's vector lanes: a C function the driver calls, not links
+        from tradejet.strategies.indicator_block import lane_scratch
+
+        lane_scratch(ctx.ind_state, ctx.ind_off, ctx.ind_params)
+
     def decide():  # the step after its indicators: regime, selector, strategies, risk checks
         decide_nb.compile((T(ctx), i64, row, brow, row, T(intents), T(out), types.boolean))
 
@@ -177,7 +183,7 @@ def jobs():
                               symbols=["BTC/USD", "ETH/USD"])
         pr(res, Config())
 
-    return [("decide", decide), ("metrics", metrics), ("portfolio_risk", portfolio_risk)]
+    return [("decide", decide), ("lanes", lanes), ("metrics", metrics), ("portfolio_risk", portfolio_risk)]
 
 
 def run_jobs(names: list[str] | None = None) -> dict[str, str]:

@@ -359,7 +359,8 @@ def _warm(ctx, bars, scores, bar_ctx, pair_rows, fcfg) -> None:
     run_nb(ctx, bars.ts[sl], bars.open[sl], bars.high[sl], bars.low[sl], bars.close[sl], bars.volume[sl],
            bars.have[sl], scores[sl], np.ascontiguousarray(bar_ctx[:, sl]), pair_rows, fcfg, 0, 10, intents, out,
            np.zeros((4, F.N_ORD)), np.zeros((4, N_WK)), np.zeros((4, N_FL)), np.zeros((4, N_OL)), np.empty(2),
-           np.empty(2), np.empty(2, np.int8), np.empty(2, np.int64), np.empty(2, np.int8), np.zeros(5, np.int64), 0, 2)
+           np.empty(2), np.empty(2, np.int8), np.empty(2, np.int64), np.empty(2, np.int8), np.zeros(5, np.int64), 0, 2,
+           lanes=False)
     _ = n
 
 

@@ -16,7 +16,10 @@ tests check both give the same values and the same pack state on gapped data.
 
 from __future__ import annotations
 
-from numba import njit
+import numpy as np
+from numba import carray, cfunc, njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from tradejet.kernels._core import NAN, jit_inline, window_shifted_sums
 from tradejet.kernels.indicators import log_return_value
@@ -33,6 +36,7 @@ from tradejet.kernels.steps import (
     var_update,
     var_value,
 )
+from tradejet.strategies import indicator_lanes as IL
 from tradejet.strategies.base import (
     IP_MOM1,
     IP_MOM2,
@@ -98,16 +102,290 @@ def _var_b(t, p, inv, left, shift, s1, s2, pos, ring, x):
     return left, shift, s1, s2, pos1, var
 
 
+# ---------------------------------------------------------------- several pairs per vector
+# The lane scratch (lane_scratch) starts with tables built once in Python from the pack's layout
+# and periods, so the compiled side is a few generic loops (short to compile):
+_HDR = 0        # [0] pack row length, [1..16] the offsets it was built for, [17..20] table lengths
+_KC0 = 32       # the uniform constants (indicator_lanes.K_*), as the pair path computes them
+_IX0 = 64       # the uniform counters (indicator_lanes.X_*): ring bases and periods fixed, the rest per block
+_MAP0 = 112     # vector slot -> pack offset (indicator_lanes.S_*)
+_RING0 = 160    # per ring: (pack offset, length, first lane slot)
+_DYN0 = 208     # per counter that moves: (X_* index, pack offset)
+_UNI0 = 240     # pack offsets every lane of a group must share (counts, positions, periods)
+_STEADY0 = 304  # past the warm-ups: (pack offset a, pack offset b or -1, m, c): st[a] >= m * st[b] + c
+_CNT0 = 464     # pack offsets of the bar counts (+ nb after a block in lanes)
+_LS0 = 496      # the lanes' layout (indicator_lanes: slot k of lane j at k * W + j), then one flag per pair
+_W = 4          # pairs per vector (<4 x double>)
+_N_RINGS = 11
+_ADDR = 21       # header slot: the lanes' C function's address
+
+
+def lane_scratch(state, off, ip, code: bool = True) -> np.ndarray:
+    """The scratch array :func:`indicators_block_nb` runs groups of pairs in vector lanes with,
+    for packs laid out as ``state``/``off`` with periods ``ip`` (another layout: no lanes).
+
+    ``code=False``: without the lanes' compiled code (no compile; every pair one at a time)."""
+    st = state[0] if state.shape[0] else None
+    off = [int(x) for x in off]
+    if st is None or int(st[off[5] + 3]) < 2:  # no pairs, or a one-bar Bollinger window: no lanes
+        return np.full(_LS0, -1.0)
+    o_bb, o_rv, oc, pv, o_dm = off[5], off[10], off[11], off[12], off[3]
+    v_bb, v_rv = o_bb + 2, o_rv + 3
+    per = {i: int(st[off[i] + 1]) for i in (0, 1, 2, 3, 4, 6, 7, 8, 9, 13, 14, 15)}
+    p_bb, p_rv = int(st[v_bb + 1]), int(st[v_rv + 1])
+    mom = [int(ip[IP_MOM1]), int(ip[IP_MOM2]), int(ip[IP_MOM3])]
+    ringn = max(mom) + 1
+    rings = [(v_bb + _VAR_SIZE, p_bb), (off[7] + 4, per[7]), (off[7] + 4 + per[7], per[7]), (off[8] + 4, per[8]),
+             (off[8] + 4 + per[8], per[8]), (off[9] + 4, per[9]), (v_rv + _VAR_SIZE, p_rv), (off[13] + 4, per[13]),
+             (off[14] + 4, per[14]), (off[15] + 4, per[15]), (oc + 2, ringn)]
+    bases = list(np.cumsum([IL.N_SLOTS] + [c for _, c in rings])[:-1])
+    total = bases[-1] + ringn
+    out = np.zeros(_LS0 + _W * total + state.shape[0])
+    kc = out[_KC0:_IX0]
+    for i, ka in ((0, IL.K_A_EF), (1, IL.K_A_ES), (2, IL.K_A_EL)):
+        k = 2.0 / (float(per[i]) + 1.0)
+        kc[ka], kc[ka + 1] = 1.0 - k, k
+    for i, ka in ((3, IL.K_A_DM), (4, IL.K_A_RS), (6, IL.K_A_AT)):
+        inv = 1.0 / per[i]
+        kc[ka], kc[ka + 1] = (per[i] - 1) * inv, inv
+    kc[IL.K_F_BB], kc[IL.K_INV_BB] = float(p_bb), 1.0 / p_bb
+    kc[IL.K_F_VS], kc[IL.K_INV_RV] = float(per[9]), 1.0 / p_rv
+    kc[IL.K_F_ST], kc[IL.K_F_SM], kc[IL.K_F_SX] = float(per[13]), float(per[14]), float(per[15])
+    ix = out[_IX0:_MAP0]
+    for x, v in ((IL.X_P_BB, p_bb), (IL.X_R_BB, bases[0]), (IL.X_P_MX, per[7]), (IL.X_R_CURMX, bases[1]),
+                 (IL.X_R_SUFMX, bases[2]), (IL.X_P_MN, per[8]), (IL.X_R_CURMN, bases[3]), (IL.X_R_SUFMN, bases[4]),
+                 (IL.X_P_VS, per[9]), (IL.X_R_VS, bases[5]), (IL.X_P_RV, p_rv), (IL.X_R_RV, bases[6]),
+                 (IL.X_P_ST, per[13]), (IL.X_R_ST, bases[7]), (IL.X_P_SM, per[14]), (IL.X_R_SM, bases[8]),
+                 (IL.X_P_SX, per[15]), (IL.X_R_SX, bases[9]), (IL.X_RINGN, ringn), (IL.X_R_C, bases[10]),
+                 (IL.X_H1, mom[0]), (IL.X_H2, mom[1]), (IL.X_H3, mom[2])):
+        ix[x] = v
+    slots = {IL.S_YEF: off[0] + 2, IL.S_YES: off[1] + 2, IL.S_YEL: off[2] + 2, IL.S_PH: o_dm + 2,
+             IL.S_PL: o_dm + 3, IL.S_PCDM: o_dm + 4, IL.S_PDM: o_dm + 5, IL.S_MDM: o_dm + 6, IL.S_TR: o_dm + 7,
+             IL.S_ACCDM: o_dm + 8, IL.S_PXRS: off[4] + 2, IL.S_GAIN: off[4] + 3, IL.S_LOSS: off[4] + 4,
+             IL.S_SBB: o_bb + 1, IL.S_SHBB: v_bb + 3, IL.S_S1BB: v_bb + 4, IL.S_S2BB: v_bb + 5,
+             IL.S_PCAT: off[6] + 2, IL.S_ACCAT: off[6] + 3, IL.S_PREMX: off[7] + 3, IL.S_PREMN: off[8] + 3,
+             IL.S_SVS: off[9] + 2, IL.S_SHRV: v_rv + 3, IL.S_S1RV: v_rv + 4, IL.S_S2RV: v_rv + 5,
+             IL.S_SST: off[13] + 2, IL.S_SSM: off[14] + 2, IL.S_SSX: off[15] + 2, IL.S_PEF: pv + 0,
+             IL.S_PES: pv + 1, IL.S_PHI: pv + 2, IL.S_PLO: pv + 3, IL.S_PVS: pv + 4, IL.S_NBDEV: o_bb,
+             IL.S_SCALE: o_rv + 1}
+    assert sorted(slots) == list(range(IL.N_SLOTS))
+    for k, o in slots.items():
+        out[_MAP0 + k] = o
+    for r, ((src, count), b) in enumerate(zip(rings, bases)):
+        out[_RING0 + 3 * r:_RING0 + 3 * r + 3] = (src, count, b)
+    dyn = [(IL.X_POS_BB, v_bb + 6), (IL.X_LEFT_BB, v_bb + 2), (IL.X_POS_MX, off[7] + 2), (IL.X_POS_MN, off[8] + 2),
+           (IL.X_POS_VS, off[9] + 3), (IL.X_POS_RV, v_rv + 6), (IL.X_LEFT_RV, v_rv + 2),
+           (IL.X_POS_ST, off[13] + 3), (IL.X_POS_SM, off[14] + 3), (IL.X_POS_SX, off[15] + 3),
+           (IL.X_COUNT, oc), (IL.X_POS_C, oc + 1)]
+    for d, (x, o) in enumerate(dyn):
+        out[_DYN0 + 2 * d:_DYN0 + 2 * d + 2] = (x, o)
+    counts = [off[i] for i in (0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 13, 14, 15)] + [v_bb, v_rv]
+    uniform = counts + [o for _, o in dyn] + [off[i] + 1 for i in per] + [v_bb + 1, v_rv + 1]
+    # (a, b, m, c): st[a] >= m * st[b] + c (b = -1: st[a] >= c; b = -2: st[a] == c, the periods of the tables)
+    steady = [(off[i], off[i] + 1, 1.0, 0.0) for i in (0, 1, 2)]            # EMAs past their seed
+    steady += [(o_dm, o_dm + 1, 2.0, 0.0), (off[4], off[4] + 1, 1.0, 1.0), (off[6], off[6] + 1, 1.0, 1.0)]
+    steady += [(v_bb, v_bb + 1, 1.0, -1.0), (o_rv, -1, 0.0, 1.0), (v_rv, v_rv + 1, 1.0, -1.0), (oc, -1, 0.0, ringn - 1)]
+    steady += [(off[i], off[i] + 1, 1.0, -1.0) for i in (7, 8, 9, 13, 14, 15)]
+    steady += [(off[i] + 1, -2, 0.0, float(v)) for i, v in per.items()]
+    steady += [(v_bb + 1, -2, 0.0, float(p_bb)), (v_rv + 1, -2, 0.0, float(p_rv))]
+    assert len(uniform) <= _STEADY0 - _UNI0 and 4 * len(steady) <= _CNT0 - _STEADY0 and len(counts) <= _LS0 - _CNT0
+    for i, o in enumerate(uniform):
+        out[_UNI0 + i] = o
+    for i, row in enumerate(steady):
+        out[_STEADY0 + 4 * i:_STEADY0 + 4 * i + 4] = row
+    for i, o in enumerate(counts):
+        out[_CNT0 + i] = o
+    out[_HDR] = state.shape[1]
+    out[_HDR + 1:_HDR + 17] = off
+    out[_HDR + 17:_HDR + 21] = (len(uniform), len(steady), len(counts), total)
+    out[_HDR + _ADDR] = float(_lanes_address()) if code else 0.0
+    return out
+
+
+_LANES_C_SIG = types.void(
+    types.CPointer(types.float64), types.int64, types.int64,     # state, its shape
+    types.CPointer(types.int64),                                 # off (16)
+    types.CPointer(types.float64), types.CPointer(types.float64),
+    types.CPointer(types.float64), types.CPointer(types.float64),  # H, L, C, V
+    types.int64, types.int64,                                    # their shape (T, n)
+    types.voidptr,                                               # have (T, n) booleans
+    types.int64, types.int64,                                    # t0, t1
+    types.CPointer(types.float64), types.int64,                  # ivb, its rows
+    types.CPointer(types.float64), types.int64)                  # lanes, its length
+
+
+def _lanes_c(sp, n_pairs, row, op, hp, lp, cp, vp, T, n, havep, t0, t1, ivbp, rows, lsp, size):
+    """Run each group of four pairs in lockstep (:func:`_lockstep_nb`) over the block in vector
+    lanes (gather the packs into the lane layout, :func:`indicator_lanes.lanes_block_4`, scatter
+    back) and flag its pairs done in ``lanes``' last ``n`` values (1.0); the others 0.0.
+
+    A C function (compiled by :func:`_lanes_address`) over the arrays' data and shapes, which
+    :func:`indicators_block_nb` has checked (C-contiguous, consistent shapes)."""
+    state = carray(sp, (n_pairs, row))
+    off = carray(op, (16,))
+    H = carray(hp, (T, n))
+    L = carray(lp, (T, n))
+    C = carray(cp, (T, n))
+    V = carray(vp, (T, n))
+    have = carray(havep, (T, n), np.bool_)
+    ivb = carray(ivbp, (rows, n, N_IV))
+    lanes = carray(lsp, (size,))
+    done = lanes[size - n:]
+    ix = lanes[_IX0:_MAP0]
+    ls = lanes[_LS0:]
+    for p in range(0, n - _W + 1, _W):
+        if not _lockstep_nb(state, off, have, p, t0, t1, lanes):
+            continue
+        # the log returns first (libm's log, as the pair path): lane j's into slot j of the group's
+        # first row, where the lanes read them as one vector before writing the rows
+        o_rv = off[10]
+        for j in range(_W):
+            q = p + j
+            px = state[q, o_rv + 2]
+            for t in range(t0, t1):
+                c = C[t, q]
+                ivb[t - t0, p, j] = log_return_value(c, px)
+                px = c
+            state[q, o_rv + 2] = px
+            done[q] = 1.0
+        # gather: the moving counters (lane 0's: all lanes share them), the vector slots, the rings
+        for d in range(12):
+            ix[int(lanes[_DYN0 + 2 * d])] = state[p, int(lanes[_DYN0 + 2 * d + 1])]
+        for j in range(_W):
+            sj = state[p + j]
+            for slot in range(IL.N_SLOTS):
+                ls[slot * _W + j] = sj[int(lanes[_MAP0 + slot])]
+            for r in range(_N_RINGS):
+                src = int(lanes[_RING0 + 3 * r])
+                b0 = int(lanes[_RING0 + 3 * r + 2])
+                for i in range(int(lanes[_RING0 + 3 * r + 1])):
+                    ls[(b0 + i) * _W + j] = sj[src + i]
+        IL.lanes_block_4(ls, lanes[_KC0:_IX0], ix, H, L, C, V, ivb, t0, t1, n, p)
+        # scatter back, and the block's bars onto every count (every pair had every bar)
+        for j in range(_W):
+            sj = state[p + j]
+            for d in range(12):
+                sj[int(lanes[_DYN0 + 2 * d + 1])] = ix[int(lanes[_DYN0 + 2 * d])]
+            for slot in range(IL.N_SLOTS):
+                sj[int(lanes[_MAP0 + slot])] = ls[slot * _W + j]
+            for r in range(_N_RINGS):
+                src = int(lanes[_RING0 + 3 * r])
+                b0 = int(lanes[_RING0 + 3 * r + 2])
+                for i in range(int(lanes[_RING0 + 3 * r + 1])):
+                    sj[src + i] = ls[(b0 + i) * _W + j]
+            for i in range(int(lanes[_HDR + 19])):
+                sj[int(lanes[_CNT0 + i])] += t1 - t0
+
+
+_LANES_CFUNC = []
+
+
+def _lanes_address() -> int:
+    """The address of the lanes' compiled code, a C function (``_lanes_c``), compiled (or loaded
+    from the cache) on first use. The indicator block calls it through this address rather than
+    linking it: Numba links a callee's code into every caller's module and optimizes and emits it
+    again there (the driver's too), so a linked callee costs its compile time once per level."""
+    if not _LANES_CFUNC:
+        _LANES_CFUNC.append(cfunc(_LANES_C_SIG, cache=True, error_model="numpy")(_lanes_c))
+    return _LANES_CFUNC[0].address
+
+
+@intrinsic
+def _call_lanes(typingctx, addr, state, off, H, L, C, V, have, t0, t1, ivb, lanes):
+    """Call the C function at ``addr`` (a float64 holding :func:`_lanes_address`) with the arrays'
+    data pointers and shapes (all C-contiguous: the caller checks)."""
+    sig = types.void(addr, state, off, H, L, C, V, have, t0, t1, ivb, lanes)
+
+    def codegen(context, builder, signature, args):
+        ir = cgutils.ir
+        i64 = ir.IntType(64)
+        arrs = {}
+        for i in (1, 2, 3, 4, 5, 6, 7, 10, 11):
+            arrs[i] = context.make_array(signature.args[i])(context, builder, args[i])
+
+        def data(i, ty):
+            return builder.bitcast(arrs[i].data, ty)
+
+        def dim(i, k):
+            return cgutils.unpack_tuple(builder, arrs[i].shape)[k]
+
+        f64p = ir.DoubleType().as_pointer()
+        argv = [data(1, f64p), dim(1, 0), dim(1, 1), data(2, i64.as_pointer()), data(3, f64p), data(4, f64p),
+                data(5, f64p), data(6, f64p), dim(5, 0), dim(5, 1), data(7, ir.IntType(8).as_pointer()),
+                args[8], args[9], data(10, f64p), dim(10, 0), data(11, f64p), dim(11, 0)]
+        fnty = ir.FunctionType(ir.VoidType(), [a.type for a in argv])
+        fp = builder.inttoptr(builder.fptosi(args[0], i64), fnty.as_pointer())
+        builder.call(fp, argv)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@jit_inline
+def _rows(a, n):
+    """A C-contiguous (T, n) float64 array (what the lanes' vector loads assume)."""
+    return a.shape[1] == n and a.strides[1] == 8 and a.strides[0] == 8 * n
+
+
 @njit(cache=True, error_model="numpy", _nrt=False)
-def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv):  # noqa: C901 (one straight loop)
+def _lockstep_nb(state, off, have, p0, t0, t1, lanes):
+    """True when pairs ``p0 .. p0+3`` can run the block in vector lanes: the scratch built
+    for this layout, every bar present, the packs at the same counts and ring positions, with
+    the periods of the scratch's tables, and past every warm-up (the steps' steady branch)."""
+    if (lanes.shape[0] < _LS0 or lanes[_HDR] != state.shape[1]
+            or lanes.shape[0] < _LS0 + _W * lanes[_HDR + 20] + state.shape[0]):
+        return False
+    for i in range(16):
+        if lanes[_HDR + 1 + i] != off[i]:
+            return False
+    for t in range(t0, t1):
+        for j in range(_W):
+            if not have[t, p0 + j]:
+                return False
+    for i in range(int(lanes[_HDR + 17])):
+        k = int(lanes[_UNI0 + i])
+        x = state[p0, k]
+        for j in range(1, _W):
+            if state[p0 + j, k] != x:
+                return False
+    for i in range(int(lanes[_HDR + 18])):
+        r = _STEADY0 + 4 * i
+        x = state[p0, int(lanes[r])]
+        b = int(lanes[r + 1])
+        if b == -2:
+            if x != lanes[r + 3]:
+                return False
+        elif x < lanes[r + 3] + (lanes[r + 2] * state[p0, b] if b >= 0 else 0.0):
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv, lanes):
     """Advance every pair's pack over bars ``t0 <= t < t1`` (rows of the ``(T, n)`` bar arrays).
 
     Writes ``ivb[t - t0, p]`` = pair ``p``'s ``IV_*`` row after bar ``t`` (``ivb``: at least
     ``(t1 - t0, n, N_IV)``); ``iv`` ``(n, N_IV)`` holds the rows before ``t0`` (repeated over
-    a pair's missing bars) and is not written.
+    a pair's missing bars) and is not written. ``lanes`` is scratch from :func:`lane_scratch`:
+    groups of four pairs in lockstep run in vector lanes
+    (:mod:`tradejet.strategies.indicator_lanes`), the others one pair at a time; same bits.
     """
     n = C.shape[1]
+    done = lanes[lanes.shape[0] - n:] if t1 > t0 and lanes.shape[0] >= _LS0 + n else lanes[:0]  # 1.0: ran in lanes
+    for q in range(done.shape[0]):
+        done[q] = 0.0
+    if (done.shape[0] == n and lanes[_HDR + _ADDR] > 0.0 and state.shape[0] == n and _rows(H, n) and _rows(L, n)
+            and _rows(C, n) and _rows(V, n) and have.shape[1] == n and have.strides[1] == 1 and have.strides[0] == n
+            and state.strides[1] == 8 and state.strides[0] == 8 * state.shape[1] and off.shape[0] >= 16
+            and off.strides[0] == 8 and ivb.shape[1] == n and ivb.shape[2] == N_IV and ivb.strides[2] == 8
+            and ivb.strides[1] == 8 * N_IV and ivb.strides[0] == 8 * N_IV * n and lanes.strides[0] == 8
+            and H.shape[0] == have.shape[0] and L.shape[0] == H.shape[0] and C.shape[0] == H.shape[0]
+            and V.shape[0] == H.shape[0] and t0 >= 0 and t1 <= H.shape[0] and t1 - t0 <= ivb.shape[0]):
+        _call_lanes(lanes[_HDR + _ADDR], state, off, H, L, C, V, have, t0, t1, ivb, lanes)
+    # the other pairs one at a time (any bars, any state)
     for p in range(n):
+        if done.shape[0] >= n and done[p] == 1.0:
+            continue
         st = state[p]
         # ---- load the recurrence variables (offsets as base._layout / streaming's layouts)
         o_ef = off[0]
