@@ -21,7 +21,11 @@ from tradejet.strategies.base import (
     indicator_state,
     indicators_update_nb,
 )
-from tradejet.strategies.indicator_block import _lockstep_nb, indicators_block_nb, lane_scratch
+from tradejet.strategies.indicator_block import (
+    _lockstep_nb,
+    indicators_block_nb,
+    lane_scratch,
+)
 
 
 def per_bar(ip, O, H, L, C, V, have):
@@ -134,9 +138,9 @@ def test_lanes_equal_per_bar(n):
         assert_same(a, b)
         state, off = b[0], indicator_state(ip, n)[1]
         have = bars[-1]
-        for p0, w in ((0, 4), (n - 4, 4)):
+        for p0, w in ((0, 4), (n - 4, 4), (4 * (n // 4), 2)):
             if p0 >= 0 and p0 + w <= n:
-                assert _lockstep_nb(state, off, have, p0, 1_400, 1_500, lane_scratch(state, off, ip))
+                assert _lockstep_nb(state, off, have, p0, w, 1_400, 1_500, lane_scratch(state, off, ip))
 
 
 def test_lanes_mixed_with_pairs_out_of_step():
@@ -152,9 +156,10 @@ def test_lanes_mixed_with_pairs_out_of_step():
     assert_same(a, b)
     state, off = b[0], indicator_state(DEFAULT_IND_PARAMS, 10)[1]
     lanes = lane_scratch(state, off, DEFAULT_IND_PARAMS)
-    assert not _lockstep_nb(state, off, have, 0, 1_100, 1_200, lanes)  # pair 3 is out of step
-    assert _lockstep_nb(state, off, have, 4, 1_100, 1_200, lanes)
-    assert not _lockstep_nb(state, off, have, 6, 1_100, 1_200, lanes)  # 8 and 9 listed later than 6 and 7
+    assert not _lockstep_nb(state, off, have, 0, 4, 1_100, 1_200, lanes)  # pair 3 is out of step
+    assert _lockstep_nb(state, off, have, 4, 4, 1_100, 1_200, lanes)
+    assert not _lockstep_nb(state, off, have, 6, 4, 1_100, 1_200, lanes)  # 8 and 9 listed later than 6 and 7
+    assert _lockstep_nb(state, off, have, 8, 2, 1_100, 1_200, lanes)  # with each other: a group of two
 
 
 def test_block_equals_per_bar_real_majors(shared_data, tmp_path):

@@ -233,48 +233,65 @@ def _lanes_c(sp, n_pairs, row, op, hp, lp, cp, vp, T, n, havep, t0, t1, ivbp, ro
     done = lanes[size - n:]
     ix = lanes[_IX0:_MAP0]
     ls = lanes[_LS0:]
-    for p in range(0, n - _W + 1, _W):
-        if not _lockstep_nb(state, off, have, p, t0, t1, lanes):
-            continue
-        # the log returns first (libm's log, as the pair path): lane j's into slot j of the group's
-        # first row, where the lanes read them as one vector before writing the rows
-        o_rv = off[10]
-        for j in range(_W):
-            q = p + j
-            px = state[q, o_rv + 2]
-            for t in range(t0, t1):
-                c = C[t, q]
-                ivb[t - t0, p, j] = log_return_value(c, px)
-                px = c
-            state[q, o_rv + 2] = px
-            done[q] = 1.0
-        # gather: the moving counters (lane 0's: all lanes share them), the vector slots, the rings
+    p = np.int64(0)  # int64, not literals: one compile of each helper
+    while p + 2 <= n:  # groups of four, then one of two
+        w = np.int64(_W) if p + _W <= n else np.int64(2)
+        if _lockstep_nb(state, off, have, p, w, t0, t1, lanes):
+            _group(state, off, C, have, t0, t1, ivb, lanes, ix, ls, done, p, w)
+            if w == _W:
+                IL.lanes_block_4(ls, lanes[_KC0:_IX0], ix, H, L, C, V, ivb, t0, t1, n, p)
+            else:
+                IL.lanes_block_2(ls, lanes[_KC0:_IX0], ix, H, L, C, V, ivb, t0, t1, n, p)
+            _ungroup(state, t0, t1, lanes, ix, ls, p, w)
+        p += w
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def _group(state, off, C, have, t0, t1, ivb, lanes, ix, ls, done, p, w):
+    """The log returns of pairs ``p .. p+w-1`` (libm's log, as the pair path: lane j's into slot j
+    of the group's first row, where the lanes read them as one vector before writing the rows),
+    then their packs gathered into the lane layout: the moving counters (lane 0's: all lanes share
+    them), the vector slots, the rings."""
+    o_rv = off[10]
+    for j in range(w):
+        q = p + j
+        px = state[q, o_rv + 2]
+        for t in range(t0, t1):
+            c = C[t, q]
+            ivb[t - t0, p, j] = log_return_value(c, px)
+            px = c
+        state[q, o_rv + 2] = px
+        done[q] = 1.0
+    for d in range(12):
+        ix[int(lanes[_DYN0 + 2 * d])] = state[p, int(lanes[_DYN0 + 2 * d + 1])]
+    for j in range(w):
+        sj = state[p + j]
+        for slot in range(IL.N_SLOTS):
+            ls[slot * w + j] = sj[int(lanes[_MAP0 + slot])]
+        for r in range(_N_RINGS):
+            src = int(lanes[_RING0 + 3 * r])
+            b0 = int(lanes[_RING0 + 3 * r + 2])
+            for i in range(int(lanes[_RING0 + 3 * r + 1])):
+                ls[(b0 + i) * w + j] = sj[src + i]
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def _ungroup(state, t0, t1, lanes, ix, ls, p, w):
+    """Scatter a group's lanes back to its packs, and the block's bars onto every count (every
+    pair had every bar)."""
+    for j in range(w):
+        sj = state[p + j]
         for d in range(12):
-            ix[int(lanes[_DYN0 + 2 * d])] = state[p, int(lanes[_DYN0 + 2 * d + 1])]
-        for j in range(_W):
-            sj = state[p + j]
-            for slot in range(IL.N_SLOTS):
-                ls[slot * _W + j] = sj[int(lanes[_MAP0 + slot])]
-            for r in range(_N_RINGS):
-                src = int(lanes[_RING0 + 3 * r])
-                b0 = int(lanes[_RING0 + 3 * r + 2])
-                for i in range(int(lanes[_RING0 + 3 * r + 1])):
-                    ls[(b0 + i) * _W + j] = sj[src + i]
-        IL.lanes_block_4(ls, lanes[_KC0:_IX0], ix, H, L, C, V, ivb, t0, t1, n, p)
-        # scatter back, and the block's bars onto every count (every pair had every bar)
-        for j in range(_W):
-            sj = state[p + j]
-            for d in range(12):
-                sj[int(lanes[_DYN0 + 2 * d + 1])] = ix[int(lanes[_DYN0 + 2 * d])]
-            for slot in range(IL.N_SLOTS):
-                sj[int(lanes[_MAP0 + slot])] = ls[slot * _W + j]
-            for r in range(_N_RINGS):
-                src = int(lanes[_RING0 + 3 * r])
-                b0 = int(lanes[_RING0 + 3 * r + 2])
-                for i in range(int(lanes[_RING0 + 3 * r + 1])):
-                    sj[src + i] = ls[(b0 + i) * _W + j]
-            for i in range(int(lanes[_HDR + 19])):
-                sj[int(lanes[_CNT0 + i])] += t1 - t0
+            sj[int(lanes[_DYN0 + 2 * d + 1])] = ix[int(lanes[_DYN0 + 2 * d])]
+        for slot in range(IL.N_SLOTS):
+            sj[int(lanes[_MAP0 + slot])] = ls[slot * w + j]
+        for r in range(_N_RINGS):
+            src = int(lanes[_RING0 + 3 * r])
+            b0 = int(lanes[_RING0 + 3 * r + 2])
+            for i in range(int(lanes[_RING0 + 3 * r + 1])):
+                sj[src + i] = ls[(b0 + i) * w + j]
+        for i in range(int(lanes[_HDR + 19])):
+            sj[int(lanes[_CNT0 + i])] += t1 - t0
 
 
 _LANES_CFUNC = []
@@ -328,8 +345,8 @@ def _rows(a, n):
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
-def _lockstep_nb(state, off, have, p0, t0, t1, lanes):
-    """True when pairs ``p0 .. p0+3`` can run the block in vector lanes: the scratch built
+def _lockstep_nb(state, off, have, p0, w, t0, t1, lanes):
+    """True when pairs ``p0 .. p0+w-1`` (w <= 4) can run the block in vector lanes: the scratch built
     for this layout, every bar present, the packs at the same counts and ring positions, with
     the periods of the scratch's tables, and past every warm-up (the steps' steady branch)."""
     if (lanes.shape[0] < _LS0 or lanes[_HDR] != state.shape[1]
@@ -339,13 +356,13 @@ def _lockstep_nb(state, off, have, p0, t0, t1, lanes):
         if lanes[_HDR + 1 + i] != off[i]:
             return False
     for t in range(t0, t1):
-        for j in range(_W):
+        for j in range(w):
             if not have[t, p0 + j]:
                 return False
     for i in range(int(lanes[_HDR + 17])):
         k = int(lanes[_UNI0 + i])
         x = state[p0, k]
-        for j in range(1, _W):
+        for j in range(1, w):
             if state[p0 + j, k] != x:
                 return False
     for i in range(int(lanes[_HDR + 18])):

@@ -150,11 +150,6 @@ class _Gen:
             ptr = b.gep(self.ivp, [b.add(rb, _c(j * N_IV + k))])
             b.store(vec, b.bitcast(ptr, _ir.VectorType(_F64, width).as_pointer()), align=8)
 
-        if W == 8:  # two groups of four lanes
-            for h in (0, 4):
-                half = {k: shuf(v, v, list(range(h, h + 4))) for k, v in outs.items()}
-                self._rows4(half, b.add(rb, _c(h * N_IV)), shuf, store)
-            return
         if W == 2:
             for k in range(0, N_IV, 2):
                 x, y = outs[k], outs[k + 1]
@@ -467,7 +462,7 @@ def _make(W):
 
 
 #: ``lanes_block_W(LS, KC, IX, H, L, C, V, ivb, t0, t1, n, p0)``: advance pairs
-#: ``p0 .. p0+W-1`` over bars ``t0 <= t < t1`` (see the module docstring)
+#: ``p0 .. p0+W-1`` over bars ``t0 <= t < t1`` (see the module docstring); four lanes, or two
+#: (the last pairs of a universe that is not a multiple of four)
 lanes_block_4 = _make(4)
 lanes_block_2 = _make(2)
-lanes_block_8 = _make(8)
