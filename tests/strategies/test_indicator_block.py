@@ -48,12 +48,15 @@ def blocked(ip, O, H, L, C, V, have, cuts):
     state, off = indicator_state(ip, n)
     iv = np.full((n, N_IV), np.nan)
     rows = np.full((T, n, N_IV), -1.0)
+    lanes = lane_scratch(state, off, ip)
     for a, b in zip(cuts[:-1], cuts[1:]):
         ivb = np.full((b - a + 3, n, N_IV), -2.0)  # larger than the block: rows past it untouched
-        indicators_block_nb(state, off, ip, O, H, L, C, V, have, a, b, ivb, iv, lane_scratch(state, off, ip))
+        indicators_block_nb(state, off, ip, O, H, L, C, V, have, a, b, ivb, iv, lanes)
         assert (ivb[b - a:] == -2.0).all()
         rows[a:b] = ivb[:b - a]
         iv[:] = ivb[b - a - 1]
+    T = len(have)
+    indicators_block_nb(state, off, ip, O, H, L, C, V, have, T, T, np.empty((1, n, N_IV)), iv, lanes)  # packs back
     return state, rows
 
 
@@ -141,6 +144,25 @@ def test_lanes_equal_per_bar(n):
         for p0, w in ((0, 4), (n - 4, 4), (4 * (n // 4), 2)):
             if p0 >= 0 and p0 + w <= n:
                 assert _lockstep_nb(state, off, have, p0, w, 1_400, 1_500, lane_scratch(state, off, ip))
+
+
+def test_lanes_hand_back_on_a_gap_and_take_over_again():
+    """A group runs in lanes block after block (its packs kept in the scratch), a pair misses a
+    few bars: the packs come back for the pair path, and the lanes pick the group up again
+    once it is back in step (never, here: the pair with the hole is one bar behind for good)."""
+    bars = steady_market(3, 4_000, 8)
+    have = bars[-1]
+    have[2_050:2_053, 1] = False
+    for a in bars[:-1]:
+        a[~have] = np.nan
+    cuts = list(range(0, 4_000, 300)) + [4_000]
+    a = per_bar(DEFAULT_IND_PARAMS, *bars)
+    b = blocked(DEFAULT_IND_PARAMS, *bars, cuts)
+    assert_same(a, b)
+    state, off = b[0], indicator_state(DEFAULT_IND_PARAMS, 8)[1]
+    lanes = lane_scratch(state, off, DEFAULT_IND_PARAMS)
+    assert not _lockstep_nb(state, off, have, 0, 4, 3_700, 4_000, lanes)
+    assert _lockstep_nb(state, off, have, 4, 4, 3_700, 4_000, lanes)
 
 
 def test_lanes_mixed_with_pairs_out_of_step():

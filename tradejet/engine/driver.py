@@ -258,6 +258,8 @@ def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, l
         regime[t] = ctx.info[INFO_REGIME]
         active[t] = ctx.info[INFO_ACTIVE]
         tstate[t] = ctx.info[INFO_TRADING_STATE]
+    # an empty block: the indicator groups that ran in vector lanes hand their packs back
+    indicators_block_nb(ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, t1, t1, ivb, ctx.iv, lanes)
     counters[0] = n_fills
     counters[1] = n_orders
     counters[2] = dropped

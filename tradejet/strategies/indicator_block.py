@@ -114,10 +114,14 @@ _DYN0 = 208     # per counter that moves: (X_* index, pack offset)
 _UNI0 = 240     # pack offsets every lane of a group must share (counts, positions, periods)
 _STEADY0 = 304  # past the warm-ups: (pack offset a, pack offset b or -1, m, c): st[a] >= m * st[b] + c
 _CNT0 = 464     # pack offsets of the bar counts (+ nb after a block in lanes)
-_LS0 = 496      # the lanes' layout (indicator_lanes: slot k of lane j at k * W + j), then one flag per pair
+_LS0 = 496      # then per group of pairs: [live flag, IX (the group's counters), its lane layout], then one flag per pair
+_G_IX = 16      # a group's IX within its region
+_G_LS = 64      # a group's lane layout within its region (indicator_lanes: slot k of lane j at k * W + j)
 _W = 4          # pairs per vector (<4 x double>)
 _N_RINGS = 11
-_ADDR = 21       # header slot: the lanes' C function's address
+_ADDR = 21       # header slots: the lanes' C function's address, a group region's length, the scratch's
+_GROUP = 22
+_SIZE = 23
 
 
 def lane_scratch(state, off, ip, code: bool = True) -> np.ndarray:
@@ -140,7 +144,9 @@ def lane_scratch(state, off, ip, code: bool = True) -> np.ndarray:
              (off[14] + 4, per[14]), (off[15] + 4, per[15]), (oc + 2, ringn)]
     bases = list(np.cumsum([IL.N_SLOTS] + [c for _, c in rings])[:-1])
     total = bases[-1] + ringn
-    out = np.zeros(_LS0 + _W * total + state.shape[0])
+    n_pairs = state.shape[0]
+    group = _G_LS + _W * total
+    out = np.zeros(_LS0 + (n_pairs // _W + 1) * group + n_pairs)
     kc = out[_KC0:_IX0]
     for i, ka in ((0, IL.K_A_EF), (1, IL.K_A_ES), (2, IL.K_A_EL)):
         k = 2.0 / (float(per[i]) + 1.0)
@@ -199,6 +205,8 @@ def lane_scratch(state, off, ip, code: bool = True) -> np.ndarray:
     out[_HDR + 1:_HDR + 17] = off
     out[_HDR + 17:_HDR + 21] = (len(uniform), len(steady), len(counts), total)
     out[_HDR + _ADDR] = float(_lanes_address()) if code else 0.0
+    out[_HDR + _GROUP] = group
+    out[_HDR + _SIZE] = out.shape[0]
     return out
 
 
@@ -231,27 +239,48 @@ def _lanes_c(sp, n_pairs, row, op, hp, lp, cp, vp, T, n, havep, t0, t1, ivbp, ro
     ivb = carray(ivbp, (rows, n, N_IV))
     lanes = carray(lsp, (size,))
     done = lanes[size - n:]
-    ix = lanes[_IX0:_MAP0]
-    ls = lanes[_LS0:]
+    gsize = int(lanes[_HDR + _GROUP])
     p = np.int64(0)  # int64, not literals: one compile of each helper
     while p + 2 <= n:  # groups of four, then one of two
         w = np.int64(_W) if p + _W <= n else np.int64(2)
-        if _lockstep_nb(state, off, have, p, w, t0, t1, lanes):
-            _group(state, off, C, have, t0, t1, ivb, lanes, ix, ls, done, p, w)
+        g = _LS0 + (p // _W) * gsize
+        ix = lanes[g + _G_IX:g + _G_LS]
+        ls = lanes[g + _G_LS:g + gsize]
+        live = lanes[g] == 1.0  # the group's lanes hold its packs (the packs themselves are behind)
+        if t1 <= t0:  # an empty block: bring the packs up to date
+            if live:
+                _ungroup(state, lanes, ix, ls, p, w)
+                lanes[g] = 0.0
+            p += w
+            continue
+        if live:
+            for t in range(t0, t1):
+                for j in range(w):
+                    live = live and have[t, p + j]
+            if not live:  # a bar missing: the pair path takes over from the packs
+                _ungroup(state, lanes, ix, ls, p, w)
+                lanes[g] = 0.0
+        elif _lockstep_nb(state, off, have, p, w, t0, t1, lanes):
+            _group(state, lanes, ix, ls, p, w)
+            lanes[g] = 1.0
+            live = True
+        if live:
+            _log_returns(state, off, C, t0, t1, ivb, p, w)
             if w == _W:
                 IL.lanes_block_4(ls, lanes[_KC0:_IX0], ix, H, L, C, V, ivb, t0, t1, n, p)
             else:
                 IL.lanes_block_2(ls, lanes[_KC0:_IX0], ix, H, L, C, V, ivb, t0, t1, n, p)
-            _ungroup(state, t0, t1, lanes, ix, ls, p, w)
+            for j in range(w):  # the block's bars onto every count (every pair had every bar)
+                done[p + j] = 1.0
+                for i in range(int(lanes[_HDR + 19])):
+                    state[p + j, int(lanes[_CNT0 + i])] += t1 - t0
         p += w
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
-def _group(state, off, C, have, t0, t1, ivb, lanes, ix, ls, done, p, w):
-    """The log returns of pairs ``p .. p+w-1`` (libm's log, as the pair path: lane j's into slot j
-    of the group's first row, where the lanes read them as one vector before writing the rows),
-    then their packs gathered into the lane layout: the moving counters (lane 0's: all lanes share
-    them), the vector slots, the rings."""
+def _log_returns(state, off, C, t0, t1, ivb, p, w):
+    """The log returns of pairs ``p .. p+w-1`` (libm's log, as the pair path): lane j's into slot j
+    of the group's first row, where the lanes read them as one vector before writing the rows."""
     o_rv = off[10]
     for j in range(w):
         q = p + j
@@ -261,7 +290,14 @@ def _group(state, off, C, have, t0, t1, ivb, lanes, ix, ls, done, p, w):
             ivb[t - t0, p, j] = log_return_value(c, px)
             px = c
         state[q, o_rv + 2] = px
-        done[q] = 1.0
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def _group(state, lanes, ix, ls, p, w):
+    """Gather pairs ``p .. p+w-1``'s packs into their group's lanes: the counters (the fixed ones,
+    and lane 0's moving ones: all lanes share them), the vector slots, the rings."""
+    for x in range(_MAP0 - _IX0):
+        ix[x] = lanes[_IX0 + x]
     for d in range(12):
         ix[int(lanes[_DYN0 + 2 * d])] = state[p, int(lanes[_DYN0 + 2 * d + 1])]
     for j in range(w):
@@ -276,9 +312,8 @@ def _group(state, off, C, have, t0, t1, ivb, lanes, ix, ls, done, p, w):
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
-def _ungroup(state, t0, t1, lanes, ix, ls, p, w):
-    """Scatter a group's lanes back to its packs, and the block's bars onto every count (every
-    pair had every bar)."""
+def _ungroup(state, lanes, ix, ls, p, w):
+    """Scatter a group's lanes back to its packs (the moving counters, vector slots, rings)."""
     for j in range(w):
         sj = state[p + j]
         for d in range(12):
@@ -290,8 +325,6 @@ def _ungroup(state, t0, t1, lanes, ix, ls, p, w):
             b0 = int(lanes[_RING0 + 3 * r + 2])
             for i in range(int(lanes[_RING0 + 3 * r + 1])):
                 sj[src + i] = ls[(b0 + i) * w + j]
-        for i in range(int(lanes[_HDR + 19])):
-            sj[int(lanes[_CNT0 + i])] += t1 - t0
 
 
 _LANES_CFUNC = []
@@ -349,8 +382,7 @@ def _lockstep_nb(state, off, have, p0, w, t0, t1, lanes):
     """True when pairs ``p0 .. p0+w-1`` (w <= 4) can run the block in vector lanes: the scratch built
     for this layout, every bar present, the packs at the same counts and ring positions, with
     the periods of the scratch's tables, and past every warm-up (the steps' steady branch)."""
-    if (lanes.shape[0] < _LS0 or lanes[_HDR] != state.shape[1]
-            or lanes.shape[0] < _LS0 + _W * lanes[_HDR + 20] + state.shape[0]):
+    if lanes.shape[0] < _LS0 or lanes[_HDR] != state.shape[1] or lanes[_HDR + _SIZE] != lanes.shape[0]:
         return False
     for i in range(16):
         if lanes[_HDR + 1 + i] != off[i]:
@@ -386,22 +418,32 @@ def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv, la
     a pair's missing bars) and is not written. ``lanes`` is scratch from :func:`lane_scratch`:
     groups of four pairs in lockstep run in vector lanes
     (:mod:`tradejet.strategies.indicator_lanes`), the others one pair at a time; same bits.
+
+    A group in lanes keeps its packs in the scratch from one block to the next (no copies per
+    block): the packs in ``state`` are behind until a block the group cannot run in lanes, or an
+    empty block (``t1 == t0``), which brings them up to date. So: call it with an empty block
+    before reading or changing ``state`` between calls, and do not share a scratch between packs.
     """
     n = C.shape[1]
-    done = lanes[lanes.shape[0] - n:] if t1 > t0 and lanes.shape[0] >= _LS0 + n else lanes[:0]  # 1.0: ran in lanes
+    # the lanes' C function: its scratch for these packs, and the arrays as it reads them (C order)
+    lanes_ok = (lanes.shape[0] >= _LS0 + n and lanes[_HDR + _ADDR] > 0.0 and lanes[_HDR + _SIZE] == lanes.shape[0]
+                and lanes.strides[0] == 8 and state.shape[0] == n and state.strides[1] == 8
+                and state.strides[0] == 8 * state.shape[1] and off.shape[0] >= 16 and off.strides[0] == 8)
+    done = lanes[lanes.shape[0] - n:] if lanes_ok else lanes[:0]  # 1.0: the pair ran in lanes
     for q in range(done.shape[0]):
         done[q] = 0.0
-    if (done.shape[0] == n and lanes[_HDR + _ADDR] > 0.0 and state.shape[0] == n and _rows(H, n) and _rows(L, n)
-            and _rows(C, n) and _rows(V, n) and have.shape[1] == n and have.strides[1] == 1 and have.strides[0] == n
-            and state.strides[1] == 8 and state.strides[0] == 8 * state.shape[1] and off.shape[0] >= 16
-            and off.strides[0] == 8 and ivb.shape[1] == n and ivb.shape[2] == N_IV and ivb.strides[2] == 8
-            and ivb.strides[1] == 8 * N_IV and ivb.strides[0] == 8 * N_IV * n and lanes.strides[0] == 8
-            and H.shape[0] == have.shape[0] and L.shape[0] == H.shape[0] and C.shape[0] == H.shape[0]
-            and V.shape[0] == H.shape[0] and t0 >= 0 and t1 <= H.shape[0] and t1 - t0 <= ivb.shape[0]):
-        _call_lanes(lanes[_HDR + _ADDR], state, off, H, L, C, V, have, t0, t1, ivb, lanes)
+    if lanes_ok:
+        if (_rows(H, n) and _rows(L, n) and _rows(C, n) and _rows(V, n) and have.shape[1] == n
+                and have.strides[1] == 1 and have.strides[0] == n and ivb.shape[1] == n and ivb.shape[2] == N_IV
+                and ivb.strides[2] == 8 and ivb.strides[1] == 8 * N_IV and ivb.strides[0] == 8 * N_IV * n
+                and H.shape[0] == have.shape[0] and L.shape[0] == H.shape[0] and C.shape[0] == H.shape[0]
+                and V.shape[0] == H.shape[0] and t0 >= 0 and t1 <= H.shape[0] and t1 - t0 <= ivb.shape[0]):
+            _call_lanes(lanes[_HDR + _ADDR], state, off, H, L, C, V, have, t0, t1, ivb, lanes)
+        else:  # an empty block for the lanes: they hand the packs back to the pair path
+            _call_lanes(lanes[_HDR + _ADDR], state, off, H, L, C, V, have, t0, t0, ivb, lanes)
     # the other pairs one at a time (any bars, any state)
     for p in range(n):
-        if done.shape[0] >= n and done[p] == 1.0:
+        if done.shape[0] == n and done[p] == 1.0:
             continue
         st = state[p]
         # ---- load the recurrence variables (offsets as base._layout / streaming's layouts)
