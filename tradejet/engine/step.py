@@ -41,7 +41,7 @@ from numba import njit
 
 from tradejet.kernels.codes import Regime, Reject, Side, StrategyStatus
 from tradejet.kernels.pairs import META_TAKER_FEE
-from tradejet.kernels.portfolio import ACC_RESERVED, N_ACC, apply_fill_nb, equity_held_nb, held_mask_nb
+from tradejet.kernels.portfolio import ACC_CASH, ACC_RESERVED, N_ACC, apply_fill_nb, held_mask_nb, held_value_nb
 from tradejet.kernels.portrisk import check_intent_portfolio_nb, cov_update_nb, port_params, port_state
 from tradejet.kernels.regime import RS_REGIME, regime_update_nb
 from tradejet.kernels.risk import LIM_MAX_DRAWDOWN, N_RS, RS_PEAK, update_breaker_nb
@@ -179,6 +179,13 @@ def step_nb(ctx, ts, o, h, l, c, v, have_bar, scores, intents, out):
     return decide_nb(ctx, ts, c, have_bar, scores, intents, out, True)
 
 
+# the per-bar kernels of the decision step that are small beside a call (arguments, vector loop
+# set-up for 10 pairs): the kernels' own functions, compiled inline into decide_nb
+_held_mask = njit(cache=True, _nrt=False, inline="always")(held_mask_nb.py_func)
+_held_value = njit(cache=True, _nrt=False, inline="always")(held_value_nb.py_func)
+_selector_step = njit(cache=True, _nrt=False, inline="always")(selector_step_nb.py_func)
+
+
 # not inline="always": as its own function, a cold start compiles it in a helper process while
 # the driver compiles the indicator block and the fill model (tradejet.engine.precompile)
 @njit(cache=True, error_model="numpy", _nrt=False)
@@ -220,12 +227,12 @@ def decide_nb(ctx, ts, c, have_bar, scores, intents, out, update_cov):
 
     # 3. schedule, 4. equity and breaker
     tstate = trading_state_nb(ts, ctx.sched_params)
-    held = held_mask_nb(ctx.pos_qty)  # which strategies hold anything: one vectorized pass
-    equity = equity_held_nb(ctx.account, ctx.pos_qty, ctx.pos_avg, ctx.mark, held)
+    held = _held_mask(ctx.pos_qty)  # which strategies hold anything: one vectorized pass
+    equity = ctx.account[ACC_CASH] + _held_value(ctx.pos_qty, ctx.pos_avg, ctx.mark, held)
     breaker = update_breaker_nb(ctx.risk_state, equity, ctx.limits[LIM_MAX_DRAWDOWN])
 
     # 5. selection
-    selector_step_nb(regime, ts, ctx.table_strategy, ctx.table_share, ctx.wind_down_ns, ctx.shares, ctx.status,
+    _selector_step(regime, ts, ctx.table_strategy, ctx.table_share, ctx.wind_down_ns, ctx.shares, ctx.status,
                      ctx.deadline, ctx.pos_qty)
     active = 0
     for s in range(S):
