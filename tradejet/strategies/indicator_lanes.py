@@ -238,6 +238,28 @@ def _codegen(W):
         def kc(f):
             return ln.k(b.load(b.gep(g.kcp, [_c(f)])))
 
+        def rolling_var(x, ring, pos, pos1, p, fleft, s_shift, s_s1, s_s2, inv):
+            """streaming._var_upd past its warm-up: x into the ring at pos (the value leaving read
+            first), the shifted sums slid, or re-summed exactly when the countdown is out."""
+            leaving = g.rload(ring, pos)
+            g.rstore(x, ring, pos)
+            with b.if_else(b.icmp_signed("==", xi(fleft), _c(0))) as (then, otherwise):
+                with then:
+                    s1, s2 = g.shifted_sums(ring, pos1, p, p, x)
+                    put(s_shift, x)
+                    put(s_s1, s1)
+                    put(s_s2, s2)
+                    b.store(p, X[fleft])
+                with otherwise:
+                    shift = get(s_shift)
+                    dd = ln.sub(x, shift)
+                    e = ln.sub(leaving, shift)
+                    put(s_s1, ln.sub(ln.add(get(s_s1), dd), e))
+                    put(s_s2, ln.sub(ln.add(get(s_s2), ln.mul(dd, dd)), ln.mul(e, e)))
+            b.store(b.sub(xi(fleft), _c(1)), X[fleft])
+            m = ln.mul(get(s_s1), inv)
+            return ln.sub(ln.mul(get(s_s2), inv), ln.mul(m, m))
+
         a_ef, k_ef, a_es, k_es, a_el, k_el = (kc(f) for f in (K_A_EF, K_K_EF, K_A_ES, K_K_ES, K_A_EL, K_K_EL))
         a_dm, inv_dm, a_rs, inv_rs = kc(K_A_DM), kc(K_INV_DM), kc(K_A_RS), kc(K_INV_RS)
         f_bb, inv_bb, a_at, inv_at = kc(K_F_BB), kc(K_INV_BB), kc(K_A_AT), kc(K_INV_AT)
@@ -318,26 +340,8 @@ def _codegen(W):
             s = ln.add(get(S_SBB), c)
             mid = ln.div(s, f_bb)
             put(S_SBB, ln.sub(s, first))
-            leaving = g.rload(rbb, pos)
-            g.rstore(c, rbb, pos)
             b.store(pos1, X[X_POS_BB])
-            left = xi(X_LEFT_BB)
-            with b.if_else(b.icmp_signed("==", left, _c(0))) as (then, otherwise):
-                with then:
-                    s1, s2 = g.shifted_sums(rbb, pos1, pbb, pbb, c)
-                    put(S_SHBB, c)
-                    put(S_S1BB, s1)
-                    put(S_S2BB, s2)
-                    b.store(pbb, X[X_LEFT_BB])
-                with otherwise:
-                    shift = get(S_SHBB)
-                    dd = ln.sub(c, shift)
-                    e = ln.sub(leaving, shift)
-                    put(S_S1BB, ln.sub(ln.add(get(S_S1BB), dd), e))
-                    put(S_S2BB, ln.sub(ln.add(get(S_S2BB), ln.mul(dd, dd)), ln.mul(e, e)))
-            b.store(b.sub(xi(X_LEFT_BB), _c(1)), X[X_LEFT_BB])
-            m = ln.mul(get(S_S1BB), inv_bb)
-            var = ln.sub(ln.mul(get(S_S2BB), inv_bb), ln.mul(m, m))
+            var = rolling_var(c, rbb, pos, pos1, pbb, X_LEFT_BB, S_SHBB, S_S1BB, S_S2BB, inv_bb)
             w = ln.mul(g.sd_value(var), get(S_NBDEV))
             out(IV_BB_UP, ln.add(mid, w))
             out(IV_BB_MID, mid)
@@ -402,27 +406,9 @@ def _codegen(W):
             pos = xi(X_POS_RV)
             prv = xi(X_P_RV)
             rrv = xi(X_R_RV)
-            leaving = g.rload(rrv, pos)
-            g.rstore(r, rrv, pos)
             pos1 = g.wrap(pos, prv)
             b.store(pos1, X[X_POS_RV])
-            left = xi(X_LEFT_RV)
-            with b.if_else(b.icmp_signed("==", left, _c(0))) as (then, otherwise):
-                with then:
-                    s1, s2 = g.shifted_sums(rrv, pos1, prv, prv, r)
-                    put(S_SHRV, r)
-                    put(S_S1RV, s1)
-                    put(S_S2RV, s2)
-                    b.store(prv, X[X_LEFT_RV])
-                with otherwise:
-                    shift = get(S_SHRV)
-                    dd = ln.sub(r, shift)
-                    e = ln.sub(leaving, shift)
-                    put(S_S1RV, ln.sub(ln.add(get(S_S1RV), dd), e))
-                    put(S_S2RV, ln.sub(ln.add(get(S_S2RV), ln.mul(dd, dd)), ln.mul(e, e)))
-            b.store(b.sub(xi(X_LEFT_RV), _c(1)), X[X_LEFT_RV])
-            m = ln.mul(get(S_S1RV), inv_rv)
-            var = ln.sub(ln.mul(get(S_S2RV), inv_rv), ln.mul(m, m))
+            var = rolling_var(r, rrv, pos, pos1, prv, X_LEFT_RV, S_SHRV, S_S1RV, S_S2RV, inv_rv)
             out(IV_RV, ln.mul(g.sd_value(var), get(S_SCALE)))
             # momentum over the ring of closes
             pos = xi(X_POS_C)
