@@ -104,6 +104,39 @@ class Lanes:
         return self.b.select(m, a, b)
 
 
+# ---- the step functions' small pieces on lanes (the same operations as kernels.steps), shared by
+# the fused kernel's vector passes and the indicator block's lanes (strategies.indicator_lanes)
+
+def tr_value(v, h, lo, pc):
+    """steps.tr_value: max(h - lo, |pc - h|, |pc - lo|), by selects."""
+    g = v.sub(h, lo)
+    a = v.fabs(v.sub(pc, h))
+    g = v.where(v.gt(a, g), a, g)
+    a = v.fabs(v.sub(pc, lo))
+    return v.where(v.gt(a, g), a, g)
+
+
+def dm1(v, h, hp, lp, lo):
+    """steps.dmi_step's +DM1 and -DM1 of a bar (``hp``/``lp``: the previous bar's high and low)."""
+    z = v.k(0.0)
+    diffp = v.sub(h, hp)
+    diffm = v.sub(lp, lo)
+    return (v.where(v.both(v.gt(diffp, z), v.gt(diffp, diffm)), diffp, z),
+            v.where(v.both(v.gt(diffm, z), v.gt(diffm, diffp)), diffm, z))
+
+
+def up_dn(v, d):
+    """steps.rsi_step's up and down moves of a change ``d``."""
+    z = v.k(0.0)
+    return v.where(v.gt(d, z), d, z), v.where(v.lt(d, z), v.neg(d), z)
+
+
+def sd_value(v, var):
+    """steps.sd_value: the square root of a variance rounding may have pushed below zero, else 0."""
+    z = v.k(0.0)
+    return v.where(v.gt(var, z), v.sqrt(var), z)
+
+
 def _ptr(context, builder, arrty, arr, offset):
     data = context.make_array(arrty)(context, builder, arr).data
     return builder.gep(data, [offset])

@@ -38,20 +38,41 @@ from __future__ import annotations
 import os
 
 import numpy as np
-
-from tradejet.kernels import streaming as _s
 from numba import carray
 
-from tradejet.kernels._core import NAN, RESUM, address_to_f64_pointer, fma, jit, window_shifted_sums, window_sum2, window_wsums
+from tradejet.kernels import _vec
+from tradejet.kernels import streaming as _s
+from tradejet.kernels._core import (
+    NAN,
+    RESUM,
+    address_to_f64_pointer,
+    fma,
+    jit,
+    window_shifted_sums,
+    window_sum2,
+    window_wsums,
+)
 from tradejet.kernels._vec import vmap
-from tradejet.kernels.api import as_series, first_nonfinite_nb, raise_bad, same_length, sma  # noqa: F401 (sma: doctest)
-from tradejet.kernels.indicators import _rolling_extreme, log_return_value, typical_price
+from tradejet.kernels.api import (  # noqa: F401 (sma: doctest)
+    as_series,
+    first_nonfinite_nb,
+    raise_bad,
+    same_length,
+    sma,
+)
+from tradejet.kernels.indicators import (
+    _rolling_extreme,
+    log_return_value,
+    typical_price,
+)
 from tradejet.kernels.steps import (
     adx_step,
     atr_step,
     dmi_step,
     ema_step,
     macd_step,
+    max_step,
+    min_step,
     natr_value,
     obv_step,
     ring_sma_step,
@@ -61,8 +82,6 @@ from tradejet.kernels.steps import (
     sma_step,
     stoch_k_value,
     tr_value,
-    max_step,
-    min_step,
     var_update,
     var_value,
     vwap_update,
@@ -143,18 +162,9 @@ _HH, _LL, _DIFF = _S1, _S2, _XS
 def _v_bars(v, x, pc, h, hp, lo, lp, vol):
     """tr_value, its /ATR_P, dmi_step's +DM1/-DM1, rsi_step's up/dn times 1/RSI_P, obv's v * sign."""
     z = v.k(0.0)
-    g = v.sub(h, lo)
-    a = v.fabs(v.sub(pc, h))
-    g = v.where(v.gt(a, g), a, g)
-    a = v.fabs(v.sub(pc, lo))
-    tr = v.where(v.gt(a, g), a, g)
-    diffp = v.sub(h, hp)
-    diffm = v.sub(lp, lo)
-    pdm1 = v.where(v.both(v.gt(diffp, z), v.gt(diffp, diffm)), diffp, z)
-    mdm1 = v.where(v.both(v.gt(diffm, z), v.gt(diffm, diffp)), diffm, z)
-    d = v.sub(x, pc)
-    up = v.where(v.gt(d, z), d, z)
-    dn = v.where(v.lt(d, z), v.neg(d), z)
+    tr = _vec.tr_value(v, h, lo, pc)
+    pdm1, mdm1 = _vec.dm1(v, h, hp, lp, lo)
+    up, dn = _vec.up_dn(v, v.sub(x, pc))
     one = v.k(1.0)
     sgn = v.sub(v.where(v.gt(x, pc), one, z), v.where(v.lt(x, pc), one, z))
     return [tr, v.mul(tr, v.k(1.0 / ATR_P)), pdm1, mdm1, v.mul(up, v.k(1.0 / RSI_P)), v.mul(dn, v.k(1.0 / RSI_P)),
@@ -213,7 +223,7 @@ def _v_var(v, mid, s1, s2, xs):
     z = v.k(0.0)
     m = v.mul(s1, v.k(1.0 / P))
     var = v.sub(v.mul(s2, v.k(1.0 / P)), v.mul(m, m))
-    sd = v.where(v.gt(var, z), v.sqrt(var), z)
+    sd = _vec.sd_value(v, var)
     w = v.mul(sd, v.k(BB_NBDEV))
     zs = v.where(v.gt(sd, z), v.div(v.sub(xs, m), sd), z)
     return [v.mul(sd, v.k(SD_NBDEV)), v.add(mid, w), v.sub(mid, w), zs, mid]
@@ -239,7 +249,7 @@ def _v_rv_vwap(v, q1, q2, spv, sv, nz, tp):
     z = v.k(0.0)
     m = v.mul(q1, v.k(1.0 / P))
     var = v.sub(v.mul(q2, v.k(1.0 / P)), v.mul(m, m))
-    rv = v.mul(v.where(v.gt(var, z), v.sqrt(var), z), v.k(RV_SCALE))
+    rv = v.mul(_vec.sd_value(v, var), v.k(RV_SCALE))
     return [rv, v.where(v.gt(nz, z), v.div(spv, sv), tp)]
 
 

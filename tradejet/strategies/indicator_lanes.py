@@ -30,7 +30,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from tradejet.kernels._vec import Lanes
+from tradejet.kernels._vec import Lanes, dm1, sd_value, tr_value, up_dn
 from tradejet.strategies.base import (
     IV_ADX,
     IV_ATR,
@@ -174,19 +174,6 @@ class _Gen:
                 col = cols[j] if m == 4 else shuf(cols[j], cols[j], list(range(m)))
                 store(col, j, k, m, rb)
 
-    # selects and the steps' small pieces (same operations as kernels.steps)
-    def tr_value(self, h, lo, pc):
-        ln = self.ln
-        g = ln.sub(h, lo)
-        v = ln.fabs(ln.sub(pc, h))
-        g = ln.where(ln.gt(v, g), v, g)
-        v = ln.fabs(ln.sub(pc, lo))
-        return ln.where(ln.gt(v, g), v, g)
-
-    def sd_value(self, var):
-        ln = self.ln
-        return ln.where(ln.gt(var, self.zero), ln.sqrt(var), self.zero)
-
     def shifted_sums(self, rbase, start, count, wrap, shift):
         """_core.window_shifted_sums over a lane ring, summed in the same order."""
         b, ln = self.b, self.ln
@@ -296,11 +283,8 @@ def _codegen(W):
             out(IV_EMA_SLOW, es)
             out(IV_EMA_LONG, el)
             # DMI (steps.dmi_step past bar p) and ADX (steps.adx_step past its seed)
-            diffp = ln.sub(h, get(S_PH))
-            diffm = ln.sub(get(S_PL), lo)
-            pdm1 = ln.where(ln.both(ln.gt(diffp, zero), ln.gt(diffp, diffm)), diffp, zero)
-            mdm1 = ln.where(ln.both(ln.gt(diffm, zero), ln.gt(diffm, diffp)), diffm, zero)
-            tr1 = g.tr_value(h, lo, get(S_PCDM))
+            pdm1, mdm1 = dm1(ln, h, get(S_PH), get(S_PL), lo)
+            tr1 = tr_value(ln, h, lo, get(S_PCDM))
             pdm = ln.fma(get(S_PDM), a_dm, pdm1)
             mdm = ln.fma(get(S_MDM), a_dm, mdm1)
             tr = ln.fma(get(S_TR), a_dm, tr1)
@@ -321,9 +305,7 @@ def _codegen(W):
             put(S_ACCDM, acc)
             out(IV_ADX, acc)
             # RSI (steps.rsi_step past its seed)
-            d = ln.sub(c, get(S_PXRS))
-            up = ln.where(ln.gt(d, zero), d, zero)
-            dn = ln.where(ln.lt(d, zero), ln.neg(d), zero)
+            up, dn = up_dn(ln, ln.sub(c, get(S_PXRS)))
             gain = ln.fma(get(S_GAIN), a_rs, ln.mul(up, inv_rs))
             loss = ln.fma(get(S_LOSS), a_rs, ln.mul(dn, inv_rs))
             s = ln.add(gain, loss)
@@ -342,12 +324,12 @@ def _codegen(W):
             put(S_SBB, ln.sub(s, first))
             b.store(pos1, X[X_POS_BB])
             var = rolling_var(c, rbb, pos, pos1, pbb, X_LEFT_BB, S_SHBB, S_S1BB, S_S2BB, inv_bb)
-            w = ln.mul(g.sd_value(var), get(S_NBDEV))
+            w = ln.mul(sd_value(ln, var), get(S_NBDEV))
             out(IV_BB_UP, ln.add(mid, w))
             out(IV_BB_MID, mid)
             out(IV_BB_LOW, ln.sub(mid, w))
             # ATR (steps.atr_step past its seed)
-            tr1 = g.tr_value(h, lo, get(S_PCAT))
+            tr1 = tr_value(ln, h, lo, get(S_PCAT))
             acc = ln.fma(get(S_ACCAT), a_at, ln.mul(tr1, inv_at))
             put(S_PCAT, c)
             put(S_ACCAT, acc)
@@ -409,7 +391,7 @@ def _codegen(W):
             pos1 = g.wrap(pos, prv)
             b.store(pos1, X[X_POS_RV])
             var = rolling_var(r, rrv, pos, pos1, prv, X_LEFT_RV, S_SHRV, S_S1RV, S_S2RV, inv_rv)
-            out(IV_RV, ln.mul(g.sd_value(var), get(S_SCALE)))
+            out(IV_RV, ln.mul(sd_value(ln, var), get(S_SCALE)))
             # momentum over the ring of closes
             pos = xi(X_POS_C)
             ringn = xi(X_RINGN)
