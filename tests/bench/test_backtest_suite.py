@@ -65,3 +65,7 @@ def test_cli_reports_the_full_system_figure(tmp_path):
     bc = json.loads(out.read_text())["bar_context"]
     assert bc["parity_ok"] and bc["bars"] == 3 * 1440 and bc["speedup"] > 0
     assert "computed row by row" in r.stdout
+    # the indicator block's vector lanes beside the same block one pair at a time: same bits, a ratio
+    il = json.loads(out.read_text())["indicator_lanes"]
+    assert il["parity_ok"] and il["bars"] == 3 * 1440 and il["pairs"] == 10 and il["speedup"] > 0
+    assert "one pair at a time" in r.stdout

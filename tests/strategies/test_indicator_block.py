@@ -42,13 +42,14 @@ def per_bar(ip, O, H, L, C, V, have):
     return state, rows
 
 
-def blocked(ip, O, H, L, C, V, have, cuts):
-    """The compiled driver's path: blocks [cuts[i], cuts[i+1]), iv carried between blocks."""
+def blocked(ip, O, H, L, C, V, have, cuts, scratch=None):
+    """The compiled driver's path: blocks [cuts[i], cuts[i+1]), iv carried between blocks
+    (``scratch(state, off)``: the lanes' scratch to use; by default the one for these packs)."""
     T, n = C.shape
     state, off = indicator_state(ip, n)
     iv = np.full((n, N_IV), np.nan)
     rows = np.full((T, n, N_IV), -1.0)
-    lanes = lane_scratch(state, off, ip)
+    lanes = lane_scratch(state, off, ip) if scratch is None else scratch(state, off)
     for a, b in zip(cuts[:-1], cuts[1:]):
         ivb = np.full((b - a + 3, n, N_IV), -2.0)  # larger than the block: rows past it untouched
         indicators_block_nb(state, off, ip, O, H, L, C, V, have, a, b, ivb, iv, lanes)
@@ -163,6 +164,38 @@ def test_lanes_hand_back_on_a_gap_and_take_over_again():
     lanes = lane_scratch(state, off, DEFAULT_IND_PARAMS)
     assert not _lockstep_nb(state, off, have, 0, 4, 3_700, 4_000, lanes)
     assert _lockstep_nb(state, off, have, 4, 4, 3_700, 4_000, lanes)
+
+
+@pytest.mark.parametrize("scratch", [
+    lambda state, off: lane_scratch(state, off, DEFAULT_IND_PARAMS, code=False),   # lanes off
+    lambda state, off: lane_scratch(state, off, DEFAULT_IND_PARAMS)[:-5].copy(),   # truncated
+    lambda state, off: np.full(3, np.nan),                                         # not a scratch
+    lambda state, off: lane_scratch(*indicator_state(DEFAULT_IND_PARAMS, 9), DEFAULT_IND_PARAMS),  # 9 pairs' packs
+])
+def test_a_wrong_scratch_only_turns_the_lanes_off(scratch):
+    """A scratch without the lanes' code, cut short, not a scratch at all, or built for other packs:
+    every pair runs one at a time, the same bits (never a wrong value, never a bad read)."""
+    bars = steady_market(2, 1_200, 8)
+    cuts = [0, 512, 1_024, 1_200]
+    assert_same(per_bar(DEFAULT_IND_PARAMS, *bars), blocked(DEFAULT_IND_PARAMS, *bars, cuts, scratch=scratch))
+
+
+def test_a_scratch_for_other_periods_is_refused():
+    """Built for other periods (same pack layout): the lockstep check refuses it."""
+    other = DEFAULT_IND_PARAMS.copy()
+    other[IP_BB_NBDEV] = 2.5  # not a period: same layout, and the lanes read nbdev from each pack
+    other[0] = DEFAULT_IND_PARAMS[0] + 1  # EMA fast period: same layout, other constants
+    bars = steady_market(4, 1_200, 8)
+    state, off = indicator_state(DEFAULT_IND_PARAMS, 8)
+    if not np.array_equal(indicator_state(other, 8)[1], off):
+        pytest.skip("the other periods change the layout (the header check refuses it)")
+    lanes = lane_scratch(*indicator_state(other, 8), other)
+    want = per_bar(DEFAULT_IND_PARAMS, *bars)
+    steady = want[0]  # packs past every warm-up, in lockstep
+    assert _lockstep_nb(steady, off, bars[-1], 0, 4, 1_100, 1_200, lane_scratch(state, off, DEFAULT_IND_PARAMS))
+    assert not _lockstep_nb(steady, off, bars[-1], 0, 4, 1_100, 1_200, lanes)
+    assert_same(want,
+                blocked(DEFAULT_IND_PARAMS, *bars, [0, 512, 1_200], scratch=lambda st, o: lanes.copy()))
 
 
 def test_lanes_mixed_with_pairs_out_of_step():

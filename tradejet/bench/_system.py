@@ -179,3 +179,59 @@ def bar_context_ratio(n: int = 525_600, window: int = 60, repeat: int = 5, seed:
     ours, ref = statistics.median(t_ours) / n * 1e9, statistics.median(t_ref) / n * 1e9
     return {"bars": n, "window": window, "tradejet_ns_per_bar": ours, "plain_ns_per_bar": ref,
             "speedup": ref / ours, "parity_ok": parity}
+
+
+def indicator_lanes_ratio(n_bars: int = 525_600, n_pairs: int = 10, repeat: int = 5, seed: int = 1) -> dict:
+    """ns per pair-bar of the compiled driver's indicator block (``indicators_block_nb`` in blocks of
+    ``driver.IND_BLOCK`` bars, groups of pairs in vector lanes) beside the same block run one pair at
+    a time (its lanes switched off: ``lane_scratch(code=False)``), same bars, same process; medians of
+    ``repeat``. Parity: every block's rows and the packs at the end agree bit for bit."""
+    import numpy as np
+
+    from tradejet.engine.driver import IND_BLOCK
+    from tradejet.strategies.base import DEFAULT_IND_PARAMS, N_IV, indicator_state
+    from tradejet.strategies.indicator_block import indicators_block_nb, lane_scratch
+
+    rng = np.random.default_rng(seed)
+    T, n, ip = n_bars, n_pairs, DEFAULT_IND_PARAMS
+    C = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, (T, n)), axis=0))
+    H = C * (1.0 + rng.uniform(0.0, 0.002, (T, n)))
+    L = C * (1.0 - rng.uniform(0.0, 0.002, (T, n)))
+    O = C * (1.0 + rng.normal(0.0, 0.0005, (T, n)))
+    V = rng.uniform(0.0, 10.0, (T, n))
+    have = np.ones((T, n), dtype=np.bool_)
+
+    def fresh(code):
+        state, off = indicator_state(ip, n)
+        return state, off, np.full((n, N_IV), np.nan), np.empty((IND_BLOCK, n, N_IV)), lane_scratch(state, off, ip, code)
+
+    def block(run, a, b):
+        state, off, iv, ivb, lanes = run
+        indicators_block_nb(state, off, ip, O, H, L, C, V, have, a, b, ivb, iv, lanes)
+        if b > a:
+            iv[:] = ivb[b - a - 1]
+
+    def timed(code):
+        run = fresh(code)
+        t0 = time.perf_counter()
+        for a in range(0, T, IND_BLOCK):
+            block(run, a, min(T, a + IND_BLOCK))
+        block(run, T, T)  # the lanes hand their packs back
+        return time.perf_counter() - t0
+
+    lanes_run, pair_run = fresh(True), fresh(False)
+    parity = True
+    for a in range(0, T, IND_BLOCK):
+        b = min(T, a + IND_BLOCK)
+        block(lanes_run, a, b)
+        block(pair_run, a, b)
+        parity &= bool(np.array_equal(lanes_run[3][:b - a], pair_run[3][:b - a], equal_nan=True))
+    block(lanes_run, T, T)
+    parity &= bool(np.array_equal(lanes_run[0], pair_run[0], equal_nan=True))
+    t_lanes, t_pair = [], []
+    for _ in range(repeat):
+        t_lanes.append(timed(True))
+        t_pair.append(timed(False))
+    ours, ref = (statistics.median(x) / (T * n) * 1e9 for x in (t_lanes, t_pair))
+    return {"bars": T, "pairs": n, "lanes_ns_per_pair_bar": ours, "pair_path_ns_per_pair_bar": ref,
+            "speedup": ref / ours, "parity_ok": parity}

@@ -232,7 +232,12 @@ def run(args: argparse.Namespace) -> int:
     res = measure(args)
     con = Console(width=max(Console().width, 120))
     if not args.no_system:
-        from tradejet.bench._system import bar_context_ratio, cold_and_warm, system_throughput
+        from tradejet.bench._system import (
+            bar_context_ratio,
+            cold_and_warm,
+            indicator_lanes_ratio,
+            system_throughput,
+        )
 
         sysres = system_throughput(days=args.system_days, repeat=max(1, min(args.repeat, 3)))
         res["system"] = sysres
@@ -252,6 +257,11 @@ def run(args: argparse.Namespace) -> int:
         con.print(f"fill model's bar estimates, {bc['bars']:,} bars, {bc['window']}-bar windows: "
                   f"{bc['tradejet_ns_per_bar']:.0f} ns/bar vs {bc['plain_ns_per_bar']:.0f} ns/bar computed row by row "
                   f"({bc['speedup']:.1f}x), parity {'ok' if bc['parity_ok'] else 'FAILED'}")
+        il = indicator_lanes_ratio(n_bars=max(1_000, int(args.system_days * 1440)))
+        res["indicator_lanes"] = il
+        con.print(f"indicator block, {il['pairs']} pairs x {il['bars']:,} bars: {il['lanes_ns_per_pair_bar']:.1f} ns per "
+                  f"pair-bar with pairs in vector lanes vs {il['pair_path_ns_per_pair_bar']:.1f} ns one pair at a time "
+                  f"({il['speedup']:.1f}x), parity {'ok' if il['parity_ok'] else 'FAILED'}")
         if not args.no_startup:
             cw = cold_and_warm(repeat=3)
             res["startup"] = cw
