@@ -100,7 +100,7 @@ def test_a_failing_job_is_reported_not_raised(monkeypatch, tmp_path):
     assert (tmp_path / "x").read_text() == "RuntimeError: no compiler today"  # the parent stops waiting
 
 
-def test_parent_share_compiles_its_half_then_waits_for_the_helpers_mark(monkeypatch, tmp_path):
+def test_parent_share_compiles_its_half_and_wait_stops_at_the_helpers_mark(monkeypatch, tmp_path):
     import subprocess
     import sys
 
@@ -109,18 +109,22 @@ def test_parent_share_compiles_its_half_then_waits_for_the_helpers_mark(monkeypa
     ran = []
     monkeypatch.setattr(precompile, "_parent_jobs", lambda: [("mine", lambda: ran.append(1))])
     monkeypatch.setattr(precompile, "_child", None)
-    assert precompile.parent_share() is None and ran == []  # no helper started: nothing to do
+    assert precompile.parent_share() is False and ran == []  # no helper started: nothing to do
+    assert precompile.wait("decide") is None and precompile.ready("lanes")
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         monkeypatch.setattr(precompile, "_child", child)
         monkeypatch.setattr(precompile, "_marks", str(tmp_path))
+        assert precompile.parent_share() is True and ran == [1]  # compiles, does not wait
+        assert not precompile.ready("lanes")  # the helper is still on it
         (tmp_path / "decide").write_text("ok")
-        assert precompile.parent_share() == "marked" and ran == [1]
-        (tmp_path / "decide").unlink()
-        assert precompile.parent_share(timeout=0.0) == "timeout" and ran == [1, 1]
+        assert precompile.wait("decide") == "marked"
+        assert precompile.wait("lanes", timeout=0.0) == "timeout"
+        (tmp_path / "lanes").write_text("ok")
+        assert precompile.ready("lanes")
         child.kill()
         child.wait()
-        assert precompile.parent_share() == "exited" and ran == [1, 1, 1]  # a dead helper is not waited for
+        assert precompile.wait("metrics") == "exited" and precompile.ready("metrics")  # a dead helper is not waited for
     finally:
         if child.poll() is None:
             child.kill()

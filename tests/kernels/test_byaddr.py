@@ -66,3 +66,22 @@ def test_only_int64_results_and_stable_keys():
     assert sig_key(_tys()) == sig_key(_tys()) > 0
     assert sig_key(_tys()) != sig_key(_tys()[::-1])
     assert sig_key((typeof(np.zeros(3)),)) != sig_key((typeof(np.zeros(3, np.float32)),))
+
+
+def test_the_driver_stops_when_a_callee_was_built_for_other_types():
+    from tradejet.config import Config
+    from tradejet.engine.driver import RUN_BAD_CALL, RUN_OK, run_bars_nb
+    from tradejet.engine.simulate import MarketBars, _warm_args, bar_context_array, build_context
+    from tradejet.io.synthetic import synthetic_market
+
+    bars = MarketBars.from_synthetic(synthetic_market(days=1, timeframe="1h", seed=3))
+    ctx, pair_rows, fcfg, _ = build_context(bars.symbols, Config())
+    scores = np.full(bars.close.shape, np.nan)
+    bar_ctx = bar_context_array(bars, fcfg)
+    args = _warm_args(ctx, bars, scores, bar_ctx, pair_rows, fcfg, True)
+    for i in (-1, -2):  # the decision step, then the indicator block, with a key of other types
+        bad = list(args)
+        bad[i] = args[i].copy()
+        bad[i][1] ^= 1
+        assert run_bars_nb(*bad) == RUN_BAD_CALL
+    assert run_bars_nb(*args) == RUN_OK  # the same call with the right keys runs its two bars

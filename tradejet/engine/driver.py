@@ -25,6 +25,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from tradejet.kernels._byaddr import call_i64
 from tradejet.kernels.codes import Fill, OrderType
 from tradejet.kernels.fills import BAR, N_BAR, N_ORD, ORD, fill_bar_nb, market_context_into_nb
 from tradejet.kernels.portfolio import ACC_CASH
@@ -43,12 +44,13 @@ from tradejet.engine.step import (
     OUT_SIDE,
     OUT_STRATEGY,
     OUT_TYPE,
-    decide_nb,
+    decide_address,
+    decide_types,
     on_fill_nb,
     on_order_done_nb,
 )
 from tradejet.strategies.base import N_IV
-from tradejet.strategies.indicator_block import indicators_block_nb, lane_scratch
+from tradejet.strategies.indicator_block import block_address, block_types, lane_scratch
 from tradejet.kernels.codes import Reject
 
 # working-order bookkeeping beside the fill model's ORD row
@@ -89,18 +91,22 @@ N_OL = 9
 # run status
 RUN_OK = 0
 RUN_ORDERS_FULL = 1   # more working orders than slots: later intents were dropped (counted)
+RUN_BAD_CALL = 2      # a kernel called through its address was compiled for other argument types: stopped
 
 IND_BLOCK = 512       # bars of indicators advanced at once, ahead of the decisions
 
 
 def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
            intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1,
-           lanes=True):
+           lanes=True, callees=None):
     """Run bars ``t0 <= t < t1`` in place; call again with the next range to continue.
 
     ``counters`` carries the run between calls: [fills, orders logged, dropped, next order id,
     working orders]. With no portfolio limit set, ``ctx.port_cov`` / ``ctx.port_vec`` are not
     advanced (no decision reads them; the report's risk section replays its own estimate).
+
+    ``callees``: the addresses of the kernels the driver calls (see :func:`run_args`), found
+    again per call when not given.
 
     A Python function: it allocates the loop's two scratch arrays and calls the compiled
     :func:`run_bars_nb` (an ``@njit`` wrapper around it would be one more compile of the
@@ -108,12 +114,38 @@ def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latenc
     indicators one pair at a time, without compiling their vector lanes (the driver calls that code
     through its address, so compiling the driver does not need it).
     """
+    args = run_args(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
+                    intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0,
+                    t1, lanes, True if callees is None else callees)
+    status = run_bars_nb(*args)
+    if status == RUN_BAD_CALL:
+        raise RuntimeError("the driver's indicator block or decision step was compiled for other argument types")
+    return status
+
+
+def run_args(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
+             intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1,
+             lanes=True, callees=True) -> tuple:
+    """The arguments of :func:`run_bars_nb` for :func:`run_nb`'s: the two scratch arrays, the
+    lanes' scratch and the addresses of the indicator block and the decision step, which the
+    driver calls without linking them (:mod:`tradejet.kernels._byaddr`). ``callees=False``: zero
+    addresses, for compiling the driver before (or without) compiling them; it refuses to call
+    them. ``callees`` may also be the two addresses from an earlier call for the same types
+    (``run_args(...)[-2:]``: finding them costs ~0.4 ms, a chunk of bars ~1 ms)."""
     bar = np.empty(N_BAR)
     ivb = np.empty((min(IND_BLOCK, max(1, t1 - t0)), C.shape[1], N_IV))
     scratch = lane_scratch(ctx.ind_state, ctx.ind_off, ctx.ind_params, code=lanes)
-    return run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
-                       intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters,
-                       t0, t1, bar, ivb, scratch)
+    if isinstance(callees, tuple):
+        ind, dec = callees
+    elif callees:
+        ind = block_address(block_types(ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, ivb, ctx.iv,
+                                        scratch))
+        dec = decide_address(decide_types(ctx, ts, C, have, scores, intents, out))
+    else:
+        ind = dec = np.zeros(2, np.int64)
+    return (ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars, intents, out,
+            work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1, bar, ivb, scratch,
+            ind, dec)
 
 
 @intrinsic
@@ -136,7 +168,7 @@ def _copy_flat(typingctx, src, dst, count):
 @njit(cache=True, error_model="numpy", _nrt=False)
 def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
                 intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1,
-                bar, ivb, lanes):
+                bar, ivb, lanes, ind, dec):
     n_fills = counters[0]
     n_orders = counters[1]
     dropped = counters[2]
@@ -145,14 +177,17 @@ def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, l
     n_pairs = C.shape[1]
     # the covariance is read only by the portfolio limits (the report replays its own)
     update_cov = portfolio_on(ctx.port_params)
+    status = RUN_OK
     tb = t0
     te = t0
     for t in range(t0, t1):
         if t == te:  # indicators do not depend on decisions: advance the next block of bars
             tb = t
             te = min(t1, t + IND_BLOCK)
-            indicators_block_nb(ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, tb, te, ivb,
-                                ctx.iv, lanes)
+            if call_i64(ind, (ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, tb, te, ivb, ctx.iv,
+                              lanes)) < 0:
+                status = RUN_BAD_CALL  # ind is the block compiled for other argument types (run_args builds it)
+                break
         # 1. fills of working orders against this bar (active orders are kept, in submission
         #    order, in slots 0..n_work-1: the same order the event driver sees them in)
         k = 0
@@ -208,7 +243,10 @@ def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, l
         # there, which is what ctx.iv holds for it, so the whole (n, N_IV) row is copied as one
         # contiguous run (vector moves; a loop per pair copied it one float at a time)
         _copy_flat(ivb[t - tb], ctx.iv, n_pairs * N_IV)
-        n = decide_nb(ctx, ts[t], C[t], have[t], scores[t], intents, out, update_cov)
+        n = call_i64(dec, (ctx, ts[t], C[t], have[t], scores[t], intents, out, update_cov))
+        if n < 0:  # dec is decide_nb compiled for other argument types
+            status = RUN_BAD_CALL
+            break
 
         # 3. accepted intents become working orders
         for i in range(n):
@@ -259,13 +297,17 @@ def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, l
         active[t] = ctx.info[INFO_ACTIVE]
         tstate[t] = ctx.info[INFO_TRADING_STATE]
     # an empty block: the indicator groups that ran in vector lanes hand their packs back
-    indicators_block_nb(ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, t1, t1, ivb, ctx.iv, lanes)
+    if call_i64(ind, (ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, t1, t1, ivb, ctx.iv,
+                      lanes)) < 0:
+        status = RUN_BAD_CALL
     counters[0] = n_fills
     counters[1] = n_orders
     counters[2] = dropped
     counters[3] = next_id
     counters[4] = n_work
-    return RUN_OK if dropped == 0 else RUN_ORDERS_FULL
+    if status == RUN_OK and dropped:
+        status = RUN_ORDERS_FULL
+    return status
 
 
 @njit(cache=True)

@@ -9,16 +9,20 @@ signatures the driver uses* and saves them lets the first process load them inst
 :func:`start` launches ``python -m tradejet.engine.precompile`` when it can help (at
 least two usable CPUs, a cold cache for the driver, not disabled by
 ``TRADEJET_PARALLEL_COMPILE=0``). The child compiles the decision half of the step
-(:func:`tradejet.engine.step.decide_nb`: regime, selector, strategies, risk checks), marks
-it done, then the indicator block's vector lanes (a C function the driver calls through its
-address: the driver's compile does not need it, the first chunk of bars loads it), then the
-kernels the run needs after its last bar (metrics, the portfolio-risk replay). Meanwhile the parent compiles the synthetic market and the fill
+(:func:`tradejet.engine.step.decide_nb`: regime, selector, strategies, risk checks) as the C
+function the driver calls through its address (:func:`tradejet.engine.step.decide_address`),
+marks it done, then the indicator block's vector lanes (another C function called through
+its address), then the kernels the run needs after its last bar (metrics, the
+portfolio-risk replay). Meanwhile the parent compiles the synthetic market and the fill
 context, then (:func:`parent_share`, called by :func:`tradejet.engine.simulate.run`) the
-indicator block and the fill model, waits for the child's mark, and compiles the driver,
-which finds every callee in the cache. Nothing races: a signature that does not match
-exactly, or a helper that died, only means the parent compiles that part itself (the
-cache writes are atomic). ``tests/engine/test_precompile.py``
-checks that every signature here is the one the driver uses.
+indicator block and the fill model, then the driver, which finds those callees in the
+cache and links neither C function; it then waits for the child's ``decide`` mark
+(:func:`wait`) and loads that code from the cache. The first chunks of bars run the
+indicators one pair at a time until the lanes are marked done (:func:`ready`; the same
+values either way). Nothing races: a signature that does not match exactly, or a helper
+that died, only means the parent compiles that part itself (the cache writes are
+atomic). ``tests/engine/test_precompile.py`` checks that every signature here is the one
+the driver uses.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import sys
 import tempfile
 import time
 
-__all__ = ["jobs", "parent_share", "run_jobs", "start"]
+__all__ = ["jobs", "parent_share", "ready", "run_jobs", "start", "wait"]
 
 
 def _usable_cpus() -> int:
@@ -86,21 +90,31 @@ def _stop(proc: subprocess.Popen, marks: str) -> None:
     shutil.rmtree(marks, ignore_errors=True)
 
 
-def parent_share(timeout: float = 120.0) -> str | None:
-    """In the parent, while the helper runs: compile the driver's other half, then wait for the helper.
+def parent_share() -> bool:
+    """In the parent, while the helper runs: compile the driver's other half (the indicator
+    block and the fill model's bookkeeping, with the driver's own signatures). Returns False
+    (doing nothing) when no helper was started.
 
-    Compiles the indicator block and the fill model's bookkeeping with the driver's own
-    signatures, then waits until the helper has marked ``decide`` done, has exited, or
-    ``timeout`` seconds passed, so that compiling the driver finds every callee in the
-    cache instead of racing the helper for ``decide_nb``. Returns why it stopped waiting
-    (``"marked"``, ``"exited"``, ``"timeout"``), or None (doing nothing) when no helper was started.
+    The driver calls the decision step through its address (a C function the helper builds),
+    so compiling the driver does not need it: the parent compiles the driver next, then waits
+    for the helper's ``decide`` mark (:func:`wait`) before the first bar.
     """
     if _child is None or _marks is None:
-        return None
+        return False
     for _name, job in _parent_jobs():
         job()
+    return True
+
+
+def wait(name: str = "decide", timeout: float = 120.0) -> str | None:
+    """Wait until the helper has marked job ``name`` done, has exited, or ``timeout`` seconds
+    passed, so that the parent loads that job's code from the cache instead of compiling it a
+    second time. Returns why it stopped (``"marked"``, ``"exited"``, ``"timeout"``), or None
+    when no helper was started."""
+    if _child is None or _marks is None:
+        return None
     deadline = time.monotonic() + timeout
-    done = os.path.join(_marks, "decide")
+    done = os.path.join(_marks, name)
     while True:
         if os.path.exists(done):
             return "marked"
@@ -109,6 +123,13 @@ def parent_share(timeout: float = 120.0) -> str | None:
         if time.monotonic() >= deadline:
             return "timeout"
         time.sleep(0.02)
+
+
+def ready(name: str) -> bool:
+    """True unless a helper is still compiling job ``name`` (no helper, its mark, or it exited)."""
+    if _child is None or _marks is None:
+        return True
+    return os.path.exists(os.path.join(_marks, name)) or _child.poll() is not None
 
 
 def _parent_jobs():
@@ -143,26 +164,22 @@ def _parent_jobs():
 def jobs():
     """Return ``[(name, thunk)]``: each thunk compiles one subtree with the driver's own signatures."""
     import numpy as np
-    from numba import typeof, types
 
     from tradejet.config import Config
     from tradejet.engine.simulate import build_context
-    from tradejet.engine.step import decide_nb, new_buffers
+    from tradejet.engine.step import decide_address, decide_types, new_buffers
 
     ctx, _rows, _fcfg, _ = build_context(["BTC/USD", "ETH/USD"], Config())
     intents, out = new_buffers()
-    i64 = types.int64
-    row = typeof(np.zeros(2))            # a row of a C-contiguous 2-D array, as the driver indexes it
-    brow = typeof(np.zeros(2, np.bool_))
-    T = typeof
 
     def lanes():  # the indicator block's vector lanes: a C function the driver calls, not links
         from tradejet.strategies.indicator_block import lane_scratch
 
         lane_scratch(ctx.ind_state, ctx.ind_off, ctx.ind_params)
 
-    def decide():  # the step after its indicators: regime, selector, strategies, risk checks
-        decide_nb.compile((T(ctx), i64, row, brow, row, T(intents), T(out), types.boolean))
+    def decide():  # the step after its indicators (regime, selector, strategies, risk checks), a C function
+        decide_address(decide_types(ctx, np.zeros(2, np.int64), np.zeros((2, 2)), np.zeros((2, 2), np.bool_),
+                                    np.zeros((2, 2)), intents, out))
 
     def metrics():
         from tradejet.kernels.metrics import summarize

@@ -257,6 +257,8 @@ def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | 
     ``result.extra["ml_guard"]``, the tranche statistics in ``result.extra["tranches"]``.
     """
     from tradejet.engine.driver import N_FL, N_OL, N_WK, run_bars_nb, run_nb
+    from numba import typeof
+
     from tradejet.engine.step import new_buffers
 
     cfg = config or Config()
@@ -300,20 +302,27 @@ def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | 
     have = bars.have
     prepare_s = time.perf_counter() - t_start
     compile_s = 0.0
+    from tradejet.engine import precompile
+
     if run_bars_nb.signatures == []:  # first call in this process: compile (or load the cache) outside the timer
         t0 = time.perf_counter()
-        from tradejet.engine import precompile
-
-        precompile.parent_share()  # a cold start with a compile helper: our half, then wait for its half
-        _warm(ctx, bars, scores, bar_ctx, pair_rows, fcfg)
+        precompile.parent_share()  # a cold start with a compile helper: our half of the callees
+        run_bars_nb.compile(tuple(typeof(a) for a in _warm_args(ctx, bars, scores, bar_ctx, pair_rows, fcfg, False)))
+        precompile.wait("decide")  # the helper compiles the decision step (the driver calls its address): load it
+        # the callees the driver calls through their addresses, and the lanes when ready: loaded
+        # (or compiled, without a helper) here, outside the loop's timer
+        callees = _warm_args(ctx, bars, scores, bar_ctx, pair_rows, fcfg, True, precompile.ready("lanes"))[-2:]
         compile_s = time.perf_counter() - t0
-        ctx, pair_rows, fcfg, fill_cfg = build_context(bars.symbols, cfg)
+    else:
+        callees = _warm_args(ctx, bars, scores, bar_ctx, pair_rows, fcfg, True)[-2:]
     t0 = time.perf_counter()
     for a in range(0, T, max(1, chunk)):
         b = min(T, a + max(1, chunk))
+        # until the helper has built the indicator lanes, one pair at a time (the same values)
         run_nb(ctx, bars.ts, bars.open, bars.high, bars.low, bars.close, bars.volume, have, scores, bar_ctx,
                pair_rows, fcfg, latency_bars, cfg.backtest.max_order_bars, intents, out, work, wk, fills_log,
-               orders_log, equity, cash, regime, active, tstate, counters, a, b)
+               orders_log, equity, cash, regime, active, tstate, counters, a, b, lanes=precompile.ready("lanes"),
+               callees=callees)
         if progress is not None:
             progress(b, T)
     elapsed = time.perf_counter() - t0
@@ -348,20 +357,20 @@ def bar_context_array(bars: MarketBars, fcfg: np.ndarray) -> np.ndarray:
     return out
 
 
-def _warm(ctx, bars, scores, bar_ctx, pair_rows, fcfg) -> None:
-    """Compile (or load from cache) the driver on a 2-bar slice of the same types."""
-    from tradejet.engine.driver import N_FL, N_OL, N_WK, run_nb
+def _warm_args(ctx, bars, scores, bar_ctx, pair_rows, fcfg, callees, lanes=False) -> tuple:
+    """:func:`tradejet.engine.driver.run_args` for a 2-bar slice of the run, the same types: to
+    compile the driver without running it, or (``callees``) to compile or load what it calls
+    through addresses."""
+    from tradejet.engine.driver import N_FL, N_OL, N_WK, run_args
     from tradejet.engine.step import new_buffers
 
-    n = bars.close.shape[1]
     intents, out = new_buffers()
     sl = slice(0, 2)
-    run_nb(ctx, bars.ts[sl], bars.open[sl], bars.high[sl], bars.low[sl], bars.close[sl], bars.volume[sl],
-           bars.have[sl], scores[sl], np.ascontiguousarray(bar_ctx[:, sl]), pair_rows, fcfg, 0, 10, intents, out,
-           np.zeros((4, F.N_ORD)), np.zeros((4, N_WK)), np.zeros((4, N_FL)), np.zeros((4, N_OL)), np.empty(2),
-           np.empty(2), np.empty(2, np.int8), np.empty(2, np.int64), np.empty(2, np.int8), np.zeros(5, np.int64), 0, 2,
-           lanes=False)
-    _ = n
+    return run_args(ctx, bars.ts[sl], bars.open[sl], bars.high[sl], bars.low[sl], bars.close[sl], bars.volume[sl],
+                    bars.have[sl], scores[sl], np.ascontiguousarray(bar_ctx[:, sl]), pair_rows, fcfg, 0, 10, intents,
+                    out, np.zeros((4, F.N_ORD)), np.zeros((4, N_WK)), np.zeros((4, N_FL)), np.zeros((4, N_OL)),
+                    np.empty(2), np.empty(2), np.empty(2, np.int8), np.empty(2, np.int64), np.empty(2, np.int8),
+                    np.zeros(5, np.int64), 0, 2, lanes=lanes, callees=callees)
 
 
 def _assemble(bars, cfg, ctx, fl, ol, equity, cash, regime, active, tstate, elapsed, compile_s, warnings):

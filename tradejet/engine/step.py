@@ -37,8 +37,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, typeof, types
 
+from tradejet.kernels._byaddr import native_address
 from tradejet.kernels.codes import Regime, Reject, Side, StrategyStatus
 from tradejet.kernels.pairs import META_TAKER_FEE
 from tradejet.kernels.portfolio import ACC_CASH, ACC_RESERVED, N_ACC, apply_fill_nb, held_mask_nb, held_value_nb
@@ -284,6 +285,31 @@ def decide_nb(ctx, ts, c, have_bar, scores, intents, out, update_cov):
     ctx.info[INFO_BREAKER] = breaker
     ctx.info[INFO_REGIME_CHANGED] = 1.0 if regime != prev_regime else 0.0
     return n
+
+
+# The compiled driver (tradejet.engine.driver.run_bars_nb) calls decide_nb through its address
+# (tradejet.kernels._byaddr): linked into the driver, the whole decision path was optimized and
+# emitted again in the driver's compile (~0.8 s of a cold start), and the driver could not be
+# compiled before it (a cold start compiles it in a helper process meanwhile).
+
+
+def decide_types(ctx, ts, C, have, scores, intents, out) -> tuple:
+    """The Numba types of :func:`decide_nb`'s arguments as the driver passes them: ``ctx``, an
+    element of ``ts``, the rows ``C[t]``, ``have[t]``, ``scores[t]``, ``intents``, ``out`` and the
+    ``update_cov`` flag."""
+    def row(a):
+        ta = typeof(a)
+        return ta.copy(ndim=1, layout="C" if ta.layout == "C" else "A")
+
+    return (typeof(ctx), typeof(ts).dtype, row(C), row(have), row(scores), typeof(intents), typeof(out),
+            types.boolean)
+
+
+def decide_address(tys) -> np.ndarray:
+    """``[address, key]`` (int64) of :func:`decide_nb` compiled (or loaded from Numba's cache)
+    for the argument types ``tys`` (:func:`decide_types`), for
+    :func:`tradejet.kernels._byaddr.call_i64`."""
+    return native_address(decide_nb, tys)
 
 
 @njit(cache=True, _nrt=False)

@@ -21,6 +21,7 @@ from numba import carray, cfunc, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from tradejet.kernels._byaddr import native_address
 from tradejet.kernels._core import NAN, jit_inline, window_shifted_sums
 from tradejet.kernels.indicators import log_return_value
 from tradejet.kernels.steps import (
@@ -423,6 +424,8 @@ def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv, la
     block): the packs in ``state`` are behind until a block the group cannot run in lanes, or an
     empty block (``t1 == t0``), which brings them up to date. So: call it with an empty block
     before reading or changing ``state`` between calls, and do not share a scratch between packs.
+
+    Returns the number of bars advanced, ``t1 - t0``.
     """
     n = C.shape[1]
     # the lanes' C function: its scratch for these packs, and the arrays as it reads them (C order)
@@ -767,3 +770,21 @@ def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv, la
         st[pv + 2] = prev_hi
         st[pv + 3] = prev_lo
         st[pv + 4] = prev_vs
+    return t1 - t0
+
+
+def block_types(state, off, ip, O, H, L, C, V, have, ivb, iv, lanes) -> tuple:
+    """The Numba types of :func:`indicators_block_nb`'s arguments (the block's bounds int64)."""
+    from numba import typeof
+
+    T = typeof
+    return (T(state), T(off), T(ip), T(O), T(H), T(L), T(C), T(V), T(have), types.int64, types.int64, T(ivb), T(iv),
+            T(lanes))
+
+
+def block_address(tys) -> np.ndarray:
+    """``[address, key]`` of :func:`indicators_block_nb` compiled (or loaded from Numba's cache) for
+    the argument types ``tys`` (:func:`block_types`), for
+    :func:`tradejet.kernels._byaddr.call_i64`: the compiled driver calls it through its address
+    (linked, the driver's compile optimized and emitted it again, ~0.4 s of a cold start)."""
+    return native_address(indicators_block_nb, tys)
