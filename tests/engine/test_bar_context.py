@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -34,10 +36,49 @@ def test_bar_context_is_each_pairs_market_context_on_its_own_bars(T):
     for a in (o, h, lo, c, v):
         a[gone] = np.nan
     out = np.full((4, T, N_BAR), -1.0)  # stale values must all be overwritten
-    bar_context_nb(o, h, lo, c, v, 5, 7, out)
+    lr = np.full((T, 4), -1.0)
+    bar_context_nb(o, h, lo, c, v, 5, 7, out, lr)
     for p in range(4):
         keep = ~gone[:, p]
         want = np.full((T, N_BAR), np.nan)
         if keep.any():
             want[keep] = market_context_nb(o[keep, p], h[keep, p], lo[keep, p], c[keep, p], v[keep, p], 5, 7)
         np.testing.assert_array_equal(out[p], want)
+        # the log returns over the pair's own bars: a plain loop with math.log as the oracle
+        want_lr = np.full(T, np.nan)
+        prev = None
+        for t in np.flatnonzero(keep):
+            if prev is not None:
+                want_lr[t] = math.log(c[t, p] / prev)
+            prev = c[t, p]
+        np.testing.assert_array_equal(lr[:, p], want_lr)
+    again = np.full((4, T, N_BAR), -1.0)
+    bar_context_nb(o, h, lo, c, v, 5, 7, again, np.empty((0, 4)))  # no rows: the log returns are not kept
+    np.testing.assert_array_equal(again, out)
+
+
+def test_run_with_the_bar_contexts_log_returns_or_without_is_the_same_run():
+    """The sweep path (bar context and log returns computed once, handed in), the plain path, and
+    a bar context without log returns (the indicators take their own): one result."""
+    from tradejet.config import Config
+    from tradejet.engine.simulate import MarketBars, bar_context_array, build_context, run
+    from tradejet.errors import DataError
+    from tradejet.io.synthetic import synthetic_market
+
+    bars = MarketBars.from_synthetic(synthetic_market(days=20, timeframe="5m", seed=4))
+    cfg = Config()
+    fcfg = build_context(bars.symbols, cfg)[2]
+    lr = np.empty(bars.close.shape)
+    ctx = bar_context_array(bars, fcfg, lr)
+    plain = run(bars, cfg)
+    handed = run(bars, cfg, bar_context=ctx, log_returns=lr)
+    without = run(bars, cfg, bar_context=ctx)
+    for res in (handed, without):
+        np.testing.assert_array_equal(res.equity, plain.equity)
+        assert len(res.fills["qty"]) == len(plain.fills["qty"])
+    with pytest.raises(ValueError, match="log_returns must be a C-contiguous float64 array of shape"):
+        bar_context_array(bars, fcfg, np.empty((3, 3)))
+    with pytest.raises(ValueError, match="log_returns must be"):
+        bar_context_array(bars, fcfg, np.asfortranarray(lr))
+    with pytest.raises(DataError, match="log_returns have shape"):
+        run(bars, cfg, bar_context=ctx, log_returns=lr[1:])

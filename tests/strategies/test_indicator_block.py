@@ -13,6 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tradejet.engine.driver import bar_context_nb
+from tradejet.kernels.fills import N_BAR
 from tradejet.strategies.base import (
     DEFAULT_IND_PARAMS,
     IP_BB_NBDEV,
@@ -42,22 +44,24 @@ def per_bar(ip, O, H, L, C, V, have):
     return state, rows
 
 
-def blocked(ip, O, H, L, C, V, have, cuts, scratch=None):
+def blocked(ip, O, H, L, C, V, have, cuts, scratch=None, LR=None):
     """The compiled driver's path: blocks [cuts[i], cuts[i+1]), iv carried between blocks
-    (``scratch(state, off)``: the lanes' scratch to use; by default the one for these packs)."""
+    (``scratch(state, off)``: the lanes' scratch to use; by default the one for these packs;
+    ``LR``: the log returns handed to the lanes, by default none)."""
     T, n = C.shape
+    LR = np.empty((0, n)) if LR is None else LR
     state, off = indicator_state(ip, n)
     iv = np.full((n, N_IV), np.nan)
     rows = np.full((T, n, N_IV), -1.0)
     lanes = lane_scratch(state, off, ip) if scratch is None else scratch(state, off)
     for a, b in zip(cuts[:-1], cuts[1:]):
         ivb = np.full((b - a + 3, n, N_IV), -2.0)  # larger than the block: rows past it untouched
-        indicators_block_nb(state, off, ip, O, H, L, C, V, have, a, b, ivb, iv, lanes)
+        indicators_block_nb(state, off, ip, O, H, L, C, V, have, a, b, ivb, iv, lanes, LR)
         assert (ivb[b - a:] == -2.0).all()
         rows[a:b] = ivb[:b - a]
         iv[:] = ivb[b - a - 1]
     T = len(have)
-    indicators_block_nb(state, off, ip, O, H, L, C, V, have, T, T, np.empty((1, n, N_IV)), iv, lanes)  # packs back
+    indicators_block_nb(state, off, ip, O, H, L, C, V, have, T, T, np.empty((1, n, N_IV)), iv, lanes, LR)  # packs back
     return state, rows
 
 
@@ -145,6 +149,40 @@ def test_lanes_equal_per_bar(n):
         for p0, w in ((0, 4), (n - 4, 4), (4 * (n // 4), 2)):
             if p0 >= 0 and p0 + w <= n:
                 assert _lockstep_nb(state, off, have, p0, w, 1_400, 1_500, lane_scratch(state, off, ip))
+
+
+def lr_of(bars):
+    """The bar context's log returns of these bars, as the driver hands them to the block."""
+    O, H, L, C, V, _have = bars
+    T, n = C.shape
+    lr = np.empty((T, n))
+    bar_context_nb(O, H, L, C, V, 5, 7, np.empty((n, T, N_BAR)), lr)
+    return lr
+
+
+@pytest.mark.parametrize("n", [4, 10])
+def test_lanes_take_the_bar_contexts_log_returns(n):
+    """With the bar context's log returns (gapped pairs too), the same bits as the per-bar
+    update, which takes its own logarithms; log returns of other bars are not used."""
+    bars = steady_market(11, 1_500, n, start=[0] * (n - 1) + [300])
+    have = bars[-1]
+    have[700:702, 1] = False
+    for a in bars[:-1]:
+        a[~have] = np.nan
+    lr = lr_of(bars)
+    assert np.isnan(lr[~have]).all() and np.isnan(lr[300, n - 1]) and np.isfinite(lr[301:, n - 1]).all()
+    a = per_bar(DEFAULT_IND_PARAMS, *bars)
+    cuts = [0, 512, 700, 1_024, 1_500]
+    assert_same(a, blocked(DEFAULT_IND_PARAMS, *bars, cuts, LR=lr))
+    other = lr_of(steady_market(12, 1_500, n))
+    assert_same(a, blocked(DEFAULT_IND_PARAMS, *bars, cuts, LR=other))
+    assert_same(a, blocked(DEFAULT_IND_PARAMS, *bars, cuts, LR=lr[:-1].copy()))  # cut short: not used
+    assert_same(a, blocked(DEFAULT_IND_PARAMS, *bars, cuts, LR=np.asfortranarray(lr)))  # not C order: not used
+    poisoned = lr.copy()  # right at each block's first bar, off elsewhere: the lanes do read them
+    off_rows = np.ones(len(lr), dtype=bool)
+    off_rows[cuts[:-1]] = False
+    poisoned[off_rows] += 1e-3
+    assert not np.array_equal(blocked(DEFAULT_IND_PARAMS, *bars, cuts, LR=poisoned)[1], a[1])
 
 
 def test_lanes_hand_back_on_a_gap_and_take_over_again():

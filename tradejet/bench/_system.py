@@ -185,10 +185,13 @@ def indicator_lanes_ratio(n_bars: int = 525_600, n_pairs: int = 10, repeat: int 
     """ns per pair-bar of the compiled driver's indicator block (``indicators_block_nb`` in blocks of
     ``driver.IND_BLOCK`` bars, groups of pairs in vector lanes) beside the same block run one pair at
     a time (its lanes switched off: ``lane_scratch(code=False)``), same bars, same process; medians of
-    ``repeat``. Parity: every block's rows and the packs at the end agree bit for bit."""
+    ``repeat``. Both get the bar context's log returns, as in the driver (the lanes read them; the
+    pair path takes its own logarithms). Parity: every block's rows and the packs at the end agree
+    bit for bit."""
     import numpy as np
 
-    from tradejet.engine.driver import IND_BLOCK
+    from tradejet.engine.driver import IND_BLOCK, bar_context_nb
+    from tradejet.kernels.fills import N_BAR
     from tradejet.strategies.base import DEFAULT_IND_PARAMS, N_IV, indicator_state
     from tradejet.strategies.indicator_block import indicators_block_nb, lane_scratch
 
@@ -200,6 +203,8 @@ def indicator_lanes_ratio(n_bars: int = 525_600, n_pairs: int = 10, repeat: int 
     O = C * (1.0 + rng.normal(0.0, 0.0005, (T, n)))
     V = rng.uniform(0.0, 10.0, (T, n))
     have = np.ones((T, n), dtype=np.bool_)
+    LR = np.empty((T, n))  # the bar context's log returns, as the driver hands them to the lanes
+    bar_context_nb(O, H, L, C, V, 60, 60, np.empty((n, T, N_BAR)), LR)
 
     def fresh(code):
         state, off = indicator_state(ip, n)
@@ -207,7 +212,7 @@ def indicator_lanes_ratio(n_bars: int = 525_600, n_pairs: int = 10, repeat: int 
 
     def block(run, a, b):
         state, off, iv, ivb, lanes = run
-        indicators_block_nb(state, off, ip, O, H, L, C, V, have, a, b, ivb, iv, lanes)
+        indicators_block_nb(state, off, ip, O, H, L, C, V, have, a, b, ivb, iv, lanes, LR)
         if b > a:
             iv[:] = ivb[b - a - 1]
 

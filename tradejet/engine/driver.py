@@ -27,7 +27,7 @@ from numba.extending import intrinsic
 
 from tradejet.kernels._byaddr import call_i64
 from tradejet.kernels.codes import Fill, OrderType
-from tradejet.kernels.fills import BAR, N_BAR, N_ORD, ORD, fill_bar_nb, market_context_into_nb
+from tradejet.kernels.fills import BAR, N_BAR, N_ORD, ORD, fill_bar_nb, market_context_lr_into_nb
 from tradejet.kernels.portfolio import ACC_CASH
 from tradejet.kernels.portrisk import portfolio_on
 from tradejet.engine.step import (
@@ -98,7 +98,7 @@ IND_BLOCK = 512       # bars of indicators advanced at once, ahead of the decisi
 
 def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
            intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1,
-           lanes=True, callees=None):
+           lanes=True, callees=None, log_returns=None):
     """Run bars ``t0 <= t < t1`` in place; call again with the next range to continue.
 
     ``counters`` carries the run between calls: [fills, orders logged, dropped, next order id,
@@ -116,7 +116,7 @@ def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latenc
     """
     args = run_args(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
                     intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0,
-                    t1, lanes, True if callees is None else callees)
+                    t1, lanes, True if callees is None else callees, log_returns)
     status = run_bars_nb(*args)
     if status == RUN_BAD_CALL:
         raise RuntimeError("the driver's indicator block or decision step was compiled for other argument types")
@@ -125,27 +125,31 @@ def run_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latenc
 
 def run_args(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
              intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1,
-             lanes=True, callees=True) -> tuple:
+             lanes=True, callees=True, log_returns=None) -> tuple:
     """The arguments of :func:`run_bars_nb` for :func:`run_nb`'s: the two scratch arrays, the
     lanes' scratch and the addresses of the indicator block and the decision step, which the
     driver calls without linking them (:mod:`tradejet.kernels._byaddr`). ``callees=False``: zero
     addresses, for compiling the driver before (or without) compiling them; it refuses to call
     them. ``callees`` may also be the two addresses from an earlier call for the same types
-    (``run_args(...)[-2:]``: finding them costs ~0.4 ms, a chunk of bars ~1 ms)."""
+    (``run_args(...)[-2:]``: finding them costs ~0.4 ms, a chunk of bars ~1 ms).
+    ``log_returns``: the bars' log returns from the bar context, ``(T, n)``
+    (:func:`bar_context_nb`'s ``lr``), for the indicators' vector lanes; without them
+    (``None``) the lanes take the logarithms themselves, the same values."""
     bar = np.empty(N_BAR)
     ivb = np.empty((min(IND_BLOCK, max(1, t1 - t0)), C.shape[1], N_IV))
     scratch = lane_scratch(ctx.ind_state, ctx.ind_off, ctx.ind_params, code=lanes)
+    LR = np.empty((0, C.shape[1])) if log_returns is None else log_returns
     if isinstance(callees, tuple):
         ind, dec = callees
     elif callees:
         ind = block_address(block_types(ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, ivb, ctx.iv,
-                                        scratch))
+                                        scratch, LR))
         dec = decide_address(decide_types(ctx, ts, C, have, scores, intents, out))
     else:
         ind = dec = np.zeros(2, np.int64)
     return (ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars, intents, out,
             work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1, bar, ivb, scratch,
-            ind, dec)
+            LR, ind, dec)
 
 
 @intrinsic
@@ -168,7 +172,7 @@ def _copy_flat(typingctx, src, dst, count):
 @njit(cache=True, error_model="numpy", _nrt=False)
 def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, latency_bars, max_order_bars,
                 intents, out, work, wk, fills_log, orders_log, equity, cash, regime, active, tstate, counters, t0, t1,
-                bar, ivb, lanes, ind, dec):
+                bar, ivb, lanes, LR, ind, dec):
     n_fills = counters[0]
     n_orders = counters[1]
     dropped = counters[2]
@@ -185,7 +189,7 @@ def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, l
             tb = t
             te = min(t1, t + IND_BLOCK)
             if call_i64(ind, (ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, tb, te, ivb, ctx.iv,
-                              lanes)) < 0:
+                              lanes, LR)) < 0:
                 status = RUN_BAD_CALL  # ind is the block compiled for other argument types (run_args builds it)
                 break
         # 1. fills of working orders against this bar (active orders are kept, in submission
@@ -298,7 +302,7 @@ def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, l
         tstate[t] = ctx.info[INFO_TRADING_STATE]
     # an empty block: the indicator groups that ran in vector lanes hand their packs back
     if call_i64(ind, (ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, t1, t1, ivb, ctx.iv,
-                      lanes)) < 0:
+                      lanes, LR)) < 0:
         status = RUN_BAD_CALL
     counters[0] = n_fills
     counters[1] = n_orders
@@ -311,19 +315,23 @@ def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, l
 
 
 @njit(cache=True)
-def bar_context_nb(O, H, L, C, V, spread_window, vol_window, out):
-    """Fill ``out`` (n_pairs, T, N_BAR) with each pair's bars and causal cost estimates.
+def bar_context_nb(O, H, L, C, V, spread_window, vol_window, out, lr):
+    """Fill ``out`` (n_pairs, T, N_BAR) with each pair's bars and causal cost estimates, and
+    ``lr`` ((T, n_pairs), or no rows: not written) with each pair's log returns over its own bars
+    (``log(close / the pair's previous close)``, NaN on its first bar and where it has no bar).
 
     Bars a pair does not have (NaN) are skipped by the estimates: each pair's estimates
     run over its own bars only.
     """
     T, n = C.shape
+    keep_lr = lr.shape[0] == T and lr.shape[1] == n
     idx = np.empty(T, np.int64)
     o = np.empty(T)
     h = np.empty(T)
     lo = np.empty(T)
     c = np.empty(T)
     v = np.empty(T)
+    r = np.empty(T)
     for p in range(n):
         m = 0
         for t in range(T):
@@ -336,16 +344,24 @@ def bar_context_nb(O, H, L, C, V, spread_window, vol_window, out):
                 v[m] = V[t, p]
                 m += 1
         if m == T:  # every bar present (the usual case): straight into the pair's rows
-            market_context_into_nb(o, h, lo, c, v, spread_window, vol_window, out[p])
+            market_context_lr_into_nb(o, h, lo, c, v, spread_window, vol_window, out[p], r)
+            if keep_lr:
+                for t in range(T):
+                    lr[t, p] = r[t]
             continue
         ctx = np.empty((m, N_BAR))
-        market_context_into_nb(o[:m], h[:m], lo[:m], c[:m], v[:m], spread_window, vol_window, ctx)
+        market_context_lr_into_nb(o[:m], h[:m], lo[:m], c[:m], v[:m], spread_window, vol_window, ctx, r[:m])
         for t in range(T):
             for j in range(N_BAR):
                 out[p, t, j] = np.nan
         for i in range(m):
             for j in range(N_BAR):
                 out[p, idx[i], j] = ctx[i, j]
+        if keep_lr:
+            for t in range(T):
+                lr[t, p] = np.nan
+            for i in range(m):
+                lr[idx[i], p] = r[i]
     return out
 
 

@@ -151,7 +151,7 @@ def _parent_jobs():
     def indicators():
         indicators_block_nb.compile((T(ctx.ind_state), T(ctx.ind_off), T(ctx.ind_params), m2, m2, m2, m2, m2,
                                      typeof(np.zeros((2, 2), np.bool_)), i64, i64, typeof(np.zeros((2, 2, 2))),
-                                     T(ctx.iv), row))
+                                     T(ctx.iv), row, m2))
 
     def fills():
         fill_bar_nb.compile((row, i64, row, row, row))

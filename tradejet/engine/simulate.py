@@ -243,14 +243,17 @@ def build_context(symbols: list[str], cfg: Config):
 
 
 def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | None = None,
-        progress=None, chunk: int = 50_000, bar_context: np.ndarray | None = None, guard=None) -> BacktestResult:
+        progress=None, chunk: int = 50_000, bar_context: np.ndarray | None = None, guard=None,
+        log_returns: np.ndarray | None = None) -> BacktestResult:
     """Run the system of ``config`` (crypto or swing) over ``bars``; return a :class:`BacktestResult`.
 
     ``scores`` (bars x symbols, probabilities, NaN = none) feed ``ml_signal``; without
     them that strategy never enters. ``progress(done_bars, total_bars)``, when given, is
     called between chunks of ``chunk`` bars (the loop itself never calls Python).
     ``bar_context``, when given, is :func:`bar_context_array` of the same bars and fill
-    windows, computed once and reused (sweeps run many configs over one set of bars).
+    windows, computed once and reused (sweeps run many configs over one set of bars), and
+    ``log_returns`` the array it filled beside it (optional: without it, the indicators take
+    their log returns themselves; the same values).
     For ``system = "swing"`` without ``scores``, the swing ML guard
     (:class:`tradejet.engine.swing.SwingGuard`; default: the promoted swing model of
     ``$TRADEJET_HOME``) scores the bars one by one before the loop; its status is in
@@ -280,11 +283,15 @@ def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | 
         raise DataError(f"scores have shape {scores.shape}, expected {(T, n)}")
     scores = np.ascontiguousarray(scores, dtype=np.float64)
     if bar_context is None:
-        bar_ctx = bar_context_array(bars, fcfg)
+        log_returns = np.empty((T, n))
+        bar_ctx = bar_context_array(bars, fcfg, log_returns)
     elif bar_context.shape != (n, T, F.N_BAR):
         raise DataError(f"bar_context has shape {bar_context.shape}, expected {(n, T, F.N_BAR)}")
     else:
         bar_ctx = bar_context
+        if log_returns is not None and log_returns.shape != (T, n):
+            raise DataError(f"log_returns have shape {log_returns.shape}, expected {(T, n)}")
+    lr = np.empty((0, n)) if log_returns is None else np.ascontiguousarray(log_returns, dtype=np.float64)
     latency_bars = int(fcfg[F.CFG.LATENCY_NS] // bars.timeframe_ns)
     intents, out = new_buffers()
     slots = 4 * MAX_INTENTS
@@ -322,7 +329,7 @@ def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | 
         run_nb(ctx, bars.ts, bars.open, bars.high, bars.low, bars.close, bars.volume, have, scores, bar_ctx,
                pair_rows, fcfg, latency_bars, cfg.backtest.max_order_bars, intents, out, work, wk, fills_log,
                orders_log, equity, cash, regime, active, tstate, counters, a, b, lanes=precompile.ready("lanes"),
-               callees=callees)
+               callees=callees, log_returns=lr)
         if progress is not None:
             progress(b, T)
     elapsed = time.perf_counter() - t0
@@ -343,17 +350,24 @@ def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | 
     return res
 
 
-def bar_context_array(bars: MarketBars, fcfg: np.ndarray) -> np.ndarray:
+def bar_context_array(bars: MarketBars, fcfg: np.ndarray, log_returns: np.ndarray | None = None) -> np.ndarray:
     """Return the fill model's causal per-bar estimates ``(n_symbols, n_bars, N_BAR)``.
 
     They depend on the bars and on ``fcfg``'s spread and volatility windows only.
+    ``log_returns``, a ``(n_bars, n_symbols)`` float64 array when given, receives each
+    symbol's log returns over its own bars, which the estimates compute anyway (NaN on its
+    first bar and where it has none): :func:`run` hands them to the indicators.
     """
     from tradejet.engine.driver import bar_context_nb
 
     T, n = bars.close.shape
     out = np.empty((n, T, F.N_BAR))
+    lr = np.empty((0, n)) if log_returns is None else log_returns
+    if lr.shape[0] and (lr.shape != (T, n) or lr.dtype != np.float64 or not lr.flags.c_contiguous):
+        raise ValueError(f"log_returns must be a C-contiguous float64 array of shape {(T, n)}, "
+                         f"was {lr.dtype} {lr.shape}")
     bar_context_nb(bars.open, bars.high, bars.low, bars.close, bars.volume, fcfg[F.CFG.SPREAD_WINDOW],
-                   fcfg[F.CFG.VOL_WINDOW], out)
+                   fcfg[F.CFG.VOL_WINDOW], out, lr)
     return out
 
 

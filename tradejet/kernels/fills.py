@@ -73,7 +73,7 @@ from tradejet.kernels.codes import Fill, OrderType
 __all__ = [
     "PAIR", "CFG", "BAR", "ORD", "N_PAIR", "N_CFG", "N_BAR", "N_ORD",
     "pair_row", "config_array", "ready_bar", "new_order",
-    "round_qty_nb", "round_price_nb", "prepare_order_nb", "corwin_schultz_nb", "market_context_nb", "market_context_into_nb", "market_context",
+    "round_qty_nb", "round_price_nb", "prepare_order_nb", "corwin_schultz_nb", "market_context_nb", "market_context_into_nb", "market_context_lr_into_nb", "market_context",
     "half_spread_nb", "impact_nb", "fill_bar_nb", "fill_at_nb",
 ]
 
@@ -371,8 +371,22 @@ def market_context_nb(open_, high, low, close, volume, spread_window, vol_window
 @njit(cache=True)
 def market_context_into_nb(open_, high, low, close, volume, spread_window, vol_window, out):
     """:func:`market_context_nb` written into ``out`` (``(n, N_BAR)``, every cell overwritten)."""
+    market_context_lr_into_nb(open_, high, low, close, volume, spread_window, vol_window, out,
+                              np.empty(open_.shape[0]))
+
+
+@njit(cache=True)
+def market_context_lr_into_nb(open_, high, low, close, volume, spread_window, vol_window, out, lr):
+    """:func:`market_context_into_nb` that also leaves the bars' log returns in ``lr`` (``(n,)``):
+    ``lr[j] = log(close[j] / close[j - 1])`` (:func:`tradejet.kernels.indicators.log_return_value`,
+    the same operation), ``lr[0]`` NaN. The compiled backtest hands them to the indicators'
+    vector lanes, which would otherwise take the same logarithms again."""
     n = open_.shape[0]
     out[:] = np.nan
+    if n > 0:
+        lr[0] = np.nan
+    for j in range(1, n):
+        lr[j] = math.log(close[j] / close[j - 1])
     cs = corwin_schultz_nb(high, low, close)
     sw = int(spread_window)
     vw = int(vol_window)
@@ -388,10 +402,6 @@ def market_context_into_nb(open_, high, low, close, volume, spread_window, vol_w
         for i in range(sw + 1, n):
             out[i, BAR.SPREAD] = sums[i] / sw
     if vw >= 2 and vw + 1 < n:  # log returns r_j = log(c_j / c_{j-1}), j in [i - vw, i - 1]
-        lr = np.empty(n)
-        lr[0] = np.nan
-        for j in range(1, n):
-            lr[j] = math.log(close[j] / close[j - 1])
         _window_sums_nb(lr, vw, vw + 1, sums)
         for i in range(vw + 1, n):
             sums[i] /= vw

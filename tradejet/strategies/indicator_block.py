@@ -220,10 +220,11 @@ _LANES_C_SIG = types.void(
     types.voidptr,                                               # have (T, n) booleans
     types.int64, types.int64,                                    # t0, t1
     types.CPointer(types.float64), types.int64,                  # ivb, its rows
-    types.CPointer(types.float64), types.int64)                  # lanes, its length
+    types.CPointer(types.float64), types.int64,                  # lanes, its length
+    types.CPointer(types.float64), types.int64)                  # the log returns (T, n), their rows (0: none)
 
 
-def _lanes_c(sp, n_pairs, row, op, hp, lp, cp, vp, T, n, havep, t0, t1, ivbp, rows, lsp, size):
+def _lanes_c(sp, n_pairs, row, op, hp, lp, cp, vp, T, n, havep, t0, t1, ivbp, rows, lsp, size, lrp, lr_rows):
     """Run each group of four pairs in lockstep (:func:`_lockstep_nb`) over the block in vector
     lanes (gather the packs into the lane layout, :func:`indicator_lanes.lanes_block_4`, scatter
     back) and flag its pairs done in ``lanes``' last ``n`` values (1.0); the others 0.0.
@@ -239,6 +240,7 @@ def _lanes_c(sp, n_pairs, row, op, hp, lp, cp, vp, T, n, havep, t0, t1, ivbp, ro
     have = carray(havep, (T, n), np.bool_)
     ivb = carray(ivbp, (rows, n, N_IV))
     lanes = carray(lsp, (size,))
+    LR = carray(lrp, (lr_rows, n))
     done = lanes[size - n:]
     gsize = int(lanes[_HDR + _GROUP])
     p = np.int64(0)  # int64, not literals: one compile of each helper
@@ -266,7 +268,7 @@ def _lanes_c(sp, n_pairs, row, op, hp, lp, cp, vp, T, n, havep, t0, t1, ivbp, ro
             lanes[g] = 1.0
             live = True
         if live:
-            _log_returns(state, off, C, t0, t1, ivb, p, w)
+            _log_returns(state, off, C, t0, t1, ivb, p, w, LR)
             if w == _W:
                 IL.lanes_block_4(ls, lanes[_KC0:_IX0], ix, H, L, C, V, ivb, t0, t1, n, p)
             else:
@@ -279,17 +281,29 @@ def _lanes_c(sp, n_pairs, row, op, hp, lp, cp, vp, T, n, havep, t0, t1, ivbp, ro
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
-def _log_returns(state, off, C, t0, t1, ivb, p, w):
+def _log_returns(state, off, C, t0, t1, ivb, p, w, LR):
     """The log returns of pairs ``p .. p+w-1`` (libm's log, as the pair path): lane j's into slot j
-    of the group's first row, where the lanes read them as one vector before writing the rows."""
+    of the group's first row, where the lanes read them as one vector before writing the rows.
+
+    ``LR`` (``(T, n)``, or no rows) holds the same logarithms from the bar context
+    (``log(close / the pair's previous close)``): taken as they are when the pack's previous
+    close is the close of bar ``t0 - 1`` (every pair here has every bar of the block), so
+    each value is the one this function would compute; the block's first value is checked
+    against its own (an ``LR`` of other bars is not used)."""
     o_rv = off[10]
     for j in range(w):
         q = p + j
         px = state[q, o_rv + 2]
-        for t in range(t0, t1):
-            c = C[t, q]
-            ivb[t - t0, p, j] = log_return_value(c, px)
-            px = c
+        if (LR.shape[0] == C.shape[0] and t0 >= 1 and C[t0 - 1, q] == px
+                and LR[t0, q] == log_return_value(C[t0, q], px)):
+            for t in range(t0, t1):
+                ivb[t - t0, p, j] = LR[t, q]
+            px = C[t1 - 1, q]
+        else:
+            for t in range(t0, t1):
+                c = C[t, q]
+                ivb[t - t0, p, j] = log_return_value(c, px)
+                px = c
         state[q, o_rv + 2] = px
 
 
@@ -342,16 +356,16 @@ def _lanes_address() -> int:
 
 
 @intrinsic
-def _call_lanes(typingctx, addr, state, off, H, L, C, V, have, t0, t1, ivb, lanes):
+def _call_lanes(typingctx, addr, state, off, H, L, C, V, have, t0, t1, ivb, lanes, LR):
     """Call the C function at ``addr`` (a float64 holding :func:`_lanes_address`) with the arrays'
     data pointers and shapes (all C-contiguous: the caller checks)."""
-    sig = types.void(addr, state, off, H, L, C, V, have, t0, t1, ivb, lanes)
+    sig = types.void(addr, state, off, H, L, C, V, have, t0, t1, ivb, lanes, LR)
 
     def codegen(context, builder, signature, args):
         ir = cgutils.ir
         i64 = ir.IntType(64)
         arrs = {}
-        for i in (1, 2, 3, 4, 5, 6, 7, 10, 11):
+        for i in (1, 2, 3, 4, 5, 6, 7, 10, 11, 12):
             arrs[i] = context.make_array(signature.args[i])(context, builder, args[i])
 
         def data(i, ty):
@@ -363,7 +377,7 @@ def _call_lanes(typingctx, addr, state, off, H, L, C, V, have, t0, t1, ivb, lane
         f64p = ir.DoubleType().as_pointer()
         argv = [data(1, f64p), dim(1, 0), dim(1, 1), data(2, i64.as_pointer()), data(3, f64p), data(4, f64p),
                 data(5, f64p), data(6, f64p), dim(5, 0), dim(5, 1), data(7, ir.IntType(8).as_pointer()),
-                args[8], args[9], data(10, f64p), dim(10, 0), data(11, f64p), dim(11, 0)]
+                args[8], args[9], data(10, f64p), dim(10, 0), data(11, f64p), dim(11, 0), data(12, f64p), dim(12, 0)]
         fnty = ir.FunctionType(ir.VoidType(), [a.type for a in argv])
         fp = builder.inttoptr(builder.fptosi(args[0], i64), fnty.as_pointer())
         builder.call(fp, argv)
@@ -411,7 +425,7 @@ def _lockstep_nb(state, off, have, p0, w, t0, t1, lanes):
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
-def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv, lanes):
+def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv, lanes, LR):
     """Advance every pair's pack over bars ``t0 <= t < t1`` (rows of the ``(T, n)`` bar arrays).
 
     Writes ``ivb[t - t0, p]`` = pair ``p``'s ``IV_*`` row after bar ``t`` (``ivb``: at least
@@ -424,6 +438,10 @@ def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv, la
     block): the packs in ``state`` are behind until a block the group cannot run in lanes, or an
     empty block (``t1 == t0``), which brings them up to date. So: call it with an empty block
     before reading or changing ``state`` between calls, and do not share a scratch between packs.
+
+    ``LR``: the bars' log returns from the bar context (``(T, n)``, each pair's over its own
+    bars: :func:`tradejet.engine.driver.bar_context_nb`), which the lanes take instead of
+    computing the same logarithms; an array with no rows: they compute them.
 
     Returns the number of bars advanced, ``t1 - t0``.
     """
@@ -441,9 +459,10 @@ def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv, la
                 and ivb.strides[2] == 8 and ivb.strides[1] == 8 * N_IV and ivb.strides[0] == 8 * N_IV * n
                 and H.shape[0] == have.shape[0] and L.shape[0] == H.shape[0] and C.shape[0] == H.shape[0]
                 and V.shape[0] == H.shape[0] and t0 >= 0 and t1 <= H.shape[0] and t1 - t0 <= ivb.shape[0]):
-            _call_lanes(lanes[_HDR + _ADDR], state, off, H, L, C, V, have, t0, t1, ivb, lanes)
+            lr = LR if LR.shape[0] == H.shape[0] and _rows(LR, n) else LR[:0]
+            _call_lanes(lanes[_HDR + _ADDR], state, off, H, L, C, V, have, t0, t1, ivb, lanes, lr)
         else:  # an empty block for the lanes: they hand the packs back to the pair path
-            _call_lanes(lanes[_HDR + _ADDR], state, off, H, L, C, V, have, t0, t0, ivb, lanes)
+            _call_lanes(lanes[_HDR + _ADDR], state, off, H, L, C, V, have, t0, t0, ivb, lanes, LR[:0])
     # the other pairs one at a time (any bars, any state)
     for p in range(n):
         if done.shape[0] == n and done[p] == 1.0:
@@ -773,13 +792,13 @@ def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv, la
     return t1 - t0
 
 
-def block_types(state, off, ip, O, H, L, C, V, have, ivb, iv, lanes) -> tuple:
+def block_types(state, off, ip, O, H, L, C, V, have, ivb, iv, lanes, LR) -> tuple:
     """The Numba types of :func:`indicators_block_nb`'s arguments (the block's bounds int64)."""
     from numba import typeof
 
     T = typeof
     return (T(state), T(off), T(ip), T(O), T(H), T(L), T(C), T(V), T(have), types.int64, types.int64, T(ivb), T(iv),
-            T(lanes))
+            T(lanes), T(LR))
 
 
 def block_address(tys) -> np.ndarray:

@@ -42,6 +42,7 @@ class SweepWorker:
         self.base_raw = base_raw
         self.keep_returns = keep_returns
         self._ctx: dict[tuple[float, float], np.ndarray] = {}  # (spread_window, vol_window) -> bar context
+        self._lr: np.ndarray | None = None  # the bars' log returns from the first bar context (for the indicators)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.load_s = time.perf_counter() - t0
 
