@@ -167,6 +167,22 @@ def _copy_flat(typingctx, src, dst, count):
     return sig, codegen
 
 
+@intrinsic
+def _with_iv(typingctx, ctx, iv):
+    """``ctx`` with its ``iv`` field set to ``iv`` (a value of the same type): the same arrays
+    otherwise, nothing copied (the decision step reads the indicator block's row in place)."""
+    if not isinstance(ctx, types.BaseNamedTuple) or "iv" not in ctx.fields:
+        return None
+    k = ctx.fields.index("iv")
+    if iv != ctx.types[k]:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.insert_value(args[0], args[1], k)
+
+    return ctx(ctx, iv), codegen
+
+
 # the loop allocates nothing (run_nb does): compiled without reference counting, so the views it
 # takes per bar and the arrays it passes to the per-bar kernels cost no atomic operations
 @njit(cache=True, error_model="numpy", _nrt=False)
@@ -182,10 +198,14 @@ def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, l
     # the covariance is read only by the portfolio limits (the report replays its own)
     update_cov = portfolio_on(ctx.port_params)
     status = RUN_OK
+    cur = ctx  # ctx, its iv the indicator row of the last bar decided (see step 2)
     tb = t0
     te = t0
     for t in range(t0, t1):
         if t == te:  # indicators do not depend on decisions: advance the next block of bars
+            if t > t0:  # the previous block's last row: what the next block starts from (and fills read)
+                _copy_flat(ivb[t - 1 - tb], ctx.iv, n_pairs * N_IV)
+                cur = ctx
             tb = t
             te = min(t1, t + IND_BLOCK)
             if call_i64(ind, (ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, tb, te, ivb, ctx.iv,
@@ -211,7 +231,7 @@ def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, l
                     if code == Fill.FILLED:
                         release = wk[k, WK_RESERVED]
                     wk[k, WK_RESERVED] -= release
-                    pnl = on_fill_nb(ctx, s, p, side, q, price, fee, ts[t], release)
+                    pnl = on_fill_nb(cur, s, p, side, q, price, fee, ts[t], release)  # iv: the last bar's row
                     if n_fills < fills_log.shape[0]:
                         fills_log[n_fills, FL_BAR] = t
                         fills_log[n_fills, FL_PAIR] = p
@@ -243,11 +263,11 @@ def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, l
                 k += 1
 
         # 2. decide (step_nb's decision part, on this bar's indicator row of the block)
-        # the block's row of every pair: a pair without this bar has its previous row repeated
-        # there, which is what ctx.iv holds for it, so the whole (n, N_IV) row is copied as one
-        # contiguous run (vector moves; a loop per pair copied it one float at a time)
-        _copy_flat(ivb[t - tb], ctx.iv, n_pairs * N_IV)
-        n = call_i64(dec, (ctx, ts[t], C[t], have[t], scores[t], intents, out, update_cov))
+        # the block's row of every pair (a pair without this bar has its previous row repeated
+        # there, which is what ctx.iv would hold for it), read in place: cur is ctx with its iv
+        # field set to the row (no copy per bar; ctx.iv itself is brought up to date per block)
+        cur = _with_iv(ctx, ivb[t - tb])
+        n = call_i64(dec, (cur, ts[t], C[t], have[t], scores[t], intents, out, update_cov))
         if n < 0:  # dec is decide_nb compiled for other argument types
             status = RUN_BAD_CALL
             break
@@ -300,6 +320,8 @@ def run_bars_nb(ctx, ts, O, H, L, C, V, have, scores, bar_ctx, pair_rows, cfg, l
         regime[t] = ctx.info[INFO_REGIME]
         active[t] = ctx.info[INFO_ACTIVE]
         tstate[t] = ctx.info[INFO_TRADING_STATE]
+    if t1 > t0 and status == RUN_OK:  # ctx.iv: the last bar's row, for the next call and the caller
+        _copy_flat(ivb[t1 - 1 - tb], ctx.iv, n_pairs * N_IV)
     # an empty block: the indicator groups that ran in vector lanes hand their packs back
     if call_i64(ind, (ctx.ind_state, ctx.ind_off, ctx.ind_params, O, H, L, C, V, have, t1, t1, ivb, ctx.iv,
                       lanes, LR)) < 0:
