@@ -68,4 +68,5 @@ def test_cli_reports_the_full_system_figure(tmp_path):
     # the indicator block's vector lanes beside the same block one pair at a time: same bits, a ratio
     il = json.loads(out.read_text())["indicator_lanes"]
     assert il["parity_ok"] and il["bars"] == 3 * 1440 and il["pairs"] == 10 and il["speedup"] > 0
-    assert "one pair at a time" in r.stdout
+    assert il["lanes_own_logs_ns_per_pair_bar"] > 0
+    assert "one pair at a time" in r.stdout and "their own logarithms" in r.stdout

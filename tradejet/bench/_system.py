@@ -186,8 +186,9 @@ def indicator_lanes_ratio(n_bars: int = 525_600, n_pairs: int = 10, repeat: int 
     ``driver.IND_BLOCK`` bars, groups of pairs in vector lanes) beside the same block run one pair at
     a time (its lanes switched off: ``lane_scratch(code=False)``), same bars, same process; medians of
     ``repeat``. Both get the bar context's log returns, as in the driver (the lanes read them; the
-    pair path takes its own logarithms). Parity: every block's rows and the packs at the end agree
-    bit for bit."""
+    pair path takes its own logarithms); a third run has the lanes take their own logarithms too
+    (``lanes_own_logs_ns_per_pair_bar``). Parity: every block's rows and the packs at the end of
+    all three agree bit for bit."""
     import numpy as np
 
     from tradejet.engine.driver import IND_BLOCK, bar_context_nb
@@ -210,33 +211,40 @@ def indicator_lanes_ratio(n_bars: int = 525_600, n_pairs: int = 10, repeat: int 
         state, off = indicator_state(ip, n)
         return state, off, np.full((n, N_IV), np.nan), np.empty((IND_BLOCK, n, N_IV)), lane_scratch(state, off, ip, code)
 
-    def block(run, a, b):
+    no_lr = LR[:0]  # no log returns handed over: the lanes take the logarithms themselves
+
+    def block(run, a, b, lr=LR):
         state, off, iv, ivb, lanes = run
-        indicators_block_nb(state, off, ip, O, H, L, C, V, have, a, b, ivb, iv, lanes, LR)
+        indicators_block_nb(state, off, ip, O, H, L, C, V, have, a, b, ivb, iv, lanes, lr)
         if b > a:
             iv[:] = ivb[b - a - 1]
 
-    def timed(code):
+    def timed(code, lr=LR):
         run = fresh(code)
         t0 = time.perf_counter()
         for a in range(0, T, IND_BLOCK):
-            block(run, a, min(T, a + IND_BLOCK))
-        block(run, T, T)  # the lanes hand their packs back
+            block(run, a, min(T, a + IND_BLOCK), lr)
+        block(run, T, T, lr)  # the lanes hand their packs back
         return time.perf_counter() - t0
 
-    lanes_run, pair_run = fresh(True), fresh(False)
+    lanes_run, own_run, pair_run = fresh(True), fresh(True), fresh(False)
     parity = True
     for a in range(0, T, IND_BLOCK):
         b = min(T, a + IND_BLOCK)
         block(lanes_run, a, b)
+        block(own_run, a, b, no_lr)
         block(pair_run, a, b)
         parity &= bool(np.array_equal(lanes_run[3][:b - a], pair_run[3][:b - a], equal_nan=True))
+        parity &= bool(np.array_equal(own_run[3][:b - a], pair_run[3][:b - a], equal_nan=True))
     block(lanes_run, T, T)
+    block(own_run, T, T, no_lr)
     parity &= bool(np.array_equal(lanes_run[0], pair_run[0], equal_nan=True))
-    t_lanes, t_pair = [], []
+    parity &= bool(np.array_equal(own_run[0], pair_run[0], equal_nan=True))
+    t_lanes, t_own, t_pair = [], [], []
     for _ in range(repeat):
         t_lanes.append(timed(True))
+        t_own.append(timed(True, no_lr))
         t_pair.append(timed(False))
-    ours, ref = (statistics.median(x) / (T * n) * 1e9 for x in (t_lanes, t_pair))
+    ours, own, ref = (statistics.median(x) / (T * n) * 1e9 for x in (t_lanes, t_own, t_pair))
     return {"bars": T, "pairs": n, "lanes_ns_per_pair_bar": ours, "pair_path_ns_per_pair_bar": ref,
-            "speedup": ref / ours, "parity_ok": parity}
+            "speedup": ref / ours, "lanes_own_logs_ns_per_pair_bar": own, "parity_ok": parity}
