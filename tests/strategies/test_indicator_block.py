@@ -284,3 +284,29 @@ def test_backtest_independent_of_chunks_and_blocks():
     for k in whole.orders:
         np.testing.assert_array_equal(cut.orders[k], whole.orders[k])
     np.testing.assert_array_equal(cut.equity, whole.equity)
+
+
+def test_backtest_the_same_while_the_helper_builds_the_lanes(monkeypatch):
+    """A cold start runs its first chunks one pair at a time until the compile helper has built
+    the lanes (precompile.ready), then in lanes: the same results bit for bit as lanes throughout."""
+    from tradejet.config import Config
+    from tradejet.engine import driver, precompile
+    from tradejet.engine.simulate import MarketBars, run
+    from tradejet.io.synthetic import synthetic_market
+
+    bars = MarketBars.from_synthetic(synthetic_market(days=40, timeframe="1h", seed=5))
+    whole = run(bars, Config(), chunk=200)
+    asked, lanes_seen = [], []
+    monkeypatch.setattr(precompile, "ready", lambda name: asked.append(name) or len(asked) > 2)
+    real_run_nb = driver.run_nb
+
+    def spy(*args, **kw):
+        lanes_seen.append(kw.get("lanes", True))
+        return real_run_nb(*args, **kw)
+
+    monkeypatch.setattr(driver, "run_nb", spy)
+    mixed = run(bars, Config(), chunk=200)
+    assert set(asked) == {"lanes"} and lanes_seen[:2] == [False, False] and all(lanes_seen[2:])
+    for k in whole.fills:
+        np.testing.assert_array_equal(mixed.fills[k], whole.fills[k])
+    np.testing.assert_array_equal(mixed.equity, whole.equity)
