@@ -2,7 +2,7 @@
 
 Numba links the code of every callee into each caller's module, then optimizes and emits
 the whole module again: a big callee costs its compile time once more at every level that
-calls it (measured: the driver spent ~0.6 s re-optimizing the decision step it calls), and
+calls it (measured: the driver spent ~0.8 s re-optimizing the decision step it calls), and
 the caller cannot be compiled before the callee. Called through its address, the callee's
 machine code is the one already compiled (or loaded from Numba's cache) for its own
 dispatcher; the caller only emits the call.
