@@ -16,6 +16,13 @@ Per bar ``t`` (one cross-section of the universe):
 No Python runs per bar. The event driver does the same three things per bar with an
 adapter in between, which is why a backtest and a paper run over the same bars make
 the same decisions.
+
+How the loop reaches its two big callees: the indicator block and the decision step are
+called through their compiled addresses (:mod:`tradejet.kernels._byaddr`, found once per
+run by :func:`run_args`), not linked into the driver, so compiling the driver neither waits
+for them nor optimizes their code again. Within a block of ``IND_BLOCK`` bars the decision
+step reads the block's indicator row in place (``ctx`` with its ``iv`` field set to the row);
+``ctx.iv`` itself is brought up to date at each block's end and at the end of the call.
 """
 
 from __future__ import annotations
