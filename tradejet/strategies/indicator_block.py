@@ -268,11 +268,11 @@ def _lanes_c(sp, n_pairs, row, op, hp, lp, cp, vp, T, n, havep, t0, t1, ivbp, ro
             lanes[g] = 1.0
             live = True
         if live:
-            _log_returns(state, off, C, t0, t1, ivb, p, w, LR)
+            use_lr = _log_returns(state, off, C, t0, t1, ivb, p, w, LR)
             if w == _W:
-                IL.lanes_block_4(ls, lanes[_KC0:_IX0], ix, H, L, C, V, ivb, t0, t1, n, p)
+                IL.lanes_block_4(ls, lanes[_KC0:_IX0], ix, H, L, C, V, ivb, t0, t1, n, p, LR, use_lr)
             else:
-                IL.lanes_block_2(ls, lanes[_KC0:_IX0], ix, H, L, C, V, ivb, t0, t1, n, p)
+                IL.lanes_block_2(ls, lanes[_KC0:_IX0], ix, H, L, C, V, ivb, t0, t1, n, p, LR, use_lr)
             for j in range(w):  # the block's bars onto every count (every pair had every bar)
                 done[p + j] = 1.0
                 for i in range(int(lanes[_HDR + 19])):
@@ -282,29 +282,31 @@ def _lanes_c(sp, n_pairs, row, op, hp, lp, cp, vp, T, n, havep, t0, t1, ivbp, ro
 
 @njit(cache=True, error_model="numpy", _nrt=False)
 def _log_returns(state, off, C, t0, t1, ivb, p, w, LR):
-    """The log returns of pairs ``p .. p+w-1`` (libm's log, as the pair path): lane j's into slot j
-    of the group's first row, where the lanes read them as one vector before writing the rows.
+    """The log returns of pairs ``p .. p+w-1`` for the lanes; returns True when they read them
+    from ``LR`` itself, False when this put them (libm's log, as the pair path) lane j's into
+    slot j of the group's first row, where the lanes read them as one vector.
 
     ``LR`` (``(T, n)``, or no rows) holds the same logarithms from the bar context
-    (``log(close / the pair's previous close)``): taken as they are when the pack's previous
-    close is the close of bar ``t0 - 1`` (every pair here has every bar of the block), so
-    each value is the one this function would compute; the block's first value is checked
-    against its own (an ``LR`` of other bars is not used)."""
+    (``log(close / the pair's previous close)``): the lanes read it when every pack's previous
+    close is the close of bar ``t0 - 1`` (each pair here has every bar of the block), so each
+    value is the one this function would compute; the block's first values are checked against
+    its own (an ``LR`` of other bars is not used). The packs' previous closes move on either way."""
     o_rv = off[10]
+    use = LR.shape[0] == C.shape[0] and t0 >= 1
     for j in range(w):
         q = p + j
         px = state[q, o_rv + 2]
-        if (LR.shape[0] == C.shape[0] and t0 >= 1 and C[t0 - 1, q] == px
-                and LR[t0, q] == log_return_value(C[t0, q], px)):
-            for t in range(t0, t1):
-                ivb[t - t0, p, j] = LR[t, q]
-            px = C[t1 - 1, q]
-        else:
+        use = use and C[t0 - 1, q] == px and LR[t0, q] == log_return_value(C[t0, q], px)
+    for j in range(w):
+        q = p + j
+        px = state[q, o_rv + 2]
+        if not use:
             for t in range(t0, t1):
                 c = C[t, q]
                 ivb[t - t0, p, j] = log_return_value(c, px)
                 px = c
-        state[q, o_rv + 2] = px
+        state[q, o_rv + 2] = C[t1 - 1, q]
+    return use
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)

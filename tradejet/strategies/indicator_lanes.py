@@ -17,8 +17,9 @@ slot ``N_SLOTS`` on (ring element ``i`` of a ring based at slot ``r`` is slot ``
 periods), ``KC`` (float64) the uniform constants; both ``X_*`` / ``K_*`` below.
 
 Contract: ``H, L, C, V`` are C-contiguous ``(T, n)``, ``ivb`` C-contiguous ``(B, n, N_IV)``
-with ``t1 - t0 <= B``, ``p0 + W <= n``; the log returns of the block are already in the
-``IV_RV`` slots of ``ivb`` (read, then overwritten by the realized vol); no bounds checks.
+with ``t1 - t0 <= B``, ``p0 + W <= n``; the log returns of the block are in ``LR`` (laid out as
+``C``) when ``use_lr``, else already in slots ``0 .. W-1`` of pair ``p0``'s row of ``ivb`` (read,
+then overwritten by the row); no bounds checks.
 
 Numba's compile cache only checks the calling module's file: after editing this one,
 delete the cached ``*.nbi``/``*.nbc`` files (``find . -name "*.nb[ic]" -delete``).
@@ -110,6 +111,9 @@ class _Gen:
         ptrs = [context.make_array(sig.args[i])(context, builder, args[i]).data for i in range(8)]
         self.ls, self.kcp, self.ixp, self.hp, self.lp, self.cp, self.vp, self.ivp = ptrs
         self.t0, self.t1, self.n, self.p0 = (b.sext(a, _I64) if a.type.width < 64 else a for a in args[8:12])
+        self.lrp = context.make_array(sig.args[12])(context, builder, args[12]).data
+        use = context.cast(builder, args[13], sig.args[13], types.boolean)
+        self.use_lr = b.icmp_unsigned("!=", use, cgutils.ir.Constant(use.type, 0))
         self.zero = self.ln.k(0.0)
 
     # memory
@@ -266,7 +270,9 @@ def _codegen(W):
             def out(k, vec):
                 outs[k] = vec
 
-            r = g.vld(g.ivp, rb)  # the bar's log returns (the caller's pre-pass: lane j in slot j of pair p0's row)
+            # the bar's log returns: the bar context's (LR, laid out as C), or the caller's pre-pass
+            # (lane j in slot j of pair p0's row)
+            r = g.vld(b.select(g.use_lr, g.lrp, g.ivp), b.select(g.use_lr, io, rb))
             out(IV_DON_HIGH, get(S_PHI))
             out(IV_DON_LOW, get(S_PLO))
             out(IV_VOL_SMA, get(S_PVS))
@@ -422,15 +428,16 @@ def _codegen(W):
 
 
 def _make(W):
-    def typer(typingctx, LS, KC, IX, H, L, C, V, ivb, t0, t1, n, p0):
-        return types.void(LS, KC, IX, H, L, C, V, ivb, t0, t1, n, p0), _codegen(W)
+    def typer(typingctx, LS, KC, IX, H, L, C, V, ivb, t0, t1, n, p0, LR, use_lr):
+        return types.void(LS, KC, IX, H, L, C, V, ivb, t0, t1, n, p0, LR, use_lr), _codegen(W)
 
     typer.__name__ = f"lanes_block_{W}"
     return intrinsic(typer)
 
 
-#: ``lanes_block_W(LS, KC, IX, H, L, C, V, ivb, t0, t1, n, p0)``: advance pairs
+#: ``lanes_block_W(LS, KC, IX, H, L, C, V, ivb, t0, t1, n, p0, LR, use_lr)``: advance pairs
 #: ``p0 .. p0+W-1`` over bars ``t0 <= t < t1`` (see the module docstring); four lanes, or two
-#: (the last pairs of a universe that is not a multiple of four)
+#: (the last pairs of a universe that is not a multiple of four). The log returns come from
+#: ``LR`` ((T, n), as ``C``) when ``use_lr``, else from the caller's pre-pass in ``ivb``.
 lanes_block_4 = _make(4)
 lanes_block_2 = _make(2)
