@@ -141,17 +141,16 @@ def _parent_jobs():
     from tradejet.engine.simulate import build_context
     from tradejet.engine.step import on_fill_nb, on_order_done_nb
     from tradejet.kernels.fills import fill_bar_nb
-    from tradejet.strategies.indicator_block import indicators_block_nb
+    from tradejet.strategies.indicator_block import block_address, block_types
 
     ctx, _rows, _fcfg, _ = build_context(["BTC/USD", "ETH/USD"], Config())
     i64, f64, T = types.int64, types.float64, typeof
     row = typeof(np.zeros(2))
-    m2 = typeof(np.zeros((2, 2)))
 
-    def indicators():
-        indicators_block_nb.compile((T(ctx.ind_state), T(ctx.ind_off), T(ctx.ind_params), m2, m2, m2, m2, m2,
-                                     typeof(np.zeros((2, 2), np.bool_)), i64, i64, typeof(np.zeros((2, 2, 2))),
-                                     T(ctx.iv), row, m2))
+    def indicators():  # the types the driver's call has (block_types, as driver.run_args builds them)
+        m = np.zeros((2, 2))
+        block_address(block_types(ctx.ind_state, ctx.ind_off, ctx.ind_params, m, m, m, m, m,
+                                  np.zeros((2, 2), np.bool_), np.zeros((2, 2, 2)), ctx.iv, np.zeros(2), m))
 
     def fills():
         fill_bar_nb.compile((row, i64, row, row, row))

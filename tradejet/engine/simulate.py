@@ -259,9 +259,9 @@ def run(bars: MarketBars, config: Config | None = None, *, scores: np.ndarray | 
     ``$TRADEJET_HOME``) scores the bars one by one before the loop; its status is in
     ``result.extra["ml_guard"]``, the tranche statistics in ``result.extra["tranches"]``.
     """
-    from tradejet.engine.driver import N_FL, N_OL, N_WK, run_bars_nb, run_nb
     from numba import typeof
 
+    from tradejet.engine.driver import N_FL, N_OL, N_WK, run_bars_nb, run_nb
     from tradejet.engine.step import new_buffers
 
     cfg = config or Config()
