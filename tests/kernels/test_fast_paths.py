@@ -13,6 +13,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 import tradejet.kernels as K
 from tests.kernels.conftest import assert_close
 from tests.kernels.test_vs_talib import random_walk
+from tradejet.kernels import fused as F
 from tradejet.kernels._core import RESUM
 from tradejet.kernels.indicators import CHUNK
 
@@ -139,3 +140,59 @@ def test_features_2d_on_threads_names_a_bad_value():
     panel[4][80_000, 2] = -1.0
     with pytest.raises(ValueError, match=r"volume must be >= 0, was -1.0 at flat index 240002"):
         K.features_2d(*panel)
+
+
+# ---- the 2-D form's four-symbol lanes (tradejet.kernels._lanes2d): every path against the 1-D kernel
+
+_COLS = ("open", "high", "low", "close", "volume")
+
+
+def _one(dj):
+    return K.features(*(dj[k] for k in _COLS))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_features_2d_lanes_equal_1d_with_streaming_stores_and_leftover_symbols(threads):
+    # 6 symbols: one group of four in lanes, two one by one; 117 MB of output: non-temporal stores
+    ds, panel = _panel(6, 90_000)
+    out = K.features_2d(*panel, threads=threads)
+    assert out.ctypes.data % 64 == 0 and out.nbytes >= F.NT_MIN_BYTES
+    for j, dj in enumerate(ds):
+        np.testing.assert_array_equal(out[j], _one(dj), err_msg=f"symbol {j}")
+
+
+def test_features_2d_lanes_into_an_unaligned_out_buffer():
+    # an out= whose rows are not 32-byte aligned takes ordinary stores; same bits
+    ds, panel = _panel(4, 90_003)
+    raw = np.full(4 * K.N_FEATURES * 90_003 + 1, 7.0)
+    start = 1 if raw.ctypes.data % 32 == 0 else 0
+    buf = raw[start:start + 4 * K.N_FEATURES * 90_003].reshape(4, K.N_FEATURES, 90_003)
+    assert buf.ctypes.data % 32 != 0
+    out = K.features_2d(*panel, out=buf, threads=2)
+    assert out is buf
+    for j, dj in enumerate(ds):
+        np.testing.assert_array_equal(out[j], _one(dj), err_msg=f"symbol {j}")
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_features_2d_lanes_outside_markstein_range_divide_exactly(scale):
+    # prices whose sums leave [2**-960, 2**1000] for a stretch: those blocks run again with true
+    # divisions (the fast path's division by a constant does not cover them); equal to 1-D
+    ds, panel = _panel(4, 3_000)
+    for k in ("open", "high", "low", "close"):
+        panel[_COLS.index(k)][1_000:1_300, 2] *= scale
+        ds[2][k][1_000:1_300] *= scale
+    out = K.features_2d(*panel, threads=1)
+    for j, dj in enumerate(ds):
+        np.testing.assert_array_equal(out[j], _one(dj), err_msg=f"symbol {j}")
+
+
+def test_features_2d_lanes_name_a_bad_value_in_a_lane():
+    _, panel = _panel(4, 5_000)
+    panel[3][4_000, 2] = np.nan
+    with pytest.raises(ValueError, match=r"close has NaN at index \(4000, 2\) \(bar 4000, symbol 2\)"):
+        K.features_2d(*panel)
+    panel[3][4_000, 2] = 100.0
+    panel[4][4_500, 3] = -1.0
+    with pytest.raises(ValueError, match=r"volume must be >= 0, was -1.0 at flat index 18003"):
+        K.features_2d(*panel, threads=2)

@@ -14,7 +14,8 @@ parity with TA-Lib checked before any ratio is trusted):
   same buffer (bar by bar and row by row; the floor is the faster; also row by row with
   non-temporal stores, which skip reading each line before writing it), timed beside it: the
   memory traffic no fused kernel can avoid (a reference, not a target);
-- the 2-D form (bars x ``--symbols``) per series vs that TA-Lib set per series;
+- the 2-D form (bars x ``--symbols``) per series vs that TA-Lib set per series (the threads it
+  used and whether it wrote with streaming stores);
 - one streaming update of the whole set for one symbol, called from Python;
 - in subprocesses: ``import tradejet``, launch-to-first-computation of this command on a
   warm compile cache, and the cold compile time (empty NUMBA_CACHE_DIR).
@@ -345,10 +346,9 @@ def run(args: argparse.Namespace) -> int:
         m = args.symbols
         ds = [_walk(n, seed=100 + j) for j in range(m)]
         panel = [np.column_stack([dj[k] for dj in ds]) for k in ("open", "high", "low", "close", "volume")]
-        buf2 = np.empty((m, K.N_FEATURES, n))
-        out2 = K.features_2d(*panel, out=buf2)
+        out2 = buf2 = K.features_2d(*panel)  # its own (64-byte aligned) result, reused as out=
         ok2 = all(np.array_equal(out2[j], K.features(*(dj[k] for k in ("open", "high", "low", "close", "volume"))),
-                                 equal_nan=True) for j, dj in enumerate(ds[:2]))
+                                 equal_nan=True) for j, dj in enumerate(ds))
 
         def talib_panel():
             for dj in ds:
@@ -356,11 +356,12 @@ def run(args: argparse.Namespace) -> int:
                     ref(dj)
 
         t_2, t_t2, b_2, b_t2 = _paired(lambda: K.features_2d(*panel, out=buf2, threads=threads_2d),
-                                       talib_panel if have_ref else None,
-                                       max(args.repeat // 2, 1))
+                                       talib_panel if have_ref else None, args.repeat)
         result["fused_2d"].append({"bars": n, "symbols": m, "tradejet_ns_per_bar_per_series": t_2 / (n * m) * 1e9,
                                    "talib_ns_per_bar_per_series": t_t2 / (n * m) * 1e9, "speedup": t_t2 / t_2,
                                    "speedup_best": b_t2 / b_2,
+                                   "threads": F.threads_2d(n, m, threads_2d),
+                                   "streaming_stores": bool(out2.nbytes >= F.NT_MIN_BYTES and n % 4 == 0),
                                    "parity_ok": bool(ok2)})
         del buf2, out2, panel
 
@@ -442,6 +443,8 @@ def _print(r: dict) -> None:
         flag = "  MISSED (target 3x)" if x["speedup"] < TARGETS["fused_2d_speedup_min"] else ""
         out(f"  {x['bars']:>9} bars x {x['symbols']}: tradejet {x['tradejet_ns_per_bar_per_series']:.2f} ns/bar/series, "
             f"TA-Lib {x['talib_ns_per_bar_per_series']:.2f}, {x['speedup']:.2f}x faster (best-of {x['speedup_best']:.2f}x), "
+            f"{x.get('threads', 1)} thread{'s' if x.get('threads', 1) > 1 else ''}"
+            f"{', streaming stores' if x.get('streaming_stores') else ''}, "
             f"parity {'ok' if x['parity_ok'] else 'FAIL'}{flag}\n")
     s = r["streaming"]
     flag = "" if s["us_per_update"] < TARGETS["streaming_update_us_max"] else "  MISSED (target < 1 us)"

@@ -40,6 +40,7 @@ import os
 import numpy as np
 from numba import carray
 
+from tradejet.kernels import _lanes2d as _L
 from tradejet.kernels import _vec
 from tradejet.kernels import streaming as _s
 from tradejet.kernels._core import (
@@ -153,6 +154,7 @@ _HUGE = 2.0 ** 1000
  _RV1, _RV2, _WS, _WW, _RQ1, _RQ2, _Q1, _Q2, _RW1, _RW2, _RW3, _SPV, _SV, _NZ, _DX, _SDS, _LR) = (
     k * ROW + HIST for k in range(35))
 N_SCRATCH = 35
+N_WST = 33       # floats of the chains' state between the warm-up and the blocks (_warm_nb)
 # rows reused before their owner writes them: the stoch extremes and range (before the chains)
 _HH, _LL, _DIFF = _S1, _S2, _XS
 
@@ -566,14 +568,13 @@ def _blocks(high, low, close, volume, out, ring_pv, w0,
 
 
 @jit
-def features_1d_nb(high, low, close, volume, out, rings):
-    """Compute the standard set for one symbol into ``out`` (N_FEATURES, n) in one sweep.
+def _warm_nb(high, low, close, volume, out, rings, st):
+    """Bars ``0 .. min(n, WARM) - 1`` of :func:`features_1d_nb`, bar by bar with every step
+    function's seed branches, except max and min (rows 21-22).
 
-    The first WARM bars bar by bar (every step function with its seed branches), the rest
-    in blocks of BLK bars by :func:`_blocks` (see the comment above WARM).
-    ``rings`` is scratch of shape (4, P) (stoch %K/%D rings and the VWAP pv ring).
-    Returns the number of bars with a non-finite input, close <= 0 or volume < 0 (a
-    code: the wrapper raises naming the first)."""
+    Leaves the chains' state in ``st`` (N_WST floats, the order of :func:`_blocks`'
+    parameters from ``s_sma`` on; ``rings[2]`` holds the VWAP's pv ring). Returns the number of
+    bad bars (as features_1d_nb)."""
     n = close.shape[0]
     fp = float(P)
     inv = 1.0 / P
@@ -774,14 +775,64 @@ def features_1d_nb(high, low, close, volume, out, rings):
             out[26, t] = vwap_value(vw_spv, vw_sv, vw_nz, tp)
         else:
             out[26, t] = NAN
-    if n > w0:
+    # the chains' state for the steady state (_blocks' parameters, in order)
+    fkm1 = ring_k[(pos_k + STOCH_SK - 1) % STOCH_SK]
+    fkm2 = ring_k[(pos_k + STOCH_SK - 2) % STOCH_SK]
+    st[0] = s_sma
+    st[1] = v_left
+    st[2] = v_shift
+    st[3] = v_s1
+    st[4] = v_s2
+    st[5] = e_ema
+    st[6] = w_sum
+    st[7] = w_sub
+    st[8] = w_left
+    st[9] = r_gain
+    st[10] = r_loss
+    st[11] = a_acc
+    st[12] = m_f
+    st[13] = m_s
+    st[14] = m_g
+    st[15] = d_pdm
+    st[16] = d_mdm
+    st[17] = d_tr
+    st[18] = d_acc
+    st[19] = st_k
+    st[20] = fkm1
+    st[21] = fkm2
+    st[22] = st_d
+    st[23] = o_obv
+    st[24] = q_left
+    st[25] = q_shift
+    st[26] = q_s1
+    st[27] = q_s2
+    st[28] = vw_left
+    st[29] = vw_spv
+    st[30] = vw_sv
+    st[31] = vw_nz
+    st[32] = vw_pos
+    return bad
+
+
+@jit
+def features_1d_nb(high, low, close, volume, out, rings):
+    """Compute the standard set for one symbol into ``out`` (N_FEATURES, n) in one sweep.
+
+    The first WARM bars bar by bar (:func:`_warm_nb`: every step function with its seed
+    branches), the rest in blocks of BLK bars by :func:`_blocks` (see the comment above WARM).
+    ``rings`` is scratch of shape (4, P) (stoch %K/%D rings and the VWAP pv ring).
+    Returns the number of bars with a non-finite input, close <= 0 or volume < 0 (a
+    code: the wrapper raises naming the first)."""
+    n = close.shape[0]
+    st = np.empty(N_WST)
+    bad = _warm_nb(high, low, close, volume, out, rings, st)
+    if n > WARM:
         # the steady state, in blocks (see _blocks): carry the chains' state over
-        fkm1 = ring_k[(pos_k + STOCH_SK - 1) % STOCH_SK]
-        fkm2 = ring_k[(pos_k + STOCH_SK - 2) % STOCH_SK]
-        bad += _blocks(high, low, close, volume, out, ring_pv, w0,
-                       s_sma, v_left, v_shift, v_s1, v_s2, e_ema, w_sum, w_sub, w_left, r_gain, r_loss, a_acc,
-                       m_f, m_s, m_g, d_pdm, d_mdm, d_tr, d_acc, st_k, fkm1, fkm2, st_d, o_obv,
-                       q_left, q_shift, q_s1, q_s2, vw_left, vw_spv, vw_sv, vw_nz, vw_pos)
+        bad += _blocks(high, low, close, volume, out, rings[2], WARM,
+                       st[0], int(st[1]), st[2], st[3], st[4], st[5], st[6], st[7], int(st[8]), st[9], st[10],
+                       st[11], st[12], st[13], st[14], st[15], st[16], st[17], st[18], st[19], st[20], st[21],
+                       st[22], st[23], int(st[24]), st[25], st[26], st[27], int(st[28]), st[29], st[30], int(st[31]),
+                       int(st[32]))
     # max and min (Donchian, rows 21-22) by the batch kernel's SIMD passes: exact, so equal
     # np.int64(P), not the literal: Numba would compile the whole SIMD max/min pass again for Literal[int](20)
     _rolling_extreme(close, np.int64(P), out[21], True)
@@ -790,16 +841,141 @@ def features_1d_nb(high, low, close, volume, out, rings):
 
 
 @jit
-def features_2d_nb(high, low, close, volume, out, rings):
-    """Compute the standard set for ``m`` symbols given as (m, n) C-contiguous rows into
-    ``out`` (m, N_FEATURES, n): ``out[j]`` is the 1-D result of symbol ``j``.
+def _lane_start(high, low, close, volume, out, p, j, w0, st, ls, ix, xb):
+    """Lane ``j`` of a group: symbol ``p``'s state after its warm-up (``st``, from :func:`_warm_nb`;
+    ``out`` its rows) in the lane layout of :mod:`tradejet.kernels._lanes2d`, and the block
+    buffer's history (the bars before ``w0``)."""
+    for k, slot in ((0, _L.S_SMA), (5, _L.S_EMA), (12, _L.S_MF), (13, _L.S_MS), (14, _L.S_MG), (23, _L.S_OBV),
+                    (9, _L.S_GAIN), (10, _L.S_LOSS), (11, _L.S_ATR), (15, _L.S_PDM), (16, _L.S_MDM),
+                    (17, _L.S_TR), (18, _L.S_ADX), (19, _L.S_STK), (20, _L.S_FKM1), (21, _L.S_FKM2),
+                    (22, _L.S_STD), (2, _L.S_VSH), (3, _L.S_VS1), (4, _L.S_VS2), (6, _L.S_WSUM), (7, _L.S_WSUB),
+                    (25, _L.S_QSH), (26, _L.S_QS1), (27, _L.S_QS2), (29, _L.S_SPV), (30, _L.S_SV), (31, _L.S_NZ)):
+        ls[slot * _L.W + j] = st[k]
+    ls[_L.S_SKM1 * _L.W + j] = out[17, w0 - 1]
+    ls[_L.S_SKM2 * _L.W + j] = out[17, w0 - 2]
+    ls[_L.S_BAD * _L.W + j] = 0.0
+    ix[_L.X_VLEFT] = int(st[1])
+    ix[_L.X_WLEFT] = int(st[8])
+    ix[_L.X_QLEFT] = int(st[24])
+    ix[_L.X_VWLEFT] = int(st[28])
+    for r in range(_L.HIST):  # the block buffer's history: the HIST bars before w0
+        u = w0 - _L.HIST + r
+        a = close[u, p]
+        c = a
+        for q in range(1, 4):
+            a = max(a, close[u - q, p])
+            c = min(c, close[u - q, p])
+        for f, val in ((_L.F_H, high[u, p]), (_L.F_L, low[u, p]), (_L.F_C, close[u, p]), (_L.F_V, volume[u, p]),
+                       (_L.F_LR, out[23, u]), (_L.F_MX4, a), (_L.F_MN4, c),
+                       (_L.F_PV, typical_price(high[u, p], low[u, p], close[u, p]) * volume[u, p])):
+            xb[(r * _L.NFLD + f) * _L.W + j] = val
 
-    Symbol after symbol, each over contiguous memory: at 1M bars the kernel is bound by
-    memory traffic (27 output rows), and per-symbol contiguous blocks keep every cache line
-    written once; ``rings`` is scratch of shape (4, P)."""
+
+@jit
+def panel_groups(n, m):
+    """Symbols computed four to a vector (``4 * groups`` of them): none when the series does not
+    leave the warm-up."""
+    return m // _L.W if n > WARM else 0
+
+
+@jit
+def panel_warm_nb(high, low, close, volume, out, ls, ix, xb):
+    """The warm-up of the grouped symbols of the (n, m) panels (the first WARM bars of their
+    rows of ``out``, by :func:`_warm_nb`) and each group's lane state: ``ls[g]``, ``ix[g]``,
+    ``xb[g]`` for :mod:`tradejet.kernels._lanes2d`. Returns the number of bad bars."""
+    n, m = close.shape
+    w0 = min(n, WARM)
+    rings = np.zeros((4, P))
+    st = np.empty(N_WST)
+    hc = np.empty(w0)
+    lc = np.empty(w0)
+    cc = np.empty(w0)
+    vc = np.empty(w0)
     bad = 0
-    for j in range(close.shape[0]):
-        bad += features_1d_nb(high[j], low[j], close[j], volume[j], out[j], rings)
+    for g in range(panel_groups(n, m)):
+        for j in range(_L.W):
+            p = g * _L.W + j
+            for t in range(w0):
+                hc[t] = high[t, p]
+                lc[t] = low[t, p]
+                cc[t] = close[t, p]
+                vc[t] = volume[t, p]
+            rings[:] = 0.0
+            o = out[p]
+            bad += _warm_nb(hc, lc, cc, vc, o, rings, st)
+            _rolling_extreme(cc, np.int64(P), o[21, :w0], True)
+            _rolling_extreme(cc, np.int64(P), o[22, :w0], False)
+            _lane_start(high, low, close, volume, o, p, j, w0, st, ls[g], ix[g], xb[g])
+    return bad
+
+
+@jit
+def panel_lanes_a_nb(high, low, close, volume, out, ls, ix, xb, nt):
+    """Bars WARM.. of the rows PART_A of every group of four symbols (state from
+    :func:`panel_warm_nb`; :func:`panel_lanes_b_nb` may run at once on another thread, with its
+    own ``ls``, ``ix``, ``xb``). ``nt``: non-temporal stores (32-byte aligned rows of ``out``).
+    Returns the number of bad lane-bars."""
+    n, m = close.shape
+    rs = np.empty(_L.RS_SIZE)
+    sc = np.empty(_L.SC_SIZE)
+    bad = 0
+    for g in range(panel_groups(n, m)):
+        bad += _L.lanes_features_a(high, low, close, volume, out, ls[g], ix[g], xb[g], rs, sc, WARM, n, g * _L.W, nt)
+    return bad
+
+
+@jit
+def panel_lanes_b_nb(high, low, close, volume, out, ls, ix, xb, nt):
+    """The rows PART_B (see :func:`panel_lanes_a_nb`)."""
+    n, m = close.shape
+    rs = np.empty(_L.RS_SIZE)
+    sc = np.empty(_L.SC_SIZE)
+    for g in range(panel_groups(n, m)):
+        _L.lanes_features_b(high, low, close, volume, out, ls[g], ix[g], xb[g], rs, sc, WARM, n, g * _L.W, nt)
+    return 0
+
+
+@jit
+def panel_column_nb(high, low, close, volume, out, p):
+    """Symbol ``p`` of the panels by :func:`features_1d_nb` on a copy of its columns (the
+    symbols not in a group of four). Returns the number of bad bars."""
+    n = close.shape[0]
+    hc = np.empty(n)
+    lc = np.empty(n)
+    cc = np.empty(n)
+    vc = np.empty(n)
+    for t in range(n):
+        hc[t] = high[t, p]
+        lc[t] = low[t, p]
+        cc[t] = close[t, p]
+        vc[t] = volume[t, p]
+    return features_1d_nb(hc, lc, cc, vc, out[p], np.zeros((4, P)))
+
+
+def panel_state(m: int):
+    """Empty lane state for :func:`panel_warm_nb` / :func:`panel_lanes_a_nb` (``m`` symbols)."""
+    g = max(m // _L.W, 1)
+    return (np.zeros((g, 2 * _L.N_SLOTS * _L.W)), np.zeros((g, 2 * _L.N_IX), np.int64),
+            np.zeros((g, _L.XB_SIZE)))
+
+
+@jit
+def features_panel_nb(high, low, close, volume, out, ls, ix, xb, nt):
+    """Compute the standard set for the (n, m) C-contiguous panels (bars x symbols) into
+    ``out`` (m, N_FEATURES, n) on one thread: ``out[p]`` is the 1-D result of symbol ``p``, bit
+    for bit. Symbols in groups of four, one per vector lane (:mod:`tradejet.kernels._lanes2d`),
+    after each one's warm-up by :func:`_warm_nb`; the symbols left over (m % 4, or all of them
+    when the series does not leave the warm-up) by :func:`features_1d_nb`. ``ls, ix, xb``: from
+    :func:`panel_state`. Returns the number of bad lane-bars (see features_1d_nb)."""
+    n, m = close.shape
+    bad = panel_warm_nb(high, low, close, volume, out, ls, ix, xb)
+    ls2 = ls.copy()  # PART_B starts from the same state as PART_A
+    ix2 = ix.copy()
+    xb2 = xb.copy()
+    bad += panel_lanes_a_nb(high, low, close, volume, out, ls, ix, xb, nt)
+    bad += panel_lanes_b_nb(high, low, close, volume, out, ls2, ix2, xb2, nt)
+    for p in range(panel_groups(n, m) * _L.W, m):
+        bad += panel_column_nb(high, low, close, volume, out, p)
     return bad
 
 
@@ -1021,14 +1197,53 @@ def features(open, high, low, close, volume, *, out=None) -> np.ndarray:  # noqa
     return o
 
 
+# a 2-D computation of at least this many bar-symbols runs on several threads by default
+PAR_MIN = 100_000
+# outputs of at least this many bytes are written with non-temporal stores (past any cache:
+# no read of each line before it is written), when their rows are 32-byte aligned
+NT_MIN_BYTES = 64 << 20
+_POOL = None
+
+
+def _pool():
+    """The threads of the 2-D form (started once, kept: starting threads per call costs more than
+    a small computation)."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 2), thread_name_prefix="tradejet-features")
+    return _POOL
+
+
+def _aligned_empty(shape) -> np.ndarray:
+    """An uninitialised float64 array whose data starts on a 64-byte boundary."""
+    size = int(np.prod(shape))
+    raw = np.empty(size + 8)
+    skip = (-raw.ctypes.data % 64) // 8
+    return raw[skip:skip + size].reshape(shape)
+
+
+def threads_2d(n: int, m: int, threads: int | None = None) -> int:
+    """The threads :func:`features_2d` uses for ``n`` bars of ``m`` symbols: one below PAR_MIN
+    bar-symbols, else up to two (the set's halves of the four-symbol groups run at once; the
+    symbols left over one by one on the threads), capped by ``threads`` (default: the CPUs)."""
+    cap = (os.cpu_count() or 1) if threads is None else max(1, int(threads))
+    tasks = (2 if panel_groups(n, m) else 0) + (m - panel_groups(n, m) * _L.W)
+    return 1 if n * m < PAR_MIN else max(1, min(cap, tasks))
+
+
 def features_2d(open, high, low, close, volume, *, out=None, threads: int | None = None) -> np.ndarray:  # noqa: A002
     """Return the standard set for (bars x symbols) inputs as an (m, N_FEATURES, n) array.
 
-    ``out[j]`` equals ``features(...)`` of column ``j`` exactly. Each symbol's columns are
-    copied to contiguous rows and computed by :func:`features_1d_nb` (which releases the
-    GIL) on up to ``threads`` threads (default: one per CPU; serial below 250k bar-symbols).
-    The kernel counts bad inputs as it goes; only then are the inputs scanned, to name
-    the first bad one.
+    ``out[j]`` equals ``features(...)`` of column ``j`` exactly. Symbols go four to a vector
+    (:mod:`tradejet.kernels._lanes2d`: the panel holds them side by side), the rest one by
+    one (:func:`features_1d_nb`). On ``threads`` threads (default: one per CPU; serial below
+    PAR_MIN bar-symbols), the set's two halves (PART_A, PART_B) of the same symbols run at
+    once, each writing its own rows; the kernels release the GIL. A fresh result (``out=None``)
+    is 64-byte aligned, so a large one is written with non-temporal stores; pass it back as
+    ``out=`` to keep that. The kernels count bad inputs as they go; only then are the inputs
+    scanned, to name the first bad one.
     """
     arrays = {k: _panel(k, v, k == "open") for k, v in
               (("open", open), ("high", high), ("low", low), ("close", close), ("volume", volume))}
@@ -1036,21 +1251,27 @@ def features_2d(open, high, low, close, volume, *, out=None, threads: int | None
     if len(set(shapes.values())) != 1:
         raise ValueError(f"open, high, low, close and volume must have the same shape, got {shapes}")
     n, m = arrays["close"].shape
-    o = _out_buf(out, (m, N_FEATURES, n))
-    cols = [arrays[k] for k in ("high", "low", "close", "volume")]
+    o = _aligned_empty((m, N_FEATURES, n)) if out is None else _out_buf(out, (m, N_FEATURES, n))
+    h, lo, c, v = (np.ascontiguousarray(arrays[k]) for k in ("high", "low", "close", "volume"))
+    nt = int(o.ctypes.data % 32 == 0 and n % 4 == 0 and o.nbytes >= NT_MIN_BYTES)
+    ls, ix, xb = panel_state(m)
+    groups = panel_groups(n, m)
+    if threads_2d(n, m, threads) > 1:
+        bad = panel_warm_nb(h, lo, c, v, o, ls, ix, xb)
+        tasks = []
+        if groups:
+            # PART_A and PART_B of every group, each with its own state (the warm-up's)
+            tasks += [(panel_lanes_a_nb, ls, ix, xb), (panel_lanes_b_nb, ls.copy(), ix.copy(), xb.copy())]
+        tasks += [(p,) for p in range(groups * _L.W, m)]
 
-    def one(j: int) -> int:
-        rows = [np.ascontiguousarray(c[:, j]) for c in cols]
-        return int(features_1d_nb(*rows, o[j], np.zeros((4, P))))
+        def run(task) -> int:
+            if len(task) == 1:
+                return int(panel_column_nb(h, lo, c, v, o, task[0]))
+            return int(task[0](h, lo, c, v, o, *task[1:], nt))
 
-    workers = min(m, os.cpu_count() or 1) if threads is None else max(1, min(int(threads), m))
-    if workers > 1 and n * m >= 250_000:  # below that, starting threads costs more than it saves
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(workers) as ex:
-            bad = sum(ex.map(one, range(m)))
+        bad += sum(_pool().map(run, tasks))
     else:
-        bad = sum(one(j) for j in range(m))
+        bad = int(features_panel_nb(h, lo, c, v, o, ls, ix, xb, nt))
     if bad:
         for k in ("high", "low", "close", "volume"):
             _scan_panel(k, np.ascontiguousarray(arrays[k]))
