@@ -59,3 +59,19 @@ def test_streaming_update(benchmark):
         K.features_update(state, 100.0, 101.0, 99.0, 100.5, 10.0, row)
     benchmark.group = "streaming"
     benchmark(K.features_update, state, 100.0, 101.0, 99.0, 100.5, 10.0, row)
+
+
+@pytest.mark.parametrize("impl", ["tradejet_2d", "talib_per_series"])
+@pytest.mark.parametrize("n", SIZES)
+def test_fused_2d(benchmark, n, impl):
+    m = 4
+    ds = [_walk(n, seed=100 + j) for j in range(m)]
+    panel = [np.column_stack([dj[k] for dj in ds]) for k in ("open", "high", "low", "close", "volume")]
+    buf = K.features_2d(*panel)  # its own 64-byte aligned result, reused as out=
+    for j, dj in enumerate(ds):  # parity before timing: each symbol equals the 1-D set exactly
+        np.testing.assert_array_equal(buf[j], K.features(*(dj[k] for k in ("open", "high", "low", "close", "volume"))))
+    benchmark.group = f"fused-2d-{n}x{m}"
+    if impl == "tradejet_2d":
+        benchmark(lambda: K.features_2d(*panel, out=buf))
+    else:
+        benchmark(lambda: [ref(dj) for dj in ds for _, ref in CASES.values()])
