@@ -483,6 +483,9 @@ def _make_codegen(part):
             with loop(_c(0), _c(HIST * NFLD)) as (j, _):
                 src = b.mul(b.add(b.mul(L, _c(NFLD)), j), _c(W))
                 g.vst(g.vld(g.xbp, src), g.xbp, b.mul(j, _c(W)))
+        with b.if_then(nt):  # order the non-temporal stores before whatever the caller does next
+            fn = cgutils.get_or_insert_function(b.module, _ir.FunctionType(_ir.VoidType(), []), "llvm.x86.sse.sfence")
+            b.call(fn, [])
         save_state(0)
         if not A:
             return _c(0)
