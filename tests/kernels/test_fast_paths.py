@@ -196,3 +196,30 @@ def test_features_2d_lanes_name_a_bad_value_in_a_lane():
     panel[4][4_500, 3] = -1.0
     with pytest.raises(ValueError, match=r"volume must be >= 0, was -1.0 at flat index 18003"):
         K.features_2d(*panel, threads=2)
+
+
+# ---- one symbol's set in two halves on two threads (tradejet.kernels._halves)
+
+def test_features_in_halves_on_two_threads_equal_one_thread_and_separate():
+    d = random_walk(11, F.PAR_MIN_1D + 1_001, 100.0, 0.02)
+    cols = [d[k] for k in _COLS]
+    one = K.features(*cols, threads=1)
+    two = K.features(*cols, threads=2)
+    np.testing.assert_array_equal(two, one)
+    # a row of each half against its separate function (test_streaming_and_fused checks them all)
+    hlc = (d["high"], d["low"], d["close"])
+    for row, value in (("atr", K.atr(*hlc, 14)), ("adx", K.adx(*hlc, 14)), ("max", K.rolling_max(d["close"], 20)),
+                       ("wma", K.wma(d["close"], 20)), ("min", K.rolling_min(d["close"], 20)),
+                       ("log_return", K.log_returns(d["close"])), ("vwap", K.rolling_vwap(*hlc, d["volume"], 20))):
+        np.testing.assert_array_equal(two[K.FEATURES.index(row)], value, err_msg=row)
+
+
+def test_features_in_halves_name_a_bad_value():
+    d = random_walk(12, F.PAR_MIN_1D + 10, 100.0, 0.02)
+    d["high"][F.PAR_MIN_1D - 5] = np.inf
+    with pytest.raises(ValueError, match=f"high has inf at index {F.PAR_MIN_1D - 5}"):
+        K.features(*(d[k] for k in _COLS), threads=2)
+    d["high"][F.PAR_MIN_1D - 5] = d["close"][F.PAR_MIN_1D - 5]
+    d["volume"][7] = -2.0  # in the warm-up (counted before the halves start)
+    with pytest.raises(ValueError, match="volume"):
+        K.features(*(d[k] for k in _COLS), threads=2)

@@ -269,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
 
     global _CLOCK
     _CLOCK = time.thread_time if getattr(args, "clock", "wall") == "thread" else time.perf_counter
-    threads_2d = 1 if _CLOCK is time.thread_time else None
+    threads_cap = 1 if _CLOCK is time.thread_time else None  # thread clock: one thread (it counts only its own)
     t_start = time.perf_counter()
     _compile_everything()
     compile_s = time.perf_counter() - t_start
@@ -321,12 +321,12 @@ def run(args: argparse.Namespace) -> int:
             talib_set(d)
             _extras_reference(d)
 
-        t_f, t_t, b_f, b_t = _paired(lambda: K.features(*cols, out=buf), talib_set if have_ref else None, args.repeat)
+        t_f, t_t, b_f, b_t = _paired(lambda: K.features(*cols, out=buf, threads=threads_cap), talib_set if have_ref else None, args.repeat)
         _, t_full, _, b_full = _paired(lambda: None, full_set if have_ref else None, max(args.repeat // 2, 1))
         # store floor: trivial loops writing the same 27 rows of the same buffer, beside the fused kernel
         x = d["close"]
         (t_f2, _), (t_bar, b_bar), (t_row, b_row), (t_nt, _) = _interleaved(
-            [lambda: K.features(*cols, out=buf), lambda: floor.write_rows_bar_major(x, buf),
+            [lambda: K.features(*cols, out=buf, threads=threads_cap), lambda: floor.write_rows_bar_major(x, buf),
              lambda: floor.write_rows_row_major(x, buf), lambda: floor.write_rows_row_major_nt(x, buf)],
             args.repeat)
         result["fused"].append({"bars": n, "features": K.N_FEATURES, "tradejet_ns_per_bar": t_f / n * 1e9,
@@ -339,7 +339,8 @@ def run(args: argparse.Namespace) -> int:
                                 "store_floor_row_major_ns_per_bar": t_row / n * 1e9,
                                 "store_floor_best_ns_per_bar": min(b_bar, b_row) / n * 1e9,
                                 "store_floor_nontemporal_ns_per_bar": t_nt / n * 1e9,
-                                "tradejet_ns_per_bar_beside_floor": t_f2 / n * 1e9})
+                                "tradejet_ns_per_bar_beside_floor": t_f2 / n * 1e9,
+                                "threads": 2 if (threads_cap or os.cpu_count() or 1) > 1 and n >= F.PAR_MIN_1D else 1})
         del buf, fused
 
         # 2-D: bars x symbols
@@ -355,7 +356,7 @@ def run(args: argparse.Namespace) -> int:
                 for _, _, ref in cases:
                     ref(dj)
 
-        t_2, t_t2, b_2, b_t2 = _paired(lambda: K.features_2d(*panel, out=buf2, threads=threads_2d),
+        t_2, t_t2, b_2, b_t2 = _paired(lambda: K.features_2d(*panel, out=buf2, threads=threads_cap),
                                        talib_panel if have_ref else None, args.repeat)
         # its store floor: only writing the m x 27 rows into the same buffer, timed in the same
         # alternation with TA-Lib (which leaves the buffer out of cache in between, as for the kernel)
@@ -370,7 +371,7 @@ def run(args: argparse.Namespace) -> int:
                                    "speedup_best": b_t2 / b_2,
                                    "store_floor_ns_per_bar_per_series": t_fl2 / (n * m) * 1e9,
                                    "store_floor_nontemporal_ns_per_bar_per_series": t_fl2nt / (n * m) * 1e9,
-                                   "threads": F.threads_2d(n, m, threads_2d),
+                                   "threads": F.threads_2d(n, m, threads_cap),
                                    "streaming_stores": bool(out2.nbytes >= F.NT_MIN_BYTES and n % 4 == 0),
                                    "parity_ok": bool(ok2)})
         del buf2, out2, panel
@@ -439,6 +440,7 @@ def _print(r: dict) -> None:
         out(f"  {x['bars']:>9} bars: tradejet {x['tradejet_ns_per_bar']:.2f} ns/bar, TA-Lib {x['talib_ns_per_bar']:.2f} "
             f"ns/bar, {x['speedup']:.2f}x faster (best-of {x['speedup_best']:.2f}x); vs TA-Lib + NumPy for all 27 "
             f"rows {x['talib_numpy_full_set_ns_per_bar']:.2f} ns/bar: {x['speedup_vs_full_set']:.2f}x; "
+            f"{x.get('threads', 1)} thread{'s' if x.get('threads', 1) > 1 else ''}; "
             f"parity {'ok' if x['parity_ok'] else 'FAIL'}{flag}\n")
         if "store_floor_ns_per_bar" in x:
             out(f"  {'':>9}       store floor (27 rows written by a trivial loop, same buffer): "

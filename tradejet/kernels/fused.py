@@ -1175,11 +1175,13 @@ def _out_buf(out, shape):
     return out
 
 
-def features(open, high, low, close, volume, *, out=None) -> np.ndarray:  # noqa: A002 (OHLCV names)
+def features(open, high, low, close, volume, *, out=None, threads: int | None = None) -> np.ndarray:  # noqa: A002
     """Return the standard feature set of one symbol as an (N_FEATURES, n) array (row k = FEATURES[k]).
 
     One pass over the bars; pass the previous result as ``out=`` to reuse its memory.
-    Each row equals the separate function (see ``SEPARATE``) exactly.
+    Each row equals the separate function (see ``SEPARATE``) exactly. From PAR_MIN_1D bars
+    on, the set's two halves run at once on two threads (``threads``, default: the CPUs;
+    :mod:`tradejet.kernels._halves`), the same bits.
 
     >>> import numpy as np
     >>> c = np.linspace(100.0, 110.0, 50)
@@ -1190,13 +1192,36 @@ def features(open, high, low, close, volume, *, out=None) -> np.ndarray:  # noqa
     arrays = {k: as_series(k, v, k == "open") for k, v in
               (("open", open), ("high", high), ("low", low), ("close", close), ("volume", volume))}
     n = same_length(**arrays)
-    o = _out_buf(out, (N_FEATURES, n))
-    bad = features_1d_nb(arrays["high"], arrays["low"], arrays["close"], arrays["volume"], o, np.zeros((4, P)))
+    o = _aligned_empty((N_FEATURES, n)) if out is None else _out_buf(out, (N_FEATURES, n))
+    h, lo, c, v = (arrays[k] for k in ("high", "low", "close", "volume"))
+    cap = (os.cpu_count() or 1) if threads is None else max(1, int(threads))
+    if cap > 1 and n >= max(PAR_MIN_1D, WARM + 1):
+        bad = _features_halves(h, lo, c, v, o)
+    else:
+        bad = features_1d_nb(h, lo, c, v, o, np.zeros((4, P)))
     raise_bad(bad, *((k, arrays[k]) for k in ("high", "low", "close", "volume")), positive="close",
               nonnegative="volume")
     return o
 
 
+def _features_halves(h, lo, c, v, o) -> int:
+    """features_1d_nb with its steady state in two halves on two threads (n > WARM)."""
+    from tradejet.kernels import _halves
+
+    st = np.empty(N_WST)
+    rings = np.zeros((4, P))
+    bad = int(_warm_nb(h, lo, c, v, o, rings, st))
+    a = (h, lo, c, v, o, WARM, *(st[k] for k in (5, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23)))
+    b = (h, lo, c, v, o, rings[2], WARM, st[0], int(st[1]), st[2], st[3], st[4], st[6], st[7], int(st[8]),
+         int(st[24]), st[25], st[26], st[27], int(st[28]), st[29], st[30], int(st[31]), int(st[32]))
+    pool = _pool()
+    fb = pool.submit(_halves.blocks_b, *b)
+    fa = pool.submit(_halves.blocks_a, *a)
+    return bad + int(fa.result()) + int(fb.result())
+
+
+# one symbol's set runs in two halves on two threads from this many bars
+PAR_MIN_1D = 200_000
 # a 2-D computation of at least this many bar-symbols runs on several threads by default
 PAR_MIN = 100_000
 # outputs of at least this many bytes are written with non-temporal stores (past any cache:
