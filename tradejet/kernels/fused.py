@@ -959,26 +959,6 @@ def panel_state(m: int):
             np.zeros((g, _L.XB_SIZE)))
 
 
-@jit
-def features_panel_nb(high, low, close, volume, out, ls, ix, xb, nt):
-    """Compute the standard set for the (n, m) C-contiguous panels (bars x symbols) into
-    ``out`` (m, N_FEATURES, n) on one thread: ``out[p]`` is the 1-D result of symbol ``p``, bit
-    for bit. Symbols in groups of four, one per vector lane (:mod:`tradejet.kernels._lanes2d`),
-    after each one's warm-up by :func:`_warm_nb`; the symbols left over (m % 4, or all of them
-    when the series does not leave the warm-up) by :func:`features_1d_nb`. ``ls, ix, xb``: from
-    :func:`panel_state`. Returns the number of bad lane-bars (see features_1d_nb)."""
-    n, m = close.shape
-    bad = panel_warm_nb(high, low, close, volume, out, ls, ix, xb)
-    ls2 = ls.copy()  # PART_B starts from the same state as PART_A
-    ix2 = ix.copy()
-    xb2 = xb.copy()
-    bad += panel_lanes_a_nb(high, low, close, volume, out, ls, ix, xb, nt)
-    bad += panel_lanes_b_nb(high, low, close, volume, out, ls2, ix2, xb2, nt)
-    for p in range(panel_groups(n, m) * _L.W, m):
-        bad += panel_column_nb(high, low, close, volume, out, p)
-    return bad
-
-
 # ------------------------------------------------------------------------------ streaming
 
 def _layout():
@@ -1296,7 +1276,15 @@ def features_2d(open, high, low, close, volume, *, out=None, threads: int | None
 
         bad += sum(_pool().map(run, tasks))
     else:
-        bad = int(features_panel_nb(h, lo, c, v, o, ls, ix, xb, nt))
+        # one thread: the same kernels one after the other (called from here, not from a compiled
+        # driver: linking them into one would compile them a second time, ~3 s of a cold start)
+        bad = int(panel_warm_nb(h, lo, c, v, o, ls, ix, xb))
+        if groups:
+            ls2, ix2, xb2 = ls.copy(), ix.copy(), xb.copy()  # PART_B starts from the warm-up's state too
+            bad += int(panel_lanes_a_nb(h, lo, c, v, o, ls, ix, xb, nt))
+            panel_lanes_b_nb(h, lo, c, v, o, ls2, ix2, xb2, nt)
+        for p in range(groups * _L.W, m):
+            bad += int(panel_column_nb(h, lo, c, v, o, p))
     if bad:
         for k in ("high", "low", "close", "volume"):
             _scan_panel(k, np.ascontiguousarray(arrays[k]))
