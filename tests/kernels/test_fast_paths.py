@@ -223,3 +223,28 @@ def test_features_in_halves_name_a_bad_value():
     d["volume"][7] = -2.0  # in the warm-up (counted before the halves start)
     with pytest.raises(ValueError, match="volume"):
         K.features(*(d[k] for k in _COLS), threads=2)
+
+
+def _halves_in_child(q):
+    d = random_walk(13, F.PAR_MIN_1D + 100, 100.0, 0.02)
+    cols = [d[k] for k in _COLS]
+    q.put(bool(np.array_equal(K.features(*cols, threads=2), K.features(*cols, threads=1), equal_nan=True)))
+
+
+def test_features_threads_work_in_a_forked_child():
+    # the parent's pool exists (its threads do not, in a child): the child must start its own
+    import multiprocessing as mp
+
+    d = random_walk(14, F.PAR_MIN_1D + 100, 100.0, 0.02)
+    K.features(*(d[k] for k in _COLS), threads=2)
+    assert F._POOL is not None
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_halves_in_child, args=(q,))
+    p.start()
+    p.join(60)
+    alive = p.is_alive()
+    if alive:
+        p.kill()
+    assert not alive, "the child hung on the parent's thread pool"
+    assert q.get(timeout=5) is True

@@ -1208,16 +1208,19 @@ PAR_MIN = 100_000
 # no read of each line before it is written), when their rows are 32-byte aligned
 NT_MIN_BYTES = 64 << 20
 _POOL = None
+_POOL_PID = 0
 
 
 def _pool():
-    """The threads of the 2-D form (started once, kept: starting threads per call costs more than
-    a small computation)."""
-    global _POOL
-    if _POOL is None:
+    """The threads of the two-thread forms (started once per process and kept: starting threads
+    per call costs more than a small computation). A forked child (a sweep's worker) gets its
+    own: the parent's threads do not exist in it, and work queued to them would never run."""
+    global _POOL, _POOL_PID
+    if _POOL is None or _POOL_PID != os.getpid():
         from concurrent.futures import ThreadPoolExecutor
 
         _POOL = ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 2), thread_name_prefix="tradejet-features")
+        _POOL_PID = os.getpid()
     return _POOL
 
 
