@@ -6,6 +6,8 @@ kernel (2-D, exact), and the streaming form (bit for bit)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
@@ -248,3 +250,14 @@ def test_features_threads_work_in_a_forked_child():
         p.kill()
     assert not alive, "the child hung on the parent's thread pool"
     assert q.get(timeout=5) is True
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux CPU affinity and two CPUs")
+def test_pool_half_runs_off_the_callers_cpu_and_gets_its_cpus_back():
+    before = os.sched_getaffinity(0)
+    cpu = sorted(before)[0]
+    seen = F._pool().submit(F._beside, cpu, lambda: (os.sched_getaffinity(0), F._caller_cpu())).result()
+    assert seen[0] == before - {cpu} and seen[1] != cpu
+    assert F._pool().submit(os.sched_getaffinity, 0).result() == before
+    assert F._beside(-1, lambda: 7) == 7  # no CPU known: runs as it is
