@@ -1202,10 +1202,12 @@ def _features_halves(h, lo, c, v, o) -> int:
     return bad + int(fa.result())
 
 
-# one symbol's set runs in two halves on two threads from this many bars
-PAR_MIN_1D = 200_000
-# a 2-D computation of at least this many bar-symbols runs on several threads by default
-PAR_MIN = 100_000
+# one symbol's set runs in two halves on two threads from this many bars; a 2-D computation
+# from this many bar-symbols (measured with the halves placed as _features_halves does: at 20k
+# both gain a fifth; at 10k the thread's wake-up and the two CPUs' shared resources cost more
+# than the half saves)
+PAR_MIN_1D = 20_000
+PAR_MIN = 20_000
 # outputs of at least this many bytes are written with non-temporal stores (past any cache:
 # no read of each line before it is written), when their rows are 32-byte aligned
 NT_MIN_BYTES = 64 << 20
