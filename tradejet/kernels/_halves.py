@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from tradejet.kernels._core import RESUM, fma, jit, window_wsums
+from tradejet.kernels._core import RESUM, fma, jit, jit_inline, window_wsums
 from tradejet.kernels._vec import vmap
 from tradejet.kernels.fused import (
     _DN,
     _DX,
     _FK,
     _GAIN,
+    _HUGE,
     _LOSS,
     _LR,
     _MDM,
@@ -47,9 +48,9 @@ from tradejet.kernels.fused import (
     _S2,
     _SDS,
     _SKS,
-    _SMA,
     _SPV,
     _SV,
+    _TINY,
     _TP,
     _TRI,
     _TRS,
@@ -89,7 +90,6 @@ from tradejet.kernels.fused import (
     vec_rv_vwap_step,
     vec_sd,
     vec_sk,
-    vec_sma,
     vec_var,
     vec_var_step,
     vwap_update,
@@ -132,6 +132,21 @@ vec_roc = vmap("vec_roc", 1, 3, 0, _v_roc)
 vec_quot = vmap("vec_quot", 1, 2, 0, _v_quot)
 vec_fk = vmap("vec_fk", 1, 11, 0, _v_fk)
 vec_tp = vmap("vec_tp", 2, 4, 0, _v_tp)
+
+
+@jit_inline
+def _mdiv_p(a):
+    """``a / P`` with fused._v_mdiv's operations on one value (the same bits as the division)."""
+    m = abs(a)
+    if (m < _TINY or m > _HUGE) and a != 0.0:
+        return a / P
+    q = a * _RC_P
+    if a == 0.0:
+        return q
+    return fma(fma(-q, float(P), a), _RC_P, q)
+
+
+_RC_P = 1.0 / P
 
 
 @jit
@@ -309,12 +324,7 @@ def blocks_b(high, low, close, volume, out, ring_pv, w0, s_sma, v_left, v_shift,
                 sc[_TP + i] = tp
                 sc[_PVH + i] = tp * vb[H + i]
         vec_quot(sc, _LR, cb, H, cb, H - 1, L)
-        # the first loop's SMA sum, and the variance's and VWAP's exact re-sums at their bars
-        for i in range(L):
-            x = cb[H + i]
-            s_sma = s_sma + x
-            sc[_SMA + i] = s_sma
-            s_sma = s_sma - cb[H + i - lb]
+        # the variance's and VWAP's exact re-sums at their bars
         for i in range(v_left, L, P):
             shv = cb[H + i]
             a1 = 0.0
@@ -342,11 +352,13 @@ def blocks_b(high, low, close, volume, out, ring_pv, w0, s_sma, v_left, v_shift,
             sc[_WS + i], sc[_WW + i] = window_wsums(close, s + i - lb, P, n)
         nlog = min(8, L)
         vec_log(o23, 0, sc, _LR, sc, _LR, nlog)
-        if vec_sma(o0, 0, sc, _SMA, L):
-            for i in range(L):
-                o0[i] = sc[_SMA + i] / fp
         for i in range(L):
             x = cb[H + i]
+            # the SMA's running sum here, beside the other chains (a loop of its own would wait
+            # on its two additions a bar); its quotient by Markstein as fused._v_mdiv's lanes
+            s_sma = s_sma + x
+            o0[i] = _mdiv_p(s_sma)
+            s_sma = s_sma - cb[H + i - lb]
             if v_left == 0:
                 v_shift = x
                 v_s1 = sc[_RV1 + i]
