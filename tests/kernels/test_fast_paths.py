@@ -261,3 +261,13 @@ def test_pool_half_runs_off_the_callers_cpu_and_gets_its_cpus_back():
     assert seen[0] == before - {cpu} and seen[1] != cpu
     assert F._pool().submit(os.sched_getaffinity, 0).result() == before
     assert F._beside(-1, lambda: 7) == 7  # no CPU known: runs as it is
+
+
+@pytest.mark.parametrize("threads", ["two", 1.5j, object()])
+def test_a_threads_count_that_is_no_number_is_named(threads):
+    d = random_walk(15, 100, 100.0, 0.02)
+    with pytest.raises(ValueError, match="threads must be a whole number or None"):
+        K.features(*(d[k] for k in _COLS), threads=threads)
+    with pytest.raises(ValueError, match="threads must be a whole number or None"):
+        K.features_2d(*(np.column_stack([d[k]]) for k in _COLS), threads=threads)
+    assert F.threads_1d(10 * F.PAR_MIN_1D, 0) == 1 and F.threads_2d(100, 1, -3) == 1  # below 1: one thread

@@ -340,7 +340,7 @@ def run(args: argparse.Namespace) -> int:
                                 "store_floor_best_ns_per_bar": min(b_bar, b_row) / n * 1e9,
                                 "store_floor_nontemporal_ns_per_bar": t_nt / n * 1e9,
                                 "tradejet_ns_per_bar_beside_floor": t_f2 / n * 1e9,
-                                "threads": 2 if (threads_cap or os.cpu_count() or 1) > 1 and n >= F.PAR_MIN_1D else 1})
+                                "threads": F.threads_1d(n, threads_cap)})
         del buf, fused
 
         # 2-D: bars x symbols

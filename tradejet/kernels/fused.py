@@ -1174,8 +1174,7 @@ def features(open, high, low, close, volume, *, out=None, threads: int | None = 
     n = same_length(**arrays)
     o = _aligned_empty((N_FEATURES, n)) if out is None else _out_buf(out, (N_FEATURES, n))
     h, lo, c, v = (arrays[k] for k in ("high", "low", "close", "volume"))
-    cap = (os.cpu_count() or 1) if threads is None else max(1, int(threads))
-    if cap > 1 and n >= max(PAR_MIN_1D, WARM + 1):
+    if threads_1d(n, threads) > 1:
         bad = _features_halves(h, lo, c, v, o)
     else:
         bad = features_1d_nb(h, lo, c, v, o, np.zeros((4, P)))
@@ -1271,11 +1270,27 @@ def _aligned_empty(shape) -> np.ndarray:
     return raw[skip:skip + size].reshape(shape)
 
 
+def _thread_cap(threads) -> int:
+    """``threads`` as a count (None: the CPUs; below 1: one), or ValueError naming it."""
+    if threads is None:
+        return os.cpu_count() or 1
+    try:
+        return max(1, int(threads))
+    except (TypeError, ValueError):
+        raise ValueError(f"threads must be a whole number or None, got {threads!r}") from None
+
+
+def threads_1d(n: int, threads: int | None = None) -> int:
+    """The threads :func:`features` uses for ``n`` bars: two (its halves at once) from
+    PAR_MIN_1D bars when ``threads`` (default: the CPUs) allows, else one."""
+    return 2 if _thread_cap(threads) > 1 and n >= max(PAR_MIN_1D, WARM + 1) else 1
+
+
 def threads_2d(n: int, m: int, threads: int | None = None) -> int:
     """The threads :func:`features_2d` uses for ``n`` bars of ``m`` symbols: one below PAR_MIN
     bar-symbols, else up to two (the set's halves of the four-symbol groups run at once; the
     symbols left over one by one on the threads), capped by ``threads`` (default: the CPUs)."""
-    cap = (os.cpu_count() or 1) if threads is None else max(1, int(threads))
+    cap = _thread_cap(threads)
     tasks = (2 if panel_groups(n, m) else 0) + (m - panel_groups(n, m) * _L.W)
     return 1 if n * m < PAR_MIN else max(1, min(cap, tasks))
 
