@@ -15,6 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 import tradejet.kernels as K
 from tests.kernels.conftest import assert_close
 from tests.kernels.test_vs_talib import random_walk
+from tradejet.kernels import _threads
 from tradejet.kernels import fused as F
 from tradejet.kernels._core import RESUM
 from tradejet.kernels.indicators import CHUNK
@@ -239,7 +240,7 @@ def test_features_threads_work_in_a_forked_child():
 
     d = random_walk(14, F.PAR_MIN_1D + 100, 100.0, 0.02)
     K.features(*(d[k] for k in _COLS), threads=2)
-    assert F._POOL is not None
+    assert _threads._POOL is not None
     ctx = mp.get_context("fork")
     q = ctx.Queue()
     p = ctx.Process(target=_halves_in_child, args=(q,))

@@ -35,8 +35,6 @@ The streaming form keeps the whole set's state in one float64 array
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from numba import carray
 
@@ -53,6 +51,10 @@ from tradejet.kernels._core import (
     window_sum2,
     window_wsums,
 )
+from tradejet.kernels._threads import beside as _beside
+from tradejet.kernels._threads import caller_cpu as _caller_cpu
+from tradejet.kernels._threads import pool as _pool
+from tradejet.kernels._threads import thread_cap as _thread_cap
 from tradejet.kernels._vec import vmap
 from tradejet.kernels.api import (  # noqa: F401 (sma: doctest)
     as_series,
@@ -1210,74 +1212,12 @@ PAR_MIN = 20_000
 # outputs of at least this many bytes are written with non-temporal stores (past any cache:
 # no read of each line before it is written), when their rows are 32-byte aligned
 NT_MIN_BYTES = 64 << 20
-_POOL = None
-_POOL_PID = 0
-
-
-def _pool():
-    """The threads of the two-thread forms (started once per process and kept: starting threads
-    per call costs more than a small computation). A forked child (a sweep's worker) gets its
-    own: the parent's threads do not exist in it, and work queued to them would never run."""
-    global _POOL, _POOL_PID
-    if _POOL is None or _POOL_PID != os.getpid():
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL = ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 2), thread_name_prefix="tradejet-features")
-        _POOL_PID = os.getpid()
-    return _POOL
-
-
-def _caller_cpu() -> int:
-    """The CPU this thread runs on now (-1 where that cannot be asked: not Linux/glibc)."""
-    global _SCHED_GETCPU
-    if _SCHED_GETCPU is None:
-        try:
-            import ctypes
-
-            _SCHED_GETCPU = ctypes.CDLL(None, use_errno=True).sched_getcpu
-            _SCHED_GETCPU.restype = ctypes.c_int
-        except (OSError, AttributeError):
-            _SCHED_GETCPU = False
-    return int(_SCHED_GETCPU()) if _SCHED_GETCPU else -1
-
-
-_SCHED_GETCPU = None
-
-
-def _beside(cpu: int, fn, *args):
-    """Run ``fn(*args)`` on this pool thread kept off CPU ``cpu`` (the caller's, which computes
-    the other half meanwhile), then lift the restriction. Left to itself, the scheduler at times
-    wakes the pool thread on the caller's CPU and leaves both there for the whole call: a run
-    then takes the time of both halves on one CPU."""
-    if cpu < 0 or not hasattr(os, "sched_setaffinity"):
-        return fn(*args)
-    allowed = os.sched_getaffinity(0)
-    others = allowed - {cpu}
-    if not others or others == allowed:
-        return fn(*args)
-    os.sched_setaffinity(0, others)
-    try:
-        return fn(*args)
-    finally:
-        os.sched_setaffinity(0, allowed)
-
-
 def _aligned_empty(shape) -> np.ndarray:
     """An uninitialised float64 array whose data starts on a 64-byte boundary."""
     size = int(np.prod(shape))
     raw = np.empty(size + 8)
     skip = (-raw.ctypes.data % 64) // 8
     return raw[skip:skip + size].reshape(shape)
-
-
-def _thread_cap(threads) -> int:
-    """``threads`` as a count (None: the CPUs; below 1: one), or ValueError naming it."""
-    if threads is None:
-        return os.cpu_count() or 1
-    try:
-        return max(1, int(threads))
-    except (TypeError, ValueError):
-        raise ValueError(f"threads must be a whole number or None, got {threads!r}") from None
 
 
 def threads_1d(n: int, threads: int | None = None) -> int:
