@@ -104,7 +104,17 @@ def ema_1d_nb(x, period, out):
 
 @jit
 def wma_1d_nb(x, period, out):
-    """Linearly weighted moving average (TA-Lib WMA); lookback ``period - 1``.
+    """Linearly weighted moving average (TA-Lib WMA); lookback ``period - 1``
+    (:func:`wma_part_nb` in one piece)."""
+    return wma_part_nb(x, period, out, 0, 1)
+
+
+@jit
+def wma_part_nb(x, period, out, k, parts):
+    """Piece ``k`` of ``parts`` of :func:`wma_1d_nb`: whole runs (below), the runs spread evenly
+    over the pieces (the first piece also writes the warm-up's NaNs). A run starts from an exact
+    re-sum, so a piece needs nothing from the one before: the pieces can run at once, the
+    same bits; their codes add up to the whole's.
 
     Runs of ``RESUM * period`` outputs: an exact re-sum of the window, then a loop of
     slides without a branch (``steps.wma_slide``, one addition per dependency chain)."""
@@ -113,13 +123,19 @@ def wma_1d_nb(x, period, out):
     inv_div = 1.0 / float((period * (period + 1)) >> 1)
     lb = period - 1
     bad = 0
-    for t in range(min(lb, n)):
-        v = x[t]
-        bad += (v - v) != 0.0
-        out[t] = NAN
-    t = lb
-    while t < n:
-        e = min(t + RESUM * period, n)
+    if k == 0:
+        for t in range(min(lb, n)):
+            v = x[t]
+            bad += (v - v) != 0.0
+            out[t] = NAN
+    if n <= lb:
+        return bad
+    run = RESUM * period
+    runs = (n - lb + run - 1) // run
+    t = lb + run * (runs * k // parts)
+    end = min(lb + run * (runs * (k + 1) // parts), n)
+    while t < end:
+        e = min(t + run, end)
         psum, wsum = window_wsums(x, t - lb, period, n)
         v = x[t]
         bad += (v - v) != 0.0
@@ -335,7 +351,15 @@ def rsi_1d_nb(x, period, out):
 
 @jit
 def trange_1d_nb(high, low, close, out):
-    """True range (TA-Lib TRANGE); lookback 1.
+    """True range (TA-Lib TRANGE); lookback 1 (:func:`trange_part_nb` in one piece)."""
+    return trange_part_nb(high, low, close, out, 0, 1)
+
+
+@jit
+def trange_part_nb(high, low, close, out, k, parts):
+    """Piece ``k`` of ``parts`` of :func:`trange_1d_nb`: the bars ``1 + (n-1)*k//parts`` up to the
+    next piece's first (the first piece also writes bar 0's NaN). Pieces touch no common
+    output, so they can run at once; their codes add up to the whole's.
 
     The loop has no recurrence and vectorizes (offset views, selects, an integer count).
     Its input check is two operations a bar: a non-finite high or low makes the true
@@ -344,21 +368,27 @@ def trange_1d_nb(high, low, close, out):
     n = high.shape[0]
     if n == 0:
         return 0
-    out[0] = NAN
-    bad = int(((high[0] - high[0]) + (low[0] - low[0])) != 0.0)
-    hs = high[1:]
-    ls = low[1:]
-    pcs = close[:-1]
-    os_ = out[1:]
+    a = 1 + (n - 1) * k // parts
+    b = 1 + (n - 1) * (k + 1) // parts
+    bad = 0
+    if k == 0:
+        out[0] = NAN
+        bad += ((high[0] - high[0]) + (low[0] - low[0])) != 0.0
+    if k == parts - 1:
+        bad += (close[n - 1] - close[n - 1]) != 0.0
+    hs = high[a:b]
+    ls = low[a:b]
+    pcs = close[a - 1:b - 1]
+    os_ = out[a:b]
     chk = 0
-    for i in range(n - 1):
+    for i in range(b - a):
         pc = pcs[i]
         y = tr_value(hs[i], ls[i], pc)
         chk += ((y - y) + (pc - pc)) != 0.0
         os_[i] = y
     if chk != 0:
         bad += _count_bad3(hs, ls, pcs)
-    return bad + ((close[n - 1] - close[n - 1]) != 0.0)
+    return bad
 
 
 @jit
@@ -740,27 +770,40 @@ def _min_last(src, out, xs, terms, w, last):
 
 @jit
 def _rolling_extreme(x, period, out, is_max):
-    """Rolling maximum (``is_max``) or minimum by widening windows, a chunk at a time.
+    """Rolling maximum (``is_max``) or minimum: :func:`_extreme_part` in one piece."""
+    return _extreme_part(x, period, out, is_max, 0, 1)
 
-    Over a chunk, ``m_W[i]`` = the extreme of ``x[i .. i+W-1]`` is built for W = 4, 16, ..
-    by vectorised passes, each combining 4 windows of the previous width, until
-    p <= 5W; the last pass combines the (at most 5) windows of width W at offsets
-    0, W, 2W, .. and p - W. About log4(p) passes of SIMD max over data in L1 (one for
-    p <= 20), no branch on the data (TA-Lib rescans the window whenever its extreme
-    leaves it). Max and min are exact, so the values equal :func:`steps.max_step`'s (the
-    streaming form). Returns the count of non-finite values in ``x``."""
+
+@jit
+def _extreme_part(x, period, out, is_max, k, parts):
+    """Piece ``k`` of ``parts`` of the rolling maximum (``is_max``) or minimum: the outputs from
+    ``lb + (n-lb)*k//parts`` up to the next piece's first (the first piece also writes the
+    warm-up's NaNs); pieces touch no common output, so they can run at once.
+
+    By widening windows, a chunk at a time. Over a chunk, ``m_W[i]`` = the extreme of
+    ``x[i .. i+W-1]`` is built for W = 4, 16, .. by vectorised passes, each combining 4
+    windows of the previous width, until p <= 5W; the last pass combines the (at most 5)
+    windows of width W at offsets 0, W, 2W, .. and p - W. About log4(p) passes of SIMD max
+    over data in L1 (one for p <= 20), no branch on the data (TA-Lib rescans the window
+    whenever its extreme leaves it). Max and min are exact, so the values equal
+    :func:`steps.max_step`'s (the streaming form). Returns the count of non-finite values in
+    the piece's bars of ``x``."""
     n = x.shape[0]
     lb = period - 1
     bad = 0
-    for t in range(min(lb, n)):
-        v = x[t]
-        bad += (v - v) != 0.0
-        out[t] = NAN
+    if k == 0:
+        for t in range(min(lb, n)):
+            v = x[t]
+            bad += (v - v) != 0.0
+            out[t] = NAN
+    if n <= lb:
+        return bad
     a = np.empty(CHUNK + period)
     b = np.empty(CHUNK + period)
-    s = lb
-    while s < n:
-        e = min(s + CHUNK, n)
+    s = lb + (n - lb) * k // parts
+    end = lb + (n - lb) * (k + 1) // parts
+    while s < end:
+        e = min(s + CHUNK, end)
         length = e - s + lb
         src = x[s - lb:e]
         dst = a
@@ -792,6 +835,18 @@ def max_1d_nb(x, period, out):
 def min_1d_nb(x, period, out):
     """Rolling minimum (TA-Lib MIN); lookback ``period - 1``."""
     return _rolling_extreme(x, period, out, False)
+
+
+@jit
+def max_part_nb(x, period, out, k, parts):
+    """Piece ``k`` of ``parts`` of :func:`max_1d_nb` (see :func:`_extreme_part`)."""
+    return _extreme_part(x, period, out, True, k, parts)
+
+
+@jit
+def min_part_nb(x, period, out, k, parts):
+    """Piece ``k`` of ``parts`` of :func:`min_1d_nb` (see :func:`_extreme_part`)."""
+    return _extreme_part(x, period, out, False, k, parts)
 
 
 @jit

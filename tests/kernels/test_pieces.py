@@ -1,0 +1,136 @@
+"""The indicators that split their bars in pieces (trange, wma, rolling_max, rolling_min).
+
+Each piece kernel (``*_part_nb``) writes only its own bars; the pieces together must write
+every output exactly as the one-piece kernel does (same bits, NaN warm-up included), and
+their codes must be nonzero exactly when the whole's is. The public functions run two pieces
+on two threads from ``SPLIT_MIN`` bars. Oracle: the one-piece kernel, itself checked against
+TA-Lib in test_vs_talib.py."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tradejet.kernels as K
+from tests.kernels.test_vs_talib import random_walk
+from tradejet.kernels import api as A
+from tradejet.kernels import indicators as I
+from tradejet.kernels._core import RESUM
+
+_SENTINEL = -12345.0
+
+
+def _by_pieces(part, n, parts, order):
+    """Run ``part(out, k, parts)`` for k in ``order`` into a sentinel-filled output."""
+    out = np.full(n, _SENTINEL)
+    bad = 0
+    for k in order:
+        bad += part(out, k, parts)
+    return out, bad
+
+
+def _cases(x, h, lo, period):
+    return [
+        (I.trange_1d_nb, lambda o, k, p: I.trange_part_nb(h, lo, x, o, k, p), (h, lo, x)),
+        (I.wma_1d_nb, lambda o, k, p: I.wma_part_nb(x, period, o, k, p), (x, period)),
+        (I.max_1d_nb, lambda o, k, p: I.max_part_nb(x, period, o, k, p), (x, period)),
+        (I.min_1d_nb, lambda o, k, p: I.min_part_nb(x, period, o, k, p), (x, period)),
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 900), period=st.integers(1, 40), parts=st.integers(1, 7), seed=st.integers(0, 2**16),
+       reverse=st.booleans())
+def test_pieces_write_every_bar_once_and_equal_the_whole(n, period, parts, seed, reverse):
+    d = random_walk(seed, n, 100.0, 0.02)
+    x, h, lo = d["close"], d["high"], d["low"]
+    for whole, part, args in _cases(x, h, lo, period):
+        ref = np.empty(n)
+        assert whole(*args, ref) == 0
+        order = range(parts - 1, -1, -1) if reverse else range(parts)
+        got, bad = _by_pieces(part, n, parts, order)
+        assert bad == 0
+        assert not (got == _SENTINEL).any(), f"{whole.__name__}: a bar no piece wrote"
+        np.testing.assert_array_equal(got, ref, err_msg=whole.__name__)
+
+
+def test_wma_pieces_start_on_a_resum():
+    # a piece that began between two re-sums would slide from another state: other bits
+    p = 5
+    n = 7 * RESUM * p + 3
+    x = random_walk(3, n, 50_000.0, 0.01)["close"]
+    ref = np.empty(n)
+    I.wma_1d_nb(x, p, ref)
+    for parts in (2, 3, 4, 6, 7, 8, 9):
+        got, _ = _by_pieces(lambda o, k, q: I.wma_part_nb(x, p, o, k, q), n, parts, range(parts))
+        np.testing.assert_array_equal(got, ref)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 400), at=st.floats(0.0, 1.0), parts=st.integers(1, 5), what=st.sampled_from(["nan", "inf"]),
+       arr=st.sampled_from(["x", "h", "lo"]))
+def test_a_bad_value_in_any_piece_is_counted(n, at, parts, what, arr):
+    d = random_walk(9, n, 100.0, 0.02)
+    x, h, lo = d["close"].copy(), d["high"].copy(), d["low"].copy()
+    i = min(int(at * n), n - 1)
+    {"x": x, "h": h, "lo": lo}[arr][i] = np.nan if what == "nan" else np.inf
+    for whole, part, args in _cases(x, h, lo, 4):
+        if arr != "x" and whole is not I.trange_1d_nb:
+            continue
+        whole_bad = whole(*args, np.empty(n))
+        _, bad = _by_pieces(part, n, parts, range(parts))
+        assert (bad != 0) == (whole_bad != 0) and bad != 0, f"{whole.__name__}: index {i} of {n}"
+
+
+@pytest.fixture(scope="module")
+def long_walk():
+    return random_walk(21, A.SPLIT_MIN + 1_003, 100.0, 0.02)
+
+
+def test_two_threads_equal_one_from_split_min(long_walk):
+    d = long_walk
+    n = len(d["close"])
+    assert A.threads_split(n) == (2 if (os.cpu_count() or 1) > 1 else 1)
+    assert A.threads_split(n, 1) == 1 and A.threads_split(A.SPLIT_MIN - 1, 2) == 1 and A.threads_split(n, 2) == 2
+    pairs = [
+        (lambda t: K.trange(d["high"], d["low"], d["close"], threads=t)),
+        (lambda t: K.wma(d["close"], 20, threads=t)),
+        (lambda t: K.wma(d["close"], 7, threads=t)),
+        (lambda t: K.rolling_max(d["close"], 20, threads=t)),
+        (lambda t: K.rolling_min(d["close"], 55, threads=t)),
+    ]
+    for f in pairs:
+        np.testing.assert_array_equal(f(2), f(1))
+
+
+def test_two_threads_name_the_first_bad_value(long_walk):
+    n = len(long_walk["close"])
+    for where in (n - 7, n // 2, 3):
+        d = {k: v.copy() for k, v in long_walk.items()}
+        d["close"][where] = np.nan
+        d["close"][n - 2] = np.inf  # a later bad value: the first is named
+        with pytest.raises(ValueError, match=f"close has NaN at index {where}"):
+            K.trange(d["high"], d["low"], d["close"], threads=2)
+        for f in (K.wma, K.rolling_max, K.rolling_min):
+            with pytest.raises(ValueError, match=f"x has NaN at index {where}"):
+                f(d["close"], 20, threads=2)
+
+
+def test_two_threads_write_into_out(long_walk):
+    x = long_walk["close"]
+    o = np.full(len(x), _SENTINEL)
+    assert K.rolling_max(x, 20, out=o, threads=2) is o
+    np.testing.assert_array_equal(o, K.rolling_max(x, 20, threads=1))
+
+
+@pytest.mark.parametrize("threads", ["two", object(), 2.5j])
+def test_a_threads_value_that_is_no_number_is_named(threads):
+    x = np.arange(1.0, 50.0)
+    for call in (lambda: K.trange(x + 1, x - 1, x, threads=threads), lambda: K.wma(x, 5, threads=threads),
+                 lambda: K.rolling_max(x, 5, threads=threads), lambda: K.rolling_min(x, 5, threads=threads)):
+        with pytest.raises(ValueError, match="threads must be a whole number or None"):
+            call()
