@@ -26,6 +26,9 @@ def test_bench_kernels_writes_the_table_as_json(tmp_path):
     for x in res["indicators"]:
         assert x["bars"] == 2000 and x["parity_ok"] and x["tradejet_ns_per_bar"] > 0 and x["talib_ns_per_bar"] > 0
         assert x["ratio"] == pytest.approx(x["tradejet_ns_per_bar"] / x["talib_ns_per_bar"])
+        assert x["threads"] == 1  # below SPLIT_MIN bars
+    # the bar is on the 1M-bar series: a 2000-bar run shows its ratios but judges none
+    assert res["targets"]["judged_from_bars"] == 1_000_000 and "MISSED" not in r.stdout
     assert res["fused"][0]["features"] == 27 and res["fused"][0]["parity_ok"]
     f = res["fused"][0]
     assert f["store_floor_ns_per_bar"] == min(f["store_floor_bar_major_ns_per_bar"], f["store_floor_row_major_ns_per_bar"])
