@@ -196,3 +196,23 @@ def window_sqdev16(typingctx, x, w, mean, i, out):
         return _window_loop(context, builder, signature, args, body)
 
     return sig, codegen
+
+
+@intrinsic
+def prefetch(typingctx, x, k):
+    """Hint the CPU to bring the cache line of ``x[k]`` in for a read (``llvm.prefetch``, locality
+    3). A hint only: it changes no value, and an index past the end is harmless (a prefetch
+    never faults), so loops may run it ahead of their last bar without a bound check."""
+    sig = types.void(x, k)
+
+    def codegen(context, builder, signature, args):
+        i8p = _ir.IntType(8).as_pointer()
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        ptr = builder.bitcast(builder.gep(data, [args[1]]), i8p)
+        i32 = _ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, _ir.FunctionType(_ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0i8")
+        builder.call(fn, [ptr, _ir.Constant(i32, 0), _ir.Constant(i32, 3), _ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
