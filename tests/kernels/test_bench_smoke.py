@@ -14,11 +14,11 @@ pytest.importorskip("talib")
 def test_bench_kernels_writes_the_table_as_json(tmp_path):
     out = tmp_path / "out.json"
     r = subprocess.run([sys.executable, "-m", "tradejet", "bench", "kernels", "--sizes", "2000", "--repeat", "1",
-                        "--symbols", "2", "--skip-startup", "--json", str(out)], capture_output=True, text=True)
+                        "--indicator-repeat", "3", "--symbols", "2", "--skip-startup", "--json", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "rsi" in r.stdout and "ratio" in r.stdout
     res = json.loads(out.read_text())
-    assert res["sizes"] == [2000]
+    assert res["sizes"] == [2000] and res["repeat"] == 1 and res["indicator_repeat"] == 3
     assert res["parity_checked"] is True
     assert res["parity_ok"] is True
     names = [x["name"] for x in res["indicators"]]
@@ -44,6 +44,13 @@ def test_bench_kernels_refuses_bad_sizes():
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert "--sizes must be comma-separated integers" in r.stderr
+
+
+def test_bench_kernels_refuses_a_repeat_below_one():
+    r = subprocess.run([sys.executable, "-m", "tradejet", "bench", "kernels", "--sizes", "200", "--indicator-repeat", "0"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "--indicator-repeat and --symbols must be >= 1" in r.stderr
 
 
 def test_bench_kernels_runs_without_talib(tmp_path):
