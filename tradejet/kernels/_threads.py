@@ -63,10 +63,23 @@ def beside(cpu: int, fn, *args):
         os.sched_setaffinity(0, allowed)
 
 
+def default_threads() -> int:
+    """The threads a two-thread form may use when its caller does not say: NUMBA_NUM_THREADS
+    when it is set (the limit Numba's own parallel code keeps; a sweep's worker sets it to 1,
+    its process being one of a pool that already fills the CPUs), else the CPUs."""
+    env = os.environ.get("NUMBA_NUM_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    return _CPUS
+
+
 def thread_cap(threads) -> int:
-    """``threads`` as a count (None: the CPUs; below 1: one), or ValueError naming it."""
+    """``threads`` as a count (None: :func:`default_threads`; below 1: one), or ValueError naming it."""
     if threads is None:
-        return _CPUS
+        return default_threads()
     try:
         return max(1, int(threads))
     except (TypeError, ValueError):

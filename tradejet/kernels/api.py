@@ -181,8 +181,13 @@ SPLIT_MIN = 300_000
 
 def threads_split(n: int, threads: int | None = None) -> int:
     """The threads trange, wma, rolling_max and rolling_min use for ``n`` bars: two from
-    SPLIT_MIN bars when ``threads`` (default: the CPUs) allows, else one."""
-    return 2 if _threads.thread_cap(threads) > 1 and n >= SPLIT_MIN else 1
+    SPLIT_MIN bars when ``threads`` (default: NUMBA_NUM_THREADS if set, else the CPUs) allows,
+    else one."""
+    if n < SPLIT_MIN:  # first: the default's look at the environment costs ~0.7 us
+        if threads is not None:
+            _threads.thread_cap(threads)  # a bad value is named whatever the length
+        return 1
+    return 2 if _threads.thread_cap(threads) > 1 else 1
 
 
 def _halves(kernel, args: tuple) -> int:
@@ -222,7 +227,7 @@ def ema(x, period: int, *, out=None) -> np.ndarray:
 def wma(x, period: int, *, out=None, threads: int | None = None) -> np.ndarray:
     """Return the linearly weighted moving average (TA-Lib ``WMA``): weights 1..period, newest heaviest.
 
-    From SPLIT_MIN bars on two threads (``threads``, default: the CPUs), the same values."""
+    From SPLIT_MIN bars on two threads (``threads``; see :func:`threads_split`), the same values."""
     x = as_series("x", x, False)
     period = check_period("period", period)
     o = _out(out, len(x))
@@ -271,7 +276,7 @@ def _hlc(high, low, close):
 def trange(high, low, close, *, out=None, threads: int | None = None) -> np.ndarray:
     """Return the true range max(h - l, |c[t-1] - h|, |c[t-1] - l|) (TA-Lib ``TRANGE``); NaN at bar 0.
 
-    From SPLIT_MIN bars on two threads (``threads``, default: the CPUs), the same values."""
+    From SPLIT_MIN bars on two threads (``threads``; see :func:`threads_split`), the same values."""
     high, low, close, n = _hlc(high, low, close)
     o = _out(out, n)
     if bad := (_k.trange_1d_nb(high, low, close, o) if threads_split(n, threads) == 1 else
@@ -404,7 +409,7 @@ def obv(close, volume, *, out=None) -> np.ndarray:
 def rolling_max(x, period: int, *, out=None, threads: int | None = None) -> np.ndarray:
     """Return the highest value of the last ``period`` (TA-Lib ``MAX``; the Donchian upper band).
 
-    From SPLIT_MIN bars on two threads (``threads``, default: the CPUs), the same values."""
+    From SPLIT_MIN bars on two threads (``threads``; see :func:`threads_split`), the same values."""
     x = as_series("x", x, False)
     period = check_period("period", period)
     o = _out(out, len(x))
@@ -417,7 +422,7 @@ def rolling_max(x, period: int, *, out=None, threads: int | None = None) -> np.n
 def rolling_min(x, period: int, *, out=None, threads: int | None = None) -> np.ndarray:
     """Return the lowest value of the last ``period`` (TA-Lib ``MIN``; the Donchian lower band).
 
-    From SPLIT_MIN bars on two threads (``threads``, default: the CPUs), the same values."""
+    From SPLIT_MIN bars on two threads (``threads``; see :func:`threads_split`), the same values."""
     x = as_series("x", x, False)
     period = check_period("period", period)
     o = _out(out, len(x))

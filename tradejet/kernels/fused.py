@@ -1162,7 +1162,7 @@ def features(open, high, low, close, volume, *, out=None, threads: int | None = 
 
     One pass over the bars; pass the previous result as ``out=`` to reuse its memory.
     Each row equals the separate function (see ``SEPARATE``) exactly. From PAR_MIN_1D bars
-    on, the set's two halves run at once on two threads (``threads``, default: the CPUs;
+    on, the set's two halves run at once on two threads (``threads``, see :func:`threads_1d`;
     :mod:`tradejet.kernels._halves`), the same bits.
 
     >>> import numpy as np
@@ -1222,17 +1222,26 @@ def _aligned_empty(shape) -> np.ndarray:
 
 def threads_1d(n: int, threads: int | None = None) -> int:
     """The threads :func:`features` uses for ``n`` bars: two (its halves at once) from
-    PAR_MIN_1D bars when ``threads`` (default: the CPUs) allows, else one."""
-    return 2 if _thread_cap(threads) > 1 and n >= max(PAR_MIN_1D, WARM + 1) else 1
+    PAR_MIN_1D bars when ``threads`` (default: NUMBA_NUM_THREADS if set, else the CPUs) allows,
+    else one."""
+    if n < max(PAR_MIN_1D, WARM + 1):  # first: the default's look at the environment costs ~0.7 us
+        if threads is not None:
+            _thread_cap(threads)  # a bad value is named whatever the length
+        return 1
+    return 2 if _thread_cap(threads) > 1 else 1
 
 
 def threads_2d(n: int, m: int, threads: int | None = None) -> int:
     """The threads :func:`features_2d` uses for ``n`` bars of ``m`` symbols: one below PAR_MIN
     bar-symbols, else up to two (the set's halves of the four-symbol groups run at once; the
-    symbols left over one by one on the threads), capped by ``threads`` (default: the CPUs)."""
-    cap = _thread_cap(threads)
+    symbols left over one by one on the threads), capped by ``threads`` (default: NUMBA_NUM_THREADS if
+    set, else the CPUs)."""
+    if n * m < PAR_MIN:  # first: the default's look at the environment costs ~0.7 us
+        if threads is not None:
+            _thread_cap(threads)  # a bad value is named whatever the size
+        return 1
     tasks = (2 if panel_groups(n, m) else 0) + (m - panel_groups(n, m) * _L.W)
-    return 1 if n * m < PAR_MIN else max(1, min(cap, tasks))
+    return max(1, min(_thread_cap(threads), tasks))
 
 
 def features_2d(open, high, low, close, volume, *, out=None, threads: int | None = None) -> np.ndarray:  # noqa: A002
