@@ -103,6 +103,18 @@ def ema_1d_nb(x, period, out):
 
 
 @jit
+def _warm_nan(x, lb, out):
+    """NaN over the first ``lb`` bars (the warm-up of a piece-wise kernel's first piece);
+    returns the count of non-finite values among them."""
+    bad = 0
+    for t in range(min(lb, x.shape[0])):
+        v = x[t]
+        bad += (v - v) != 0.0
+        out[t] = NAN
+    return bad
+
+
+@jit
 def wma_1d_nb(x, period, out):
     """Linearly weighted moving average (TA-Lib WMA); lookback ``period - 1``
     (:func:`wma_part_nb` in one piece)."""
@@ -122,12 +134,7 @@ def wma_part_nb(x, period, out, k, parts):
     fp = float(period)
     inv_div = 1.0 / float((period * (period + 1)) >> 1)
     lb = period - 1
-    bad = 0
-    if k == 0:
-        for t in range(min(lb, n)):
-            v = x[t]
-            bad += (v - v) != 0.0
-            out[t] = NAN
+    bad = _warm_nan(x, lb, out) if k == 0 else 0
     if n <= lb:
         return bad
     run = RESUM * period
@@ -803,12 +810,7 @@ def _extreme_part(x, period, out, is_max, k, parts):
     the piece's bars of ``x``."""
     n = x.shape[0]
     lb = period - 1
-    bad = 0
-    if k == 0:
-        for t in range(min(lb, n)):
-            v = x[t]
-            bad += (v - v) != 0.0
-            out[t] = NAN
+    bad = _warm_nan(x, lb, out) if k == 0 else 0
     if n <= lb:
         return bad
     a = np.empty(CHUNK + period)
