@@ -1,4 +1,4 @@
-"""The indicators that split their bars in pieces (trange, wma, rolling_max, rolling_min).
+"""The indicators that split their bars in pieces (trange, wma, rolling_max, rolling_min; atr, natr).
 
 Each piece kernel (``*_part_nb``) writes only its own bars; the pieces together must write
 every output exactly as the one-piece kernel does (same bits, NaN warm-up included), and
@@ -131,6 +131,7 @@ def test_two_threads_write_into_out(long_walk):
 def test_a_threads_value_that_is_no_number_is_named(threads):
     x = np.arange(1.0, 50.0)
     for call in (lambda: K.trange(x + 1, x - 1, x, threads=threads), lambda: K.wma(x, 5, threads=threads),
+                 lambda: K.atr(x + 1, x - 1, x, threads=threads), lambda: K.natr(x + 1, x - 1, x, threads=threads),
                  lambda: K.rolling_max(x, 5, threads=threads), lambda: K.rolling_min(x, 5, threads=threads)):
         with pytest.raises(ValueError, match="threads must be a whole number or None"):
             call()
@@ -150,3 +151,50 @@ def test_numba_num_threads_caps_the_default(monkeypatch, long_walk):
     assert A.threads_split(n) == (2 if (os.cpu_count() or 1) > 1 else 1)
     monkeypatch.delenv("NUMBA_NUM_THREADS")
     assert F.threads_1d(n) == (2 if (os.cpu_count() or 1) > 1 else 1)
+
+
+# ---- ATR / NATR: the second piece's chain starts early from a guess and must meet the first's
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(40, 1500), period=st.integers(1, 30), lead=st.integers(1, 400), seed=st.integers(0, 2**16),
+       norm=st.booleans())
+def test_atr_pieces_equal_one_thread_whatever_the_lead(n, period, lead, seed, norm):
+    # a short lead often leaves the chains apart: the caller then computes the piece again
+    d = random_walk(seed, n, 100.0, 0.02)
+    h, lo, c = d["high"], d["low"], d["close"]
+    ref = (K.natr if norm else K.atr)(h, lo, c, period, threads=1)
+    got = np.full(n, _SENTINEL)
+    assert A._atr_two(h, lo, c, period, got, norm, lead) == 0
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_atr_second_piece_is_redone_when_its_chain_has_not_met():
+    d = random_walk(4, 5_000, 100.0, 0.02)
+    before = A.ATR_REDOS
+    got = np.empty(5_000)
+    A._atr_two(d["high"], d["low"], d["close"], 14, got, False, 1)  # one bar of lead: cannot have met
+    assert A.ATR_REDOS == before + 1
+    np.testing.assert_array_equal(got, K.atr(d["high"], d["low"], d["close"], threads=1))
+
+
+def test_atr_on_two_threads_equals_one_and_meets_without_redo(long_walk):
+    d = long_walk
+    before = A.ATR_REDOS
+    for period in (2, 14, 50):
+        for f in (K.atr, K.natr):
+            np.testing.assert_array_equal(f(d["high"], d["low"], d["close"], period, threads=2),
+                                          f(d["high"], d["low"], d["close"], period, threads=1))
+    assert A.ATR_REDOS == before  # the default lead met every time
+
+
+def test_atr_on_two_threads_names_the_first_bad_value(long_walk):
+    n = len(long_walk["close"])
+    m = n // 2
+    lead = 128 * 14
+    for where, col in ((m + 5, "high"), (m - lead // 2, "low"), (m - 1, "close"), (n - 1, "close"), (10, "high")):
+        d = {k: v.copy() for k, v in long_walk.items()}
+        d[col][where] = np.nan
+        for f in (K.atr, K.natr):
+            with pytest.raises(ValueError, match=f"{col} has NaN at index {where}"):
+                f(d["high"], d["low"], d["close"], threads=2)

@@ -78,7 +78,7 @@ def _talib():
 
 
 # the indicators that split their bars over two threads from tradejet.kernels.api.SPLIT_MIN bars
-SPLIT = ("trange", "wma", "rolling_max", "rolling_min")
+SPLIT = ("trange", "wma", "rolling_max", "rolling_min", "atr", "natr")
 
 
 def _cases(threads: int | None = None):
@@ -107,8 +107,8 @@ def _cases_with(K, talib, threads=None):
         ("stddev", lambda d: K.stddev(d["close"], 20), lambda d: talib.STDDEV(d["close"], 20, 1.0)),
         ("rsi", lambda d: K.rsi(d["close"]), lambda d: talib.RSI(d["close"], 14)),
         ("trange", lambda d: K.trange(*(d[k] for k in hlc), threads=threads), lambda d: talib.TRANGE(*(d[k] for k in hlc))),
-        ("atr", lambda d: K.atr(*(d[k] for k in hlc)), lambda d: talib.ATR(*(d[k] for k in hlc), 14)),
-        ("natr", lambda d: K.natr(*(d[k] for k in hlc)), lambda d: talib.NATR(*(d[k] for k in hlc), 14)),
+        ("atr", lambda d: K.atr(*(d[k] for k in hlc), threads=threads), lambda d: talib.ATR(*(d[k] for k in hlc), 14)),
+        ("natr", lambda d: K.natr(*(d[k] for k in hlc), threads=threads), lambda d: talib.NATR(*(d[k] for k in hlc), 14)),
         ("bbands", lambda d: K.bbands(d["close"]), lambda d: talib.BBANDS(d["close"], 20, 2.0, 2.0)),
         ("macd", lambda d: K.macd(d["close"]), lambda d: talib.MACD(d["close"], 12, 26, 9)),
         ("adx", lambda d: K.adx(*(d[k] for k in hlc)), lambda d: talib.ADX(*(d[k] for k in hlc), 14)),
@@ -243,6 +243,10 @@ def _compile_everything() -> None:
     I.wma_part_nb(d["close"], 20, o, 0, 2)
     I.max_part_nb(d["close"], 20, o, 0, 2)
     I.min_part_nb(d["close"], 20, o, 0, 2)
+    for norm in (False, True):
+        I.atr_front_nb(d["high"], d["low"], d["close"], 14, o, 150, norm)
+        I.atr_back_nb(d["high"], d["low"], d["close"], 14, o, 150, 100, norm)
+        I.atr_redo_nb(d["high"], d["low"], d["close"], 14, o, 150, 1.0, norm)
     K.log_returns(d["close"])
     K.realized_vol(d["close"], 20)
     K.zscore(d["close"], 20)

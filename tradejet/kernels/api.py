@@ -171,8 +171,8 @@ def _outs(out, n: int, k: int) -> Sequence[np.ndarray]:
     return [_out(o, n, f"out[{i}]") for i, o in enumerate(out)]
 
 
-# trange, wma, rolling_max and rolling_min split their bars in two pieces computed at once on
-# two threads from this many bars (the pieces need nothing from each other: see the kernels'
+# trange, wma, rolling_max and rolling_min (and atr, natr: see _atr_any) split their bars in two
+# pieces computed at once on two threads from this many bars (the pieces need nothing from each other: see the kernels'
 # ``*_part_nb``), the same bits; ``threads=1`` keeps them on the calling thread. Their loops
 # are bound by memory traffic, which two CPUs share better than compute: at 1M bars 0.7-0.8
 # ns/bar against 1.0-1.3 on one thread; the pool's round trip (~60 us) breaks even near 220k.
@@ -180,7 +180,7 @@ SPLIT_MIN = 300_000
 
 
 def threads_split(n: int, threads: int | None = None) -> int:
-    """The threads trange, wma, rolling_max and rolling_min use for ``n`` bars: two from
+    """The threads trange, wma, rolling_max, rolling_min, atr and natr use for ``n`` bars: two from
     SPLIT_MIN bars when ``threads`` (default: NUMBA_NUM_THREADS if set, else the CPUs) allows,
     else one."""
     if n < SPLIT_MIN:  # first: the default's look at the environment costs ~0.7 us
@@ -285,24 +285,58 @@ def trange(high, low, close, *, out=None, threads: int | None = None) -> np.ndar
     return o
 
 
-def atr(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
-    """Return Wilder's average true range (TA-Lib ``ATR``); NaN for the first ``period`` bars."""
+def atr(high, low, close, period: int = 14, *, out=None, threads: int | None = None) -> np.ndarray:
+    """Return Wilder's average true range (TA-Lib ``ATR``); NaN for the first ``period`` bars.
+
+    From SPLIT_MIN bars on two threads (``threads``; see :func:`threads_split` and
+    ``indicators.ATR_LEAD_PER_PERIOD``), the same values."""
     high, low, close, n = _hlc(high, low, close)
     period = check_period("period", period)
     o = _out(out, n)
-    if bad := _k.atr_1d_nb(high, low, close, period, o):
+    if bad := _atr_any(high, low, close, period, o, False, threads):
         raise_bad(bad, ("high", high), ("low", low), ("close", close))
     return o
 
 
-def natr(high, low, close, period: int = 14, *, out=None) -> np.ndarray:
-    """Return the ATR as a percentage of the close (TA-Lib ``NATR``)."""
+def natr(high, low, close, period: int = 14, *, out=None, threads: int | None = None) -> np.ndarray:
+    """Return the ATR as a percentage of the close (TA-Lib ``NATR``); two threads as :func:`atr`."""
     high, low, close, n = _hlc(high, low, close)
     period = check_period("period", period)
     o = _out(out, n)
-    if bad := _k.natr_1d_nb(high, low, close, period, o):
+    if bad := _atr_any(high, low, close, period, o, True, threads):
         raise_bad(bad, ("high", high), ("low", low), ("close", close))
     return o
+
+
+# how often the two-thread ATR/NATR computed its second piece again (its chain had not met the
+# caller's; see indicators.ATR_LEAD_PER_PERIOD): a count for tests and the curious
+ATR_REDOS = 0
+
+
+def _atr_any(high, low, close, period: int, o: np.ndarray, norm: bool, threads) -> int:
+    """The ATR (``norm`` False) or NATR into ``o``: on one thread, or from SPLIT_MIN bars in two
+    pieces at once (:func:`_atr_two`)."""
+    if threads_split(len(high), threads) == 1:
+        return int((_k.natr_1d_nb if norm else _k.atr_1d_nb)(high, low, close, period, o))
+    return _atr_two(high, low, close, period, o, norm, _k.ATR_LEAD_PER_PERIOD * period)
+
+
+def _atr_two(high, low, close, period: int, o: np.ndarray, norm: bool, lead: int) -> int:
+    """Two pieces at once, the second's chain started ``lead`` bars early and checked against the
+    first's (indicators.atr_back_nb); one thread where the series is too short for that lead."""
+    global ATR_REDOS
+    m = len(high) // 2
+    if m - lead <= period + 1:
+        return int((_k.natr_1d_nb if norm else _k.atr_1d_nb)(high, low, close, period, o))
+    f = _threads.pool().submit(_k.atr_back_nb, high, low, close, period, o, m, lead, norm)
+    try:
+        bad, acc = _k.atr_front_nb(high, low, close, period, o, m, norm)
+    finally:
+        bad2, acc2 = f.result()
+    if acc != acc2:  # also when NaN: a bad input, counted above
+        ATR_REDOS += 1
+        _k.atr_redo_nb(high, low, close, period, o, m, acc, norm)
+    return int(bad) + int(bad2)
 
 
 def bbands(close, period: int = 20, nbdev: float = 2.0, *, out=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -22,14 +22,30 @@ import math
 
 import numpy as np
 
-from tradejet.kernels._core import NAN, RESUM, jit, jit_inline, window_shifted_sums, window_sum2, window_wsums
-from tradejet.kernels._simd import bb_store4, natr_store4, nonfinite4, prefetch, sd_store4
+from tradejet.kernels._core import (
+    NAN,
+    RESUM,
+    jit,
+    jit_inline,
+    window_shifted_sums,
+    window_sum2,
+    window_wsums,
+)
+from tradejet.kernels._simd import (
+    bb_store4,
+    natr_store4,
+    nonfinite4,
+    prefetch,
+    sd_store4,
+)
 from tradejet.kernels.steps import (
     adx_step,
     atr_step,
     dmi_step,
     ema_step,
     macd_step,
+    max_step,
+    min_step,
     natr_value,
     obv_step,
     ring_sma_step,
@@ -39,13 +55,11 @@ from tradejet.kernels.steps import (
     sma_step,
     stoch_k_value,
     tr_value,
-    wilder_next,
-    max_step,
-    min_step,
     var_update,
     var_value,
     vwap_update,
     vwap_value,
+    wilder_next,
     wma_slide,
     wma_value,
     zscore_value,
@@ -436,95 +450,138 @@ def _count_bad3(a, b, c):
 def atr_1d_nb(high, low, close, period, out):
     """Wilder's average true range (TA-Lib ATR); lookback ``period``.
 
-    The warm-up and seed by ``atr_step``, then a loop without branches doing what
-    ``atr_step`` does after its seed (``wilder_next`` of the true range): its FMA
-    dependency chain (4 cycles a bar) and the memory traffic are the bound, so the input
-    check is kept off the scalar ports: an inf or NaN high or low makes the true range,
-    hence the ATR, inf or NaN for good; a close only enters through ``|pc - h|`` and
-    ``|pc - l|``, which drop a NaN, so the closes are checked four at a time by one vector
-    op (``_simd.nonfinite4``; the loop takes four bars a turn). On a suspect result the
-    inputs are counted exactly (an ATR that overflowed is not an error)."""
+    The warm-up and seed by ``atr_step`` (:func:`_atr_head`), then :func:`_atr_steady`."""
     n = high.shape[0]
     bad, acc = _atr_head(high, low, close, period, out)
-    s = period + 1
-    if n <= s:
+    if n <= period + 1:
         return bad
-    inv = 1.0 / period
-    a = (period - 1) * inv
-    hs = high[s:]
-    ls = low[s:]
-    cs = close[s:]
-    pcs = close[period:]
-    os_ = out[s:]
-    m = n - s
-    chk = 0
-    for j in range(m >> 3):
-        k = 8 * j
-        prefetch(hs, k + AHEAD)
-        prefetch(ls, k + AHEAD)
-        prefetch(cs, k + AHEAD)
-        chk |= nonfinite4(cs, k) | nonfinite4(cs, k + 4)
-        for u in range(8):
-            acc = wilder_next(acc, a, inv, tr_value(hs[k + u], ls[k + u], pcs[k + u]))
-            os_[k + u] = acc
-    for k in range(m & ~7, m):
-        c = cs[k]
-        chk += (c - c) != 0.0
-        acc = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
-        os_[k] = acc
-    if chk != 0 or acc - acc != 0.0:
-        bad += _count_bad3(hs, ls, cs)
-    return bad
+    more, acc = _atr_steady(high, low, close, period, out, period + 1, n, acc, False)
+    return bad + more
 
 
 @jit
 def natr_1d_nb(high, low, close, period, out):
-    """ATR as a percentage of the close (TA-Lib NATR); lookback ``period``; see :func:`atr_1d_nb`.
-
-    The steady-state loop takes four bars a turn: four ``wilder_next`` steps (the FMA
-    chain, unchanged), then ``_simd.natr_store4`` does their four ``natr_value`` divisions
-    as one vector division (same operations per lane, same bits) beside the chain
-    instead of four scalar divisions competing with it. The close check rides along in
-    that vector op."""
+    """ATR as a percentage of the close (TA-Lib NATR); lookback ``period``; see :func:`atr_1d_nb`."""
     n = high.shape[0]
     bad, acc = _atr_head(high, low, close, period, out)
     if n > period:
         out[period] = natr_value(acc, close[period])
-    s = period + 1
-    if n <= s:
+    if n <= period + 1:
         return bad
+    more, acc = _atr_steady(high, low, close, period, out, period + 1, n, acc, True)
+    return bad + more
+
+
+@jit
+def _atr_steady(high, low, close, period, out, s, e, acc, norm):
+    """Bars ``s..e-1`` (``s > period``) of the ATR (``norm`` False) or the NATR (True), from
+    ``acc``, the ATR at bar ``s - 1``; returns (bad-input count of those bars, the ATR at bar
+    ``e - 1``).
+
+    A loop without branches doing what ``atr_step`` does after its seed (``wilder_next`` of
+    the true range), eight bars a turn: its FMA dependency chain (4 cycles a bar) and the
+    memory traffic are the bound, so the input check is kept off the scalar ports: an inf
+    or NaN high or low makes the true range, hence the ATR, inf or NaN for good; a close
+    only enters through ``|pc - h|`` and ``|pc - l|``, which drop a NaN, so the closes are
+    checked four at a time by one vector op (``_simd.nonfinite4``, or for the NATR inside
+    ``_simd.natr_store4``, which does four ``natr_value`` divisions as one vector division
+    beside the chain: same operations per lane, same bits). On a suspect result the inputs
+    are counted exactly (an ATR that overflowed is not an error)."""
     inv = 1.0 / period
     a = (period - 1) * inv
-    hs = high[s:]
-    ls = low[s:]
-    cs = close[s:]
-    pcs = close[period:]
-    os_ = out[s:]
-    m = n - s
+    hs = high[s:e]
+    ls = low[s:e]
+    cs = close[s:e]
+    pcs = close[s - 1:e - 1]
+    os_ = out[s:e]
+    m = e - s
     chk = 0
-    for j in range(m >> 3):
-        k = 8 * j
-        prefetch(hs, k + AHEAD)
-        prefetch(ls, k + AHEAD)
-        prefetch(cs, k + AHEAD)
-        a0 = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
-        a1 = wilder_next(a0, a, inv, tr_value(hs[k + 1], ls[k + 1], pcs[k + 1]))
-        a2 = wilder_next(a1, a, inv, tr_value(hs[k + 2], ls[k + 2], pcs[k + 2]))
-        acc = wilder_next(a2, a, inv, tr_value(hs[k + 3], ls[k + 3], pcs[k + 3]))
-        chk |= natr_store4(os_, k, a0, a1, a2, acc, cs)
-        a0 = wilder_next(acc, a, inv, tr_value(hs[k + 4], ls[k + 4], pcs[k + 4]))
-        a1 = wilder_next(a0, a, inv, tr_value(hs[k + 5], ls[k + 5], pcs[k + 5]))
-        a2 = wilder_next(a1, a, inv, tr_value(hs[k + 6], ls[k + 6], pcs[k + 6]))
-        acc = wilder_next(a2, a, inv, tr_value(hs[k + 7], ls[k + 7], pcs[k + 7]))
-        chk |= natr_store4(os_, k + 4, a0, a1, a2, acc, cs)
-    for k in range(m & ~7, m):
-        c = cs[k]
-        chk += (c - c) != 0.0
-        acc = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
-        os_[k] = natr_value(acc, c)
+    if norm:
+        for j in range(m >> 3):
+            k = 8 * j
+            prefetch(hs, k + AHEAD)
+            prefetch(ls, k + AHEAD)
+            prefetch(cs, k + AHEAD)
+            a0 = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
+            a1 = wilder_next(a0, a, inv, tr_value(hs[k + 1], ls[k + 1], pcs[k + 1]))
+            a2 = wilder_next(a1, a, inv, tr_value(hs[k + 2], ls[k + 2], pcs[k + 2]))
+            acc = wilder_next(a2, a, inv, tr_value(hs[k + 3], ls[k + 3], pcs[k + 3]))
+            chk |= natr_store4(os_, k, a0, a1, a2, acc, cs)
+            a0 = wilder_next(acc, a, inv, tr_value(hs[k + 4], ls[k + 4], pcs[k + 4]))
+            a1 = wilder_next(a0, a, inv, tr_value(hs[k + 5], ls[k + 5], pcs[k + 5]))
+            a2 = wilder_next(a1, a, inv, tr_value(hs[k + 6], ls[k + 6], pcs[k + 6]))
+            acc = wilder_next(a2, a, inv, tr_value(hs[k + 7], ls[k + 7], pcs[k + 7]))
+            chk |= natr_store4(os_, k + 4, a0, a1, a2, acc, cs)
+        for k in range(m & ~7, m):
+            c = cs[k]
+            chk += (c - c) != 0.0
+            acc = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
+            os_[k] = natr_value(acc, c)
+    else:
+        for j in range(m >> 3):
+            k = 8 * j
+            prefetch(hs, k + AHEAD)
+            prefetch(ls, k + AHEAD)
+            prefetch(cs, k + AHEAD)
+            chk |= nonfinite4(cs, k) | nonfinite4(cs, k + 4)
+            for u in range(8):
+                acc = wilder_next(acc, a, inv, tr_value(hs[k + u], ls[k + u], pcs[k + u]))
+                os_[k + u] = acc
+        for k in range(m & ~7, m):
+            c = cs[k]
+            chk += (c - c) != 0.0
+            acc = wilder_next(acc, a, inv, tr_value(hs[k], ls[k], pcs[k]))
+            os_[k] = acc
+    bad = 0
     if chk != 0 or acc - acc != 0.0:
-        bad += _count_bad3(hs, ls, cs)
-    return bad
+        bad = _count_bad3(hs, ls, cs)
+    return bad, acc
+
+
+# The two-thread ATR/NATR (from api.SPLIT_MIN bars). Wilder's smoothing forgets its start:
+# two runs of the chain from different states over the same true ranges differ by a factor
+# (p-1)/p less each bar until they are an ulp apart, then meet for good (at each bar the
+# chance is ~1/p that one rounding takes them to the same double; from there every
+# operation is the same). So the second piece starts its chain ATR_LEAD_PER_PERIOD * p bars
+# early from a guess, and the caller compares: if its chain and the piece's agree bit for
+# bit at the piece's first bar, every later value is the sequential one (same state, same
+# operations); if not (a bad input, or a start that had not met), the caller computes the
+# piece again from its own state. Only the speed rests on the argument above, never a value.
+ATR_LEAD_PER_PERIOD = 128
+
+
+@jit
+def atr_front_nb(high, low, close, period, out, m, norm):
+    """The first piece of the two-thread ATR/NATR: bars ``0..m-1`` as :func:`atr_1d_nb` /
+    :func:`natr_1d_nb` (``m > period + 1``); returns (bad, the ATR at bar ``m - 1``)."""
+    bad, acc = _atr_head(high, low, close, period, out)
+    if norm:
+        out[period] = natr_value(acc, close[period])
+    more, acc = _atr_steady(high, low, close, period, out, period + 1, m, acc, norm)
+    return bad + more, acc
+
+
+@jit
+def atr_back_nb(high, low, close, period, out, m, lead, norm):
+    """The second piece: bars ``m..n-1`` from a chain started ``lead`` bars before ``m``
+    (``m - lead > period + 1``) at that bar's true range; returns (bad count of bars
+    ``m..n-1``, its ATR at bar ``m - 1``: the caller's must equal it bit for bit, or the caller
+    computes the piece again)."""
+    s0 = m - lead
+    inv = 1.0 / period
+    a = (period - 1) * inv
+    acc = tr_value(high[s0], low[s0], close[s0 - 1])
+    for t in range(s0 + 1, m):
+        acc = wilder_next(acc, a, inv, tr_value(high[t], low[t], close[t - 1]))
+    bad, _ = _atr_steady(high, low, close, period, out, m, high.shape[0], acc, norm)
+    return bad, acc
+
+
+@jit
+def atr_redo_nb(high, low, close, period, out, m, acc, norm):
+    """The second piece again, from the caller's ATR at bar ``m - 1`` (the bad count is the
+    second piece's already)."""
+    _atr_steady(high, low, close, period, out, m, high.shape[0], acc, norm)
 
 
 @jit
