@@ -198,3 +198,29 @@ def test_atr_on_two_threads_names_the_first_bad_value(long_walk):
         for f in (K.atr, K.natr):
             with pytest.raises(ValueError, match=f"{col} has NaN at index {where}"):
                 f(d["high"], d["low"], d["close"], threads=2)
+
+
+def test_atr_pieces_meet_on_real_candles(shared_data):
+    # real bars (flat ones, gaps, jumps): the second piece's chain meets the first's at the
+    # default lead, so no piece is computed twice, and the values are the one-thread ones
+    from tests.kernels.conftest import candle_files, load_candles
+
+    before = A.ATR_REDOS
+    runs = 0
+    for rel in candle_files():
+        d = load_candles(shared_data, rel)
+        h, lo, c = d["high"], d["low"], d["close"]
+        for period in (14, 50):
+            if len(c) // 2 - _k_lead(period) <= period + 1:
+                continue
+            for norm in (False, True):
+                got = np.empty(len(c))
+                assert A._atr_two(h, lo, c, period, got, norm, _k_lead(period)) == 0
+                np.testing.assert_array_equal(got, (K.natr if norm else K.atr)(h, lo, c, period, threads=1), err_msg=rel)
+                runs += 1
+    assert runs > 0, "no candle file long enough for the split"
+    assert A.ATR_REDOS == before
+
+
+def _k_lead(period: int) -> int:
+    return I.ATR_LEAD_PER_PERIOD * period
