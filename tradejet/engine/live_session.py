@@ -162,10 +162,15 @@ class LiveSession:
 
     # ------------------------------------------------------------------ the kill switch
     def kill(self, reason: str = "kill switch") -> None:
-        """Cancel all orders and stop (signal handlers call this)."""
+        """Cancel all orders and stop (signal handlers call this).
+
+        The trading task is cancelled, and the engine told to stop after its event as well: a
+        cancellation can be lost inside a library (asyncio.wait_for on Python 3.11 drops one that
+        lands as its result arrives), and the kill switch must not rest on one mechanism."""
         if self.killed is None:
             self.killed = reason
             log.warning("kill switch: %s", reason)
+        self.engine.stop()
         if self._task is not None:
             self._task.cancel()
 

@@ -99,6 +99,20 @@ class _Tracked:
         self.lookups = 0
 
 
+
+async def next_item(q: asyncio.Queue, timeout: float):
+    """The next item of ``q``, or None after ``timeout`` seconds.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it returns the item when a cancellation lands in
+    the same turn of the loop as the item (CPython gh-86296, fixed in 3.12), so the task goes
+    on as if never cancelled. The live session's kill switch cancels the task that reads here;
+    with bars, fills and hints arriving, that cancellation was lost now and then."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await q.get()
+    except TimeoutError:
+        return None
+
 class KrakenVenue:
     """Kraken Spot as an :class:`~tradejet.engine.ports.ExecutionVenue`.
 
@@ -487,10 +501,7 @@ class KrakenVenue:
             while True:
                 for ev in self._drain():
                     yield ev
-                try:
-                    item = await asyncio.wait_for(q.get(), timeout=self.poll_s)
-                except asyncio.TimeoutError:
-                    item = None
+                item = await next_item(q, self.poll_s)
                 if isinstance(item, Exception):
                     raise VenueUnavailable(f"Kraken WebSocket failed: {type(item).__name__}: {item}") from item
                 working = any(t.state in ("open", "unknown") for t in self._orders.values())

@@ -208,8 +208,9 @@ class KrakenWs:
         self._pending[req_id] = fut
         try:
             await self._conn.send(json.dumps({"method": method, "params": p, "req_id": req_id}, default=str))
-            msg = await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout):  # not wait_for: it can lose a cancellation on 3.11 (venue.next_item)
+                msg = await fut
+        except TimeoutError:
             raise VenueUnavailable(f"Kraken WebSocket {method}: no answer in {timeout}s (outcome unknown)") from None
         finally:
             self._pending.pop(req_id, None)
