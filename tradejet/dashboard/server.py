@@ -94,7 +94,8 @@ class Request:
 
 async def _read_request(reader: asyncio.StreamReader) -> Request | None:
     try:
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_TIMEOUT)
+        async with asyncio.timeout(IDLE_TIMEOUT):  # not wait_for: on 3.11 it can lose a cancellation
+            head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as e:
         if e.partial.strip():
             raise HttpError(400, "incomplete request head") from None
@@ -129,7 +130,8 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
             raise HttpError(400, "Content-Length is not a number") from None
         if n < 0 or n > MAX_BODY:
             raise HttpError(413, f"body must be 0..{MAX_BODY} bytes, was {n}")
-        body = await asyncio.wait_for(reader.readexactly(n), IDLE_TIMEOUT)
+        async with asyncio.timeout(IDLE_TIMEOUT):
+            body = await reader.readexactly(n)
     url = urlsplit(target)
     cookies = {}
     for part in headers.get("cookie", "").split(";"):
@@ -354,7 +356,8 @@ class Dashboard:
             while not writer.is_closing():
                 await asyncio.sleep(15.0)
                 writer.write(b": keep-alive\n\n")
-                await asyncio.wait_for(writer.drain(), 5.0)
+                async with asyncio.timeout(5.0):
+                    await writer.drain()
         finally:
             self._clients.discard(writer)
 
@@ -366,7 +369,8 @@ class Dashboard:
         """Every ``push_interval`` (or when woken by an action), send an update if anything changed."""
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.push_interval)
+                async with asyncio.timeout(self.push_interval):  # not wait_for (see _read_request)
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
