@@ -134,6 +134,14 @@ def test_features_2d_on_threads_equals_1d_and_serial():
                                                                                  "volume"))))
 
 
+@pytest.mark.parametrize("n", [30, 41, 25_000])
+def test_features_2d_of_one_symbol_equals_1d(n):
+    # one symbol: the kernel runs on the panels' own (contiguous) column, no copy
+    ds, panel = _panel(1, n)
+    out = K.features_2d(*panel)
+    np.testing.assert_array_equal(out[0], K.features(*(ds[0][k] for k in ("open", "high", "low", "close", "volume"))))
+
+
 def test_features_2d_on_threads_names_a_bad_value():
     _, panel = _panel(3, 90_000)
     panel[3][70_000, 1] = np.inf

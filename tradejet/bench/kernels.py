@@ -395,7 +395,8 @@ def run(args: argparse.Namespace) -> int:
                                    "store_floor_ns_per_bar_per_series": t_fl2 / (n * m) * 1e9,
                                    "store_floor_nontemporal_ns_per_bar_per_series": t_fl2nt / (n * m) * 1e9,
                                    "threads": F.threads_2d(n, m, threads_cap),
-                                   "streaming_stores": bool(out2.nbytes >= F.NT_MIN_BYTES and n % 4 == 0),
+                                   "streaming_stores": bool(out2.nbytes >= F.NT_MIN_BYTES and n % 4 == 0
+                                                            and F.panel_groups(n, m) > 0),  # the lanes write them
                                    "parity_ok": bool(ok2)})
         del buf2, out2, panel
 

@@ -937,23 +937,6 @@ def panel_lanes_b_nb(high, low, close, volume, out, ls, ix, xb, nt):
     return 0
 
 
-@jit
-def panel_column_nb(high, low, close, volume, out, p):
-    """Symbol ``p`` of the panels by :func:`features_1d_nb` on a copy of its columns (the
-    symbols not in a group of four). Returns the number of bad bars."""
-    n = close.shape[0]
-    hc = np.empty(n)
-    lc = np.empty(n)
-    cc = np.empty(n)
-    vc = np.empty(n)
-    for t in range(n):
-        hc[t] = high[t, p]
-        lc[t] = low[t, p]
-        cc[t] = close[t, p]
-        vc[t] = volume[t, p]
-    return features_1d_nb(hc, lc, cc, vc, out[p], np.zeros((4, P)))
-
-
 def panel_state(m: int):
     """Empty lane state for :func:`panel_warm_nb` / :func:`panel_lanes_a_nb` (``m`` symbols)."""
     g = max(m // _L.W, 1)
@@ -1277,7 +1260,7 @@ def features_2d(open, high, low, close, volume, *, out=None, threads: int | None
 
         def run(task) -> int:
             if len(task) == 1:
-                return int(panel_column_nb(h, lo, c, v, o, task[0]))
+                return _panel_column(h, lo, c, v, o, task[0], None)
             return int(task[0](h, lo, c, v, o, *task[1:], nt))
 
         # the first task on this thread, the others on the pool's (one thread fewer to wake; see
@@ -1293,11 +1276,26 @@ def features_2d(open, high, low, close, volume, *, out=None, threads: int | None
             ls2, ix2, xb2 = ls.copy(), ix.copy(), xb.copy()  # PART_B starts from the warm-up's state too
             bad += int(panel_lanes_a_nb(h, lo, c, v, o, ls, ix, xb, nt))
             panel_lanes_b_nb(h, lo, c, v, o, ls2, ix2, xb2, nt)
+        cols = np.empty((4, n)) if m - groups * _L.W > 1 else None  # one copy buffer for the leftovers
         for p in range(groups * _L.W, m):
-            bad += int(panel_column_nb(h, lo, c, v, o, p))
+            bad += _panel_column(h, lo, c, v, o, p, cols)
     if bad:
         for k in ("high", "low", "close", "volume"):
             _scan_panel(k, np.ascontiguousarray(arrays[k]))
         _check_ohlcv(arrays)
         raise AssertionError(f"the fused kernel counted {bad} bad inputs that no check found")
     return o
+
+
+def _panel_column(h, lo, c, v, o, p: int, cols) -> int:
+    """Symbol ``p`` of the panels (one not in a group of four) by :func:`features_1d_nb`: on the
+    panels' own column when it is contiguous (one symbol), else on a copy in ``cols`` (a (4, n)
+    buffer, None: a fresh one). Copied by NumPy here: a kernel that copied the columns into fresh
+    arrays of its own paid ~15 ns/bar in page faults and 7 in its copy loop, against 51 for the set."""
+    if h.shape[1] == 1:
+        return int(features_1d_nb(h[:, 0], lo[:, 0], c[:, 0], v[:, 0], o[p], np.zeros((4, P))))
+    if cols is None:
+        cols = np.empty((4, h.shape[0]))
+    for k, a in enumerate((h, lo, c, v)):
+        np.copyto(cols[k], a[:, p])
+    return int(features_1d_nb(cols[0], cols[1], cols[2], cols[3], o[p], np.zeros((4, P))))
