@@ -137,19 +137,19 @@ def test_a_threads_value_that_is_no_number_is_named(threads):
             call()
 
 
-def test_numba_num_threads_caps_the_default(monkeypatch, long_walk):
-    # a sweep's worker sets NUMBA_NUM_THREADS=1: its process is one of a pool that fills the CPUs
+def test_tradejet_threads_caps_the_default(monkeypatch, long_walk):
+    # a sweep's worker sets TRADEJET_THREADS=1: its process is one of a pool that fills the CPUs
     from tradejet.kernels import fused as F
 
     n = len(long_walk["close"])
-    monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
+    monkeypatch.setenv("TRADEJET_THREADS", "1")
     assert A.threads_split(n) == 1 and F.threads_1d(n) == 1 and F.threads_2d(n, 4) == 1
     assert A.threads_split(n, 2) == 2  # a caller's explicit count still rules
     x = long_walk["close"]
     np.testing.assert_array_equal(K.rolling_min(x, 20), K.rolling_min(x, 20, threads=2))
-    monkeypatch.setenv("NUMBA_NUM_THREADS", "two")  # not a number: the default stays the CPUs
+    monkeypatch.setenv("TRADEJET_THREADS", "two")  # not a number: the default stays the CPUs
     assert A.threads_split(n) == (2 if (os.cpu_count() or 1) > 1 else 1)
-    monkeypatch.delenv("NUMBA_NUM_THREADS")
+    monkeypatch.delenv("TRADEJET_THREADS")
     assert F.threads_1d(n) == (2 if (os.cpu_count() or 1) > 1 else 1)
 
 

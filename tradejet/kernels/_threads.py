@@ -64,10 +64,11 @@ def beside(cpu: int, fn, *args):
 
 
 def default_threads() -> int:
-    """The threads a two-thread form may use when its caller does not say: NUMBA_NUM_THREADS
-    when it is set (the limit Numba's own parallel code keeps; a sweep's worker sets it to 1,
-    its process being one of a pool that already fills the CPUs), else the CPUs."""
-    env = os.environ.get("NUMBA_NUM_THREADS")
+    """The threads a two-thread form may use when its caller does not say: TRADEJET_THREADS when
+    it is set (a sweep's worker sets it to 1, its process being one of a pool that already fills
+    the CPUs), else the CPUs. (Not NUMBA_NUM_THREADS: that sizes Numba's own parallel backend,
+    which these forms do not use.)"""
+    env = os.environ.get("TRADEJET_THREADS")
     if env:
         try:
             return max(1, int(env))

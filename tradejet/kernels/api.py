@@ -181,7 +181,7 @@ SPLIT_MIN = 300_000
 
 def threads_split(n: int, threads: int | None = None) -> int:
     """The threads trange, wma, rolling_max, rolling_min, atr and natr use for ``n`` bars: two from
-    SPLIT_MIN bars when ``threads`` (default: NUMBA_NUM_THREADS if set, else the CPUs) allows,
+    SPLIT_MIN bars when ``threads`` (default: TRADEJET_THREADS if set, else the CPUs) allows,
     else one."""
     if n < SPLIT_MIN:  # first: the default's look at the environment costs ~0.7 us
         if threads is not None:

@@ -1205,7 +1205,7 @@ def _aligned_empty(shape) -> np.ndarray:
 
 def threads_1d(n: int, threads: int | None = None) -> int:
     """The threads :func:`features` uses for ``n`` bars: two (its halves at once) from
-    PAR_MIN_1D bars when ``threads`` (default: NUMBA_NUM_THREADS if set, else the CPUs) allows,
+    PAR_MIN_1D bars when ``threads`` (default: TRADEJET_THREADS if set, else the CPUs) allows,
     else one."""
     if n < max(PAR_MIN_1D, WARM + 1):  # first: the default's look at the environment costs ~0.7 us
         if threads is not None:
@@ -1217,7 +1217,7 @@ def threads_1d(n: int, threads: int | None = None) -> int:
 def threads_2d(n: int, m: int, threads: int | None = None) -> int:
     """The threads :func:`features_2d` uses for ``n`` bars of ``m`` symbols: one below PAR_MIN
     bar-symbols, else up to two (the set's halves of the four-symbol groups run at once; the
-    symbols left over one by one on the threads), capped by ``threads`` (default: NUMBA_NUM_THREADS if
+    symbols left over one by one on the threads), capped by ``threads`` (default: TRADEJET_THREADS if
     set, else the CPUs)."""
     if n * m < PAR_MIN:  # first: the default's look at the environment costs ~0.7 us
         if threads is not None:

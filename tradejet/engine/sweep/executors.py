@@ -152,6 +152,7 @@ class RayExecutor:
                 import tempfile
 
                 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+                os.environ.setdefault("TRADEJET_THREADS", "1")
                 if not _os.path.exists(path):  # another node: one local copy of the bar file
                     blob = ray.get(data) if not isinstance(data, bytes | type(None)) else data
                     local = _os.path.join(tempfile.gettempdir(), "tradejet-sweep-" + _os.path.basename(path))

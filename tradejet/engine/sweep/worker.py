@@ -108,6 +108,7 @@ def init_process(ipc_path: str, base_raw: dict[str, Any], keep_returns: bool) ->
     """Pool initializer: map the bars and compile once per process."""
     global _WORKER
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    os.environ.setdefault("TRADEJET_THREADS", "1")  # the kernels' two-thread forms too (kernels._threads)
     _WORKER = SweepWorker(ipc_path, base_raw, keep_returns)
     _WORKER.warm()
 
