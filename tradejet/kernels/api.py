@@ -171,11 +171,12 @@ def _outs(out, n: int, k: int) -> Sequence[np.ndarray]:
     return [_out(o, n, f"out[{i}]") for i, o in enumerate(out)]
 
 
-# trange, wma, rolling_max and rolling_min (and atr, natr: see _atr_any) split their bars in two
-# pieces computed at once on two threads from this many bars (the pieces need nothing from each other: see the kernels'
-# ``*_part_nb``), the same bits; ``threads=1`` keeps them on the calling thread. Their loops
-# are bound by memory traffic, which two CPUs share better than compute: at 1M bars 0.7-0.8
-# ns/bar against 1.0-1.3 on one thread; the pool's round trip (~60 us) breaks even near 220k.
+# trange, wma, rolling_max and rolling_min (and atr, natr: see _atr_any) split their bars in
+# two pieces computed at once on two threads from this many bars (the pieces need nothing from
+# each other: see the kernels' ``*_part_nb``), the same bits; ``threads=1`` keeps them on the
+# calling thread. Their loops are bound by memory traffic, which two CPUs share better than
+# compute: at 1M bars 0.7-0.9 ns/bar against 1.0-1.3 on one thread; the pool's round trip
+# (~60 us) breaks even near 220k.
 SPLIT_MIN = 300_000
 
 
@@ -194,6 +195,7 @@ def _halves(kernel, args: tuple) -> int:
     """``kernel(*args, k, 2)`` for both pieces at once, the second on a pool thread; the sum of
     their codes (the callers take this path when :func:`threads_split` says two)."""
     return _threads.two(kernel, (*args, 0, 2), kernel, (*args, 1, 2), place=False)
+
 
 def sma(x, period: int, *, out=None) -> np.ndarray:
     """Return the simple moving average (TA-Lib ``SMA``); NaN for the first ``period - 1`` bars.
