@@ -184,11 +184,7 @@ def threads_split(n: int, threads: int | None = None) -> int:
     """The threads trange, wma, rolling_max, rolling_min, atr and natr use for ``n`` bars: two from
     SPLIT_MIN bars when ``threads`` (default: TRADEJET_THREADS if set, else the CPUs) allows,
     else one."""
-    if n < SPLIT_MIN:  # first: the default's look at the environment costs ~0.7 us
-        if threads is not None:
-            _threads.thread_cap(threads)  # a bad value is named whatever the length
-        return 1
-    return 2 if _threads.thread_cap(threads) > 1 else 1
+    return 2 if _threads.cap_when(n >= SPLIT_MIN, threads) > 1 else 1
 
 
 def _halves(kernel, args: tuple) -> int:

@@ -53,8 +53,9 @@ from tradejet.kernels._core import (
 )
 from tradejet.kernels._threads import beside as _beside
 from tradejet.kernels._threads import caller_cpu as _caller_cpu
+from tradejet.kernels._threads import cap_when as _cap_when
 from tradejet.kernels._threads import pool as _pool
-from tradejet.kernels._threads import thread_cap as _thread_cap
+from tradejet.kernels._threads import two as _two
 from tradejet.kernels._vec import vmap
 from tradejet.kernels.api import (  # noqa: F401 (sma: doctest)
     as_series,
@@ -1181,9 +1182,7 @@ def _features_halves(h, lo, c, v, o) -> int:
     # one half on a pool thread, the other on this one: with both on the pool (and this thread
     # waiting) 1M bars took 20.2-24.7 ns/bar, two modes, against 19.5-20.6 (8 alternating runs each)
     # (the pool's thread takes the lighter half, blocks_a: it starts later, after its wake-up)
-    fa = _pool().submit(_beside, _caller_cpu(), _halves.blocks_a, *a)
-    _halves.blocks_b(*b)
-    return bad + int(fa.result())
+    return bad + _two(_halves.blocks_b, b, _halves.blocks_a, a)
 
 
 # one symbol's set runs in two halves on two threads from this many bars; a 2-D computation
@@ -1207,11 +1206,7 @@ def threads_1d(n: int, threads: int | None = None) -> int:
     """The threads :func:`features` uses for ``n`` bars: two (its halves at once) from
     PAR_MIN_1D bars when ``threads`` (default: TRADEJET_THREADS if set, else the CPUs) allows,
     else one."""
-    if n < max(PAR_MIN_1D, WARM + 1):  # first: the default's look at the environment costs ~0.7 us
-        if threads is not None:
-            _thread_cap(threads)  # a bad value is named whatever the length
-        return 1
-    return 2 if _thread_cap(threads) > 1 else 1
+    return 2 if _cap_when(n >= max(PAR_MIN_1D, WARM + 1), threads) > 1 else 1
 
 
 def threads_2d(n: int, m: int, threads: int | None = None) -> int:
@@ -1219,12 +1214,11 @@ def threads_2d(n: int, m: int, threads: int | None = None) -> int:
     bar-symbols, else up to two (the set's halves of the four-symbol groups run at once; the
     symbols left over one by one on the threads), capped by ``threads`` (default: TRADEJET_THREADS if
     set, else the CPUs)."""
-    if n * m < PAR_MIN:  # first: the default's look at the environment costs ~0.7 us
-        if threads is not None:
-            _thread_cap(threads)  # a bad value is named whatever the size
+    cap = _cap_when(n * m >= PAR_MIN, threads)
+    if cap == 1:
         return 1
     tasks = (2 if panel_groups(n, m) else 0) + (m - panel_groups(n, m) * _L.W)
-    return max(1, min(_thread_cap(threads), tasks))
+    return max(1, min(cap, tasks))
 
 
 def features_2d(open, high, low, close, volume, *, out=None, threads: int | None = None) -> np.ndarray:  # noqa: A002
