@@ -179,9 +179,12 @@ def _sma_fix(x, lb, fp, out, a, b, c, pa, pb):
     while t < b:
         into = (t - a) % SMA_BLOCK
         e = min(t + (SMA_FIRST if into == 0 else SMA_CHUNK), t - into + SMA_BLOCK, b)
-        for k in range(pa + (t - a) * (pb - pa) // (b - a), pa + (e - a) * (pb - pa) // (b - a), 8):
+        # the next round's lines (pa..pb: 4 blocks while this pass does 3), a few per chunk
+        end = min(pa + (e - t) + ((e - t) >> 1), pb)
+        for k in range(pa, end, 8):
             prefetch(x, k)
             prefetch(out, k)
+        pa = max(pa, end)
         d = c - out[t]
         if (out[t] + d) != c or sma_check4(out, t, out, t, out, t + 1, x, t, x, t - lb, d, fp, e - 1 - t):
             redone += 1
