@@ -109,9 +109,12 @@ def test_a_series_without_rounding_needs_no_redo():
 
 _N_BAD = 2 * ROUND + 400
 _PERIOD = 30
-# the first bars, the chained block, a guessed block's first and last bars, the tail
-_SPOTS = [0, _PERIOD - 2, _PERIOD - 1, _PERIOD + 5, _PERIOD - 1 + I.SMA_BLOCK - 1, _PERIOD - 1 + I.SMA_BLOCK,
-          _PERIOD - 1 + I.SMA_BLOCK + I.SMA_FIRST - 1, _PERIOD - 1 + 2 * I.SMA_BLOCK + 77,
+# the first bars, the chained block, a guessed block's first and last bars, the tail; and one a
+# few bars before a chunk's end, whose inf leaves the window in the next chunk (an inf passes the
+# check; only the chain's last sum shows it)
+_B1 = _PERIOD - 1 + I.SMA_BLOCK
+_SPOTS = [0, _PERIOD - 2, _PERIOD - 1, _PERIOD + 5, _B1 - 1, _B1, _B1 + I.SMA_FIRST - 1,
+          _B1 + I.SMA_FIRST + I.SMA_CHUNK - 10, _B1 + I.SMA_BLOCK + 77,
           _PERIOD - 1 + ROUND - 1, _PERIOD - 1 + ROUND + 3, _N_BAD - 1]
 
 

@@ -97,20 +97,24 @@ def _sma_chain(x, lb, fp, out, a, b, s):
 # multiple of 4 dividing SMA_BLOCK), the first of each block SMA_FIRST bars: a block's guess
 # most often fails its check once, near its start (at the first sum that falls exactly halfway
 # between two doubles: shifted by an odd number of units in the last place, it rounds the other
-# way; the shift is even from then on), and a failed chunk is redone the plain way. Measured at 1M bars: 2048/128/32 0.89-0.94 of TA-Lib's time; 4096 or 8192 bars per
-# block 0.91-0.99; chunks of 256 1.07 (more redone).
+# way; the shift is even from then on), and a failed chunk is redone the plain way. Measured at
+# 1M bars: 2048/128/32 0.89-0.94 of TA-Lib's time; 4096 or 8192 bars per block 0.91-0.99;
+# chunks of 256 1.07 (more redone). Non-temporal stores of the averages (past the cache) measured
+# worse: 1.00 at 1M, 1.11 at 300k, against 0.84 and 0.90 (this machine keeps an output of
+# megabytes in its large last-level cache between calls; sent past it, it goes to memory).
 SMA_BLOCK = 2048
 SMA_CHUNK = 128
 SMA_FIRST = 32
 
 
 @jit_inline
-def _sma_round(x, lb, fp, out, t, s):
+def _sma_round(x, lb, fp, tout, gs, t, s):
     """TA-Lib's chain over bars ``t..t+B-1`` (B = SMA_BLOCK) from ``s``, the sum before bar
-    ``t``, writing the averages, and beside it three chains of the same steps over the next
-    three blocks, each started at its window's plain sum, writing the sums before each bar
-    (guesses: they miss the drift TA-Lib's chain carried in). Returns the sum before bar
-    ``t + B``. The four chains' adds wait on their own chain only: four run in the time of one."""
+    ``t``, writing the averages to ``tout[0..B-1]``, and beside it three chains of the same steps
+    over the next three blocks, each started at its window's plain sum: block k's sums before
+    each bar go to ``gs[k*(B+1) ..]``, and the sum after its last bar after them (guesses: they
+    miss the drift TA-Lib's chain carried in). Returns the four chains' last sums. The four
+    chains' adds wait on their own chain only: four run in the time of one."""
     B = SMA_BLOCK
     b1 = t + B
     b2 = b1 + B
@@ -124,19 +128,18 @@ def _sma_round(x, lb, fp, out, t, s):
         s3 += x[b3 - lb + i]
     x0 = x[t:b1]
     t0 = x[t - lb:b1 - lb]
-    o0 = out[t:b1]
     x1 = x[b1:b2]
     t1 = x[b1 - lb:b2 - lb]
-    o1 = out[b1:b2]
+    o1 = gs[0:B]
     x2 = x[b2:b3]
     t2 = x[b2 - lb:b3 - lb]
-    o2 = out[b2:b3]
+    o2 = gs[B + 1:2 * B + 1]
     x3 = x[b3:b3 + B]
     t3 = x[b3 - lb:b3 + B - lb]
-    o3 = out[b3:b3 + B]
+    o3 = gs[2 * B + 2:3 * B + 2]
     for j in range(B):
         u = s + x0[j]
-        o0[j] = u / fp
+        tout[j] = u / fp
         s = u - t0[j]
         o1[j] = s1
         s1 = (s1 + x1[j]) - t1[j]
@@ -144,60 +147,61 @@ def _sma_round(x, lb, fp, out, t, s):
         s2 = (s2 + x2[j]) - t2[j]
         o3[j] = s3
         s3 = (s3 + x3[j]) - t3[j]
-    return s
+    gs[B] = s1
+    gs[2 * B + 1] = s2
+    gs[3 * B + 2] = s3
+    return s, s1, s2, s3
 
 
 def _sma_check(v, g, g_next, xs, x_out, d, fp):
     """_sma_fix's lanes: the average from the candidate sum ``g + d``, and a flag where TA-Lib's
-    step from that candidate does not give the next candidate, or the bar is NaN or inf."""
+    step from that candidate does not give the next candidate."""
     u = v.add(v.add(g, v.k(d)), xs)
-    bad = v.either(v.ne(v.sub(u, x_out), v.add(g_next, v.k(d))), v.ne(v.sub(xs, xs), v.k(0.0)))
-    return [v.div(u, v.k(fp))], bad
+    return [v.div(u, v.k(fp))], v.ne(v.sub(u, x_out), v.add(g_next, v.k(d)))
 
 
-# sma_check4(out, t, g, t, g, t + 1, x, t, x, t - lb, d, fp, count) -> nonzero if a check failed;
-# ``out`` may be ``g`` itself: a step reads its four bars (and the next guess) before writing them
+# sma_check4(out, t, gs, j, gs, j + 1, x, t, x, t - lb, d, fp, count) -> nonzero if a check failed
 sma_check4 = vmap("sma_check4", 1, 4, 2, _sma_check)
 
 
 @jit_inline
-def _sma_fix(x, lb, fp, out, a, b, c, pa, pb):
-    """Bars ``a..b-1`` from ``c``, the true sum before bar ``a``, and the guesses _sma_round left
-    in ``out``; returns (bad, chunks redone, the sum before bar ``b``).
+def _sma_fix(x, lb, fp, out, gs, a, c, pa, pb):
+    """Bars ``a..a+3B-1``, the three guessed blocks of a round, from ``c``, the true sum before
+    bar ``a``, and the guesses _sma_round left in ``gs``; returns (bad, chunks redone, the sum
+    before bar ``a + 3B``).
 
     With ``d`` = true sum - guess at a chunk's first bar, it checks for every bar ``t`` of the
     chunk at once (vector ops, no chain) that TA-Lib's step from the candidate ``guess[t] + d``
-    gives exactly the next candidate ``guess[t + 1] + d``: if all hold, the candidates are the
-    true sums (by induction from ``c``), and the averages written from them are TA-Lib's bits.
-    Where one fails (the shift changed the rounding of a step: a tie, a power of two crossed; a
-    NaN or inf), the chunk is computed the plain way from its true sum. The chunk's last step
-    is always done the plain way: it gives the next chunk's true sum (and a block's guesses end
-    there)."""
+    gives exactly the next candidate ``guess[t + 1] + d`` (the block's last bar: its chain's sum
+    after it): if all hold, the candidates are the true sums (by induction from ``c``), and the
+    averages written from them are TA-Lib's bits. Where one fails (the shift changed the
+    rounding of a step: a tie, a power of two crossed; a NaN), the chunk is computed the plain
+    way from its true sum. (A NaN or inf in the input is counted by _sma_rounds, from the
+    chains' last sums.)"""
+    B = SMA_BLOCK
     bad = 0
     redone = 0
-    t = a
-    while t < b:
-        into = (t - a) % SMA_BLOCK
-        e = min(t + (SMA_FIRST if into == 0 else SMA_CHUNK), t - into + SMA_BLOCK, b)
-        # the next round's lines (pa..pb: 4 blocks while this pass does 3), a few per chunk
-        end = min(pa + (e - t) + ((e - t) >> 1), pb)
-        for k in range(pa, end, 8):
-            prefetch(x, k)
-            prefetch(out, k)
-        pa = max(pa, end)
-        d = c - out[t]
-        if (out[t] + d) != c or sma_check4(out, t, out, t, out, t + 1, x, t, x, t - lb, d, fp, e - 1 - t):
-            redone += 1
-            more, c = _sma_chain(x, lb, fp, out, t, e - 1, c)
-            bad += more
-        else:
-            c = out[e - 1] + d
-        v = x[e - 1]
-        bad += (v - v) != 0.0
-        u = c + v
-        out[e - 1] = u / fp
-        c = u - x[e - 1 - lb]
-        t = e
+    for k in range(3):
+        base = k * (B + 1)
+        j = 0
+        while j < B:
+            L = min(SMA_FIRST if j == 0 else SMA_CHUNK, B - j)
+            t = a + k * B + j
+            # the next round's lines (pa..pb: 4 blocks while this pass does 3), a few per chunk
+            end = min(pa + L + (L >> 1), pb)
+            for q in range(pa, end, 8):
+                prefetch(x, q)
+                prefetch(out, q)
+            pa = max(pa, end)
+            g = gs[base + j]
+            d = c - g
+            if (g + d) != c or sma_check4(out, t, gs, base + j, gs, base + j + 1, x, t, x, t - lb, d, fp, L):
+                redone += 1
+                more, c = _sma_chain(x, lb, fp, out, t, t + L, c)
+                bad += more
+            else:
+                c = gs[base + j + L] + d
+            j += L
     return bad, redone, c
 
 
@@ -224,15 +228,23 @@ def _sma_rounds(x, period, out):
         s, out[t] = sma_step(t, lb, fp, s, v, 0.0)
     t = lb
     B = SMA_BLOCK
-    while t + 4 * B <= n:
-        s = _sma_round(x, lb, fp, out, t, s)
-        if (s - s) != 0.0:  # a NaN or inf in the block (the sum stays so once it is)
-            bad += _count_nonfinite(x, t, t + B)
-        # the bars of the next round are brought in while this pass computes
-        more, again, s = _sma_fix(x, lb, fp, out, t + B, t + 4 * B, s, t + 4 * B, min(t + 8 * B, n))
-        bad += more
-        redone += again
-        t += 4 * B
+    if t + 4 * B <= n:
+        gs = np.empty(3 * (B + 1))  # the guesses (48 KB: they stay in the cache for the check)
+        while t + 4 * B <= n:
+            s, s1, s2, s3 = _sma_round(x, lb, fp, out[t:t + B], gs, t, s)
+            # a NaN or inf in a block leaves its chain's sum NaN or inf (it stays so once it is)
+            if (s - s) != 0.0:
+                bad += _count_nonfinite(x, t, t + B)
+            if (s1 - s1) != 0.0:
+                bad += _count_nonfinite(x, t + B, t + 2 * B)
+            if (s2 - s2) != 0.0:
+                bad += _count_nonfinite(x, t + 2 * B, t + 3 * B)
+            if (s3 - s3) != 0.0:
+                bad += _count_nonfinite(x, t + 3 * B, t + 4 * B)
+            more, again, s = _sma_fix(x, lb, fp, out, gs, t + B, s, t + 4 * B, min(t + 8 * B, n))
+            bad += more
+            redone += again
+            t += 4 * B
     if t < n:
         more, s = _sma_chain(x, lb, fp, out, t, n, s)
         bad += more
@@ -249,8 +261,9 @@ def sma_1d_nb(x, period, out):
     blocks: the chain over the first block beside three guessing chains over the next three
     (_sma_round: four chains run in the time of one), then one vector pass over those three that
     checks the guesses and writes the averages (_sma_fix); the bars after the last round (all
-    of a series shorter than one) the plain way (_sma_chain). ~0.7-0.9 of TA-Lib's time from 10k
-    bars on. Returns the bad count (nonzero when an input is NaN or inf)."""
+    of a series shorter than one) the plain way (_sma_chain). Measured here: 0.62 of TA-Lib's
+    time at 10k bars, 0.83-0.85 at 1M (the plain chain 0.77 and 0.93). Returns the bad count
+    (nonzero when an input is NaN or inf)."""
     return _sma_rounds(x, period, out)[0]
 
 
