@@ -8,7 +8,7 @@ latency (EMA, MACD, Wilder's sums, the running sums) advance four symbols per in
 All symbols share the bar index, so the control flow (the exact re-sums every few bars)
 is the same in every lane. Each lane performs the same IEEE operations as the step
 functions (no fast-math; ``fdiv``, ``llvm.sqrt``, ``llvm.fma`` correctly rounded per lane;
-the same libm ``log``; Markstein's division by 3, 20 and 100, fused._v_mdiv), so every
+the same ``log``, _core.flog's operations; Markstein's division by 3, 20 and 100, fused._v_mdiv), so every
 value is the same bits as :func:`tradejet.kernels.fused.features_1d_nb`.
 
 The set comes in two halves, PART_A (EMA, MACD, RSI, ATR, DMI/ADX, stochastic, ROC, OBV)
@@ -22,7 +22,7 @@ bar, with HIST bars of history before the block):
 1. copy the group's inputs from the panel (one row stride for the whole block after that);
 2. the work that depends on the bars alone (true range, directional movement, RSI's moves,
    OBV's increments, ROC, Donchian, stochastic %K, typical price; the log returns in a loop
-   of their own: a libm call clobbers every vector register);
+   of their own: a rare C-library log (outside fdlibm's range) clobbers every vector register);
 3. the exact re-sums, at the bars where each running sum restarts;
 4. the recurrences, bar by bar, with everything that hangs off them; a re-sum bar takes
    its sums by a select (no branch in the loop);

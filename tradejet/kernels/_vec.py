@@ -24,6 +24,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from tradejet.kernels import _core
+
 _ir = cgutils.ir
 _F64 = _ir.DoubleType()
 _I64 = _ir.IntType(64)
@@ -76,7 +78,49 @@ class Lanes:
         return self._call("fma", a, b, c)
 
     def log(self, a):
-        return self._call("log", a)
+        """_core.flog lane-wise: fdlibm's log, the same operations in the same order (the same
+        bits); lanes outside its range (zero, negative, subnormal, inf, NaN) take the C
+        library's log, under a branch (they are rare: the library call is per lane)."""
+        b = self.b
+        it = _ir.VectorType(_I64, self.w)
+
+        def ik(c):
+            return _ir.Constant(it, [c] * self.w)
+
+        bits = b.bitcast(a, it)
+        hx = b.ashr(bits, ik(32))
+        special = b.or_(b.icmp_signed("<", hx, ik(0x00100000)), b.icmp_signed(">=", hx, ik(0x7FF00000)))
+        k = b.sub(b.ashr(hx, ik(20)), ik(1023))
+        hx = b.and_(hx, ik(0x000FFFFF))
+        i = b.and_(b.add(hx, ik(0x95F64)), ik(0x100000))
+        xr = b.or_(b.shl(b.or_(hx, b.xor(i, ik(0x3FF00000))), ik(32)), b.and_(bits, ik(0xFFFFFFFF)))
+        f = self.sub(b.bitcast(xr, self.t), self.k(1.0))
+        dk = b.sitofp(b.add(k, b.lshr(i, ik(20))), self.t)
+        ln2_hi = self.k(_core.LN2_HI)
+        ln2_lo = self.k(_core.LN2_LO)
+        r0 = self.mul(self.mul(f, f), self.sub(self.k(0.5), self.mul(self.k(0.33333333333333333), f)))
+        small = self.sub(self.mul(dk, ln2_hi), self.sub(self.sub(r0, self.mul(dk, ln2_lo)), f))
+        s = self.div(f, self.add(self.k(2.0), f))
+        z = self.mul(s, s)
+        w = self.mul(z, z)
+        p1 = self.mul(z, self.add(self.k(_core.LG1), self.mul(w, self.add(self.k(_core.LG3), self.mul(
+            w, self.add(self.k(_core.LG5), self.mul(w, self.k(_core.LG7))))))))
+        p2 = self.mul(w, self.add(self.k(_core.LG2), self.mul(w, self.add(self.k(_core.LG4), self.mul(
+            w, self.k(_core.LG6))))))
+        r = self.add(p1, p2)
+        hfsq = self.mul(self.mul(self.k(0.5), f), f)
+        big = self.sub(self.mul(dk, ln2_hi), self.sub(self.sub(hfsq, self.add(self.mul(s, self.add(hfsq, r)),
+                                                                             self.mul(dk, ln2_lo))), f))
+        other = self.sub(self.mul(dk, ln2_hi), self.sub(self.sub(self.mul(s, self.sub(f, r)), self.mul(dk, ln2_lo)), f))
+        is_small = b.icmp_signed("<", b.and_(b.add(hx, ik(2)), ik(0x000FFFFF)), ik(3))
+        is_big = b.icmp_signed(">", b.or_(b.sub(hx, ik(0x6147A)), b.sub(ik(0x6B851), hx)), ik(0))
+        fast = b.select(is_small, small, b.select(is_big, big, other))
+        slot = cgutils.alloca_once(b, self.t)
+        b.store(fast, slot)
+        with b.if_then(b.icmp_unsigned("!=", b.bitcast(special, _ir.IntType(self.w)), _ir.Constant(_ir.IntType(self.w), 0)),
+                       likely=False):
+            b.store(b.select(special, self._call("log", a), fast), slot)
+        return b.load(slot)
 
     # comparisons give lane masks (<w x i1>), as Python's (ordered: False for NaN, except !=)
     def gt(self, a, b):

@@ -69,6 +69,7 @@ from numba import njit
 
 from tradejet.kernels._simd import WINDOW_ROWS, window_sqdev16, window_sums16
 from tradejet.kernels.codes import Fill, OrderType
+from tradejet.kernels.indicators import vec_logret
 
 __all__ = [
     "PAIR", "CFG", "BAR", "ORD", "N_PAIR", "N_CFG", "N_BAR", "N_ORD",
@@ -378,15 +379,14 @@ def market_context_into_nb(open_, high, low, close, volume, spread_window, vol_w
 @njit(cache=True)
 def market_context_lr_into_nb(open_, high, low, close, volume, spread_window, vol_window, out, lr):
     """:func:`market_context_into_nb` that also leaves the bars' log returns in ``lr`` (``(n,)``):
-    ``lr[j] = log(close[j] / close[j - 1])`` (:func:`tradejet.kernels.indicators.log_return_value`,
-    the same operation), ``lr[0]`` NaN. The compiled backtest hands them to the indicators'
-    vector lanes, which would otherwise take the same logarithms again."""
+    ``lr[j] = log(close[j] / close[j - 1])`` (:func:`tradejet.kernels.indicators.log_return_value`'s
+    operations, four bars at a time), ``lr[0]`` NaN. The compiled backtest hands them to the
+    indicators' vector lanes, which would otherwise take the same logarithms again."""
     n = open_.shape[0]
     out[:] = np.nan
     if n > 0:
         lr[0] = np.nan
-    for j in range(1, n):
-        lr[j] = math.log(close[j] / close[j - 1])
+        vec_logret(lr, 1, close, 1, close, 0, n - 1)
     cs = corwin_schultz_nb(high, low, close)
     sw = int(spread_window)
     vw = int(vol_window)

@@ -136,13 +136,13 @@ SEPARATE = {
 # %K, typical prices); two scalar loops that carry the recurrences (each chain's fma/add
 # only: numerators and denominators go to scratch rows), with the vector work that hangs
 # off them (ROC and the log-return quotients, the RSI/NATR/DI/DX divisions beside the first;
-# libm's logs (ahead), sd, bands, zscore, realized vol and VWAP beside the second) done four
+# the logs (ahead), sd, bands, zscore, realized vol and VWAP beside the second) done four
 # bars at a time inside them, so the divider and the logs overlap the chains; the exact
 # re-sums inline at their bars; then a small scalar pass for the two chains fed
 # by a division (ADX, stoch %D). The divisions by the constants 20, 3 and 100 use no
 # divider (Markstein's correction, _v_mdiv). Every lane performs the same IEEE operations
 # as the step functions (no fast-math; division, square root and fma correctly rounded;
-# the same libm log), so the values are the same bits.
+# the same log, _core.flog's operations), so the values are the same bits.
 WARM = 40        # bars done by the per-bar loop: every chain is past its seed (MACD's signal at bar 33)
 BLK = 512        # bars per block (the block's rows and scratch stay in L1/L2)
 LAG = 7          # bars a vector step inside a chain loop runs behind the loop (3 + a multiple of 4)
@@ -184,7 +184,7 @@ def _v_ratios(v, x, pc, old):
 
 
 def _v_log(v, q):
-    """log_return_value's log of the quotient (the same libm log), to the row and the scratch copy."""
+    """log_return_value's log of the quotient (_core.flog's operations), to the row and the scratch copy."""
     lr = v.log(q)
     return [lr, lr]
 

@@ -25,6 +25,7 @@ import numpy as np
 from tradejet.kernels._core import (
     NAN,
     RESUM,
+    flog,
     jit,
     jit_inline,
     window_shifted_sums,
@@ -1096,24 +1097,31 @@ def min_part_nb(x, period, out, k, parts):
 
 @jit
 def log_return_value(x, prevx):
-    return math.log(x / prevx)
+    """log(x / prevx), by _core.flog (fdlibm's log; the fused and 2-D kernels run the same
+    operations four at a time)."""
+    return flog(x / prevx)
+
+
+def _v_logret(v, x, prevx):
+    """log_return_value lane-wise, and a flag where ``x`` is not finite and > 0."""
+    bad = v.either(v.ne(v.sub(x, x), v.k(0.0)), v.b.fcmp_unordered("<=", x, v.k(0.0)))
+    return [v.log(v.div(x, prevx))], bad
+
+
+# vec_logret(out, k, x, k, x, k - 1, count): out[k + i] = log_return_value(x[k + i], x[k + i - 1]),
+# four bars a step; nonzero if one of those x is not finite and > 0
+vec_logret = vmap("vec_logret", 1, 2, 0, _v_logret)
 
 
 @jit
 def log_returns_1d_nb(x, out):
-    """r[t] = ln(x[t] / x[t-1]); r[0] = NaN. Counts values that are not finite and > 0."""
+    """r[t] = ln(x[t] / x[t-1]); r[0] = NaN. Nonzero where a value is not finite and > 0."""
     n = x.shape[0]
     if n == 0:
         return 0
     out[0] = NAN
     bad = int(not ((x[0] - x[0]) == 0.0 and x[0] > 0.0))
-    xs = x[1:]
-    os_ = out[1:]
-    for i in range(n - 1):
-        v = xs[i]
-        bad += not ((v - v) == 0.0 and v > 0.0)
-        os_[i] = log_return_value(v, x[i])
-    return bad
+    return bad + vec_logret(out, 1, x, 1, x, 0, n - 1)
 
 
 @jit

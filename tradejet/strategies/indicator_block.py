@@ -283,7 +283,7 @@ def _lanes_c(sp, n_pairs, row, op, hp, lp, cp, vp, T, n, havep, t0, t1, ivbp, ro
 @njit(cache=True, error_model="numpy", _nrt=False)
 def _log_returns(state, off, C, t0, t1, ivb, p, w, LR):
     """The log returns of pairs ``p .. p+w-1`` for the lanes; returns True when they read them
-    from ``LR`` itself, False when this put them (libm's log, as the pair path) lane j's into
+    from ``LR`` itself, False when this put them (log_return_value, as the pair path) lane j's into
     slot j of the group's first row, where the lanes read them as one vector.
 
     ``LR`` (``(T, n)``, or no rows) holds the same logarithms from the bar context
@@ -619,8 +619,8 @@ def indicators_block_nb(state, off, ip, O, H, L, C, V, have, t0, t1, ivb, iv, la
         prev_vs = st[pv + 4]
 
         # the log returns of the block first, parked in each row's IV_RV slot (overwritten below):
-        # libm's log in a short loop of its own instead of the long one, whose live values a call
-        # makes the compiler spill and reload around it
+        # the logs in a short loop of its own instead of the long one, whose live values their
+        # branches and rare C-library call make the compiler spill and reload around them
         px = px_rv
         first = t_rv == 0
         for t in range(t0, t1):
