@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from tradejet.engine.driver import bar_context_nb
 from tradejet.kernels.fills import N_BAR, market_context_nb
+from tradejet.kernels.indicators import log_return_value
 
 
 def _bars(rng, T, n):
@@ -44,12 +43,13 @@ def test_bar_context_is_each_pairs_market_context_on_its_own_bars(T):
         if keep.any():
             want[keep] = market_context_nb(o[keep, p], h[keep, p], lo[keep, p], c[keep, p], v[keep, p], 5, 7)
         np.testing.assert_array_equal(out[p], want)
-        # the log returns over the pair's own bars: a plain loop with math.log as the oracle
+        # the log returns over the pair's own bars: a plain loop, one log_return_value a bar (the
+        # kernels' log, _core.flog, which the bar context takes four bars at a time)
         want_lr = np.full(T, np.nan)
         prev = None
         for t in np.flatnonzero(keep):
             if prev is not None:
-                want_lr[t] = math.log(c[t, p] / prev)
+                want_lr[t] = log_return_value(c[t, p], prev)
             prev = c[t, p]
         np.testing.assert_array_equal(lr[:, p], want_lr)
     again = np.full((4, T, N_BAR), -1.0)

@@ -104,14 +104,16 @@ def cold_and_warm(repeat: int = 3) -> dict:
 
 def _plain_market_context():
     """The reference for :func:`bar_context_ratio`: the fill model's estimates computed the plain
-    way, row by row, each window summed alone with its log returns taken per window (how
-    ``market_context_nb`` computed them before it shared the logs and summed 16 rows at once)."""
+    way, row by row, each window summed alone with its log returns taken per window, one at a
+    time (how ``market_context_nb`` computed them before it shared the logs, took them four at a
+    time and summed 16 rows at once)."""
     import math
 
     import numpy as np
     from numba import njit
 
     from tradejet.kernels.fills import BAR, N_BAR, corwin_schultz_nb
+    from tradejet.kernels.indicators import log_return_value
 
     @njit(cache=True)
     def plain(open_, high, low, close, volume, sw, vw):
@@ -132,11 +134,11 @@ def _plain_market_context():
             if i - vw >= 1:
                 m = 0.0
                 for j in range(i - vw, i):
-                    m += math.log(close[j] / close[j - 1])
+                    m += log_return_value(close[j], close[j - 1])
                 m /= vw
                 ss = 0.0
                 for j in range(i - vw, i):
-                    d = math.log(close[j] / close[j - 1]) - m
+                    d = log_return_value(close[j], close[j - 1]) - m
                     ss += d * d
                 out[i, BAR.SIGMA] = math.sqrt(ss / (vw - 1))
             if i >= vw:
