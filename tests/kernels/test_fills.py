@@ -17,8 +17,10 @@ from tradejet.config import FillConfig
 from tradejet.kernels.codes import FILL_TEXT, Fill, OrderType
 from tradejet.kernels.fills import (
     BAR, CFG, N_BAR, ORD, config_array, corwin_schultz_nb, fill_at_nb, fill_bar_nb, half_spread_nb, impact_nb,
-    market_context, market_context_nb, new_order, pair_row, prepare_order_nb, ready_bar, round_price_nb, round_qty_nb,
+    market_context, market_context_lr_into_nb, market_context_nb, new_order, pair_row, prepare_order_nb, ready_bar,
+    round_price_nb, round_qty_nb,
 )
+from tradejet.kernels.indicators import log_return_value
 
 BUY, SELL = 1, -1
 MKT, LMT, SL, TP = OrderType.MARKET, OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT
@@ -319,7 +321,7 @@ def market_context_loop(o, h, lo, c, v, sw, vw):
                 s += float(cs[j])
             out[i, BAR.SPREAD] = s / sw
         if i - vw >= 1:
-            r = [math.log(float(c[j]) / float(c[j - 1])) for j in range(i - vw, i)]
+            r = [log_return_value(float(c[j]), float(c[j - 1])) for j in range(i - vw, i)]  # the kernels' log
             m = 0.0
             for x in r:
                 m += x
@@ -334,6 +336,24 @@ def market_context_loop(o, h, lo, c, v, sw, vw):
                 s += float(v[j])
             out[i, BAR.AVG_VOLUME] = s / vw
     return out
+
+
+def test_market_context_of_a_panels_columns_equals_it_on_copies():
+    # strided views (a column of a (T, pairs) panel, and of a (T, pairs) log-return array): the
+    # vector passes read at unit stride, so the kernel must not hand them the views themselves
+    rng = np.random.default_rng(4)
+    cols = [random_bars(rng, 257) for _ in range(3)]
+    panel = [np.stack([cols[p][k] for p in range(3)], axis=1) for k in range(5)]  # five (T, 3) arrays
+    lr_panel = np.full((257, 3), -1.0)
+    for p in range(3):
+        got = np.empty((257, N_BAR))
+        market_context_lr_into_nb(*(a[:, p] for a in panel), 20, 30, got, lr_panel[:, p])
+        want = np.empty((257, N_BAR))
+        want_lr = np.empty(257)
+        market_context_lr_into_nb(*(np.ascontiguousarray(a[:, p]) for a in panel), 20, 30, want, want_lr)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(lr_panel[:, p], want_lr)
+        np.testing.assert_array_equal(got, market_context_nb(*cols[p], 20, 30))
 
 
 @settings(max_examples=40, deadline=None)

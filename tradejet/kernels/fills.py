@@ -381,7 +381,24 @@ def market_context_lr_into_nb(open_, high, low, close, volume, spread_window, vo
     """:func:`market_context_into_nb` that also leaves the bars' log returns in ``lr`` (``(n,)``):
     ``lr[j] = log(close[j] / close[j - 1])`` (:func:`tradejet.kernels.indicators.log_return_value`'s
     operations, four bars at a time), ``lr[0]`` NaN. The compiled backtest hands them to the
-    indicators' vector lanes, which would otherwise take the same logarithms again."""
+    indicators' vector lanes, which would otherwise take the same logarithms again.
+
+    The vector passes read memory at unit stride: strided inputs or ``lr`` (a column of a
+    panel) go through contiguous copies (the same values)."""
+    if (open_.flags.c_contiguous and high.flags.c_contiguous and low.flags.c_contiguous
+            and close.flags.c_contiguous and volume.flags.c_contiguous and lr.flags.c_contiguous):
+        _market_context_lr(open_, high, low, close, volume, spread_window, vol_window, out, lr)
+    else:
+        r = np.empty(open_.shape[0])
+        _market_context_lr(np.ascontiguousarray(open_), np.ascontiguousarray(high), np.ascontiguousarray(low),
+                           np.ascontiguousarray(close), np.ascontiguousarray(volume), spread_window, vol_window,
+                           out, r)
+        lr[:] = r
+
+
+@njit(cache=True)
+def _market_context_lr(open_, high, low, close, volume, spread_window, vol_window, out, lr):
+    """market_context_lr_into_nb on contiguous 1-D arrays."""
     n = open_.shape[0]
     out[:] = np.nan
     if n > 0:
