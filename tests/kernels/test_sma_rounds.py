@@ -81,7 +81,7 @@ def _hard_series():
     yield "jumps of 1e6", np.where(rng.random(n) < 0.01, 1e6, 1.0) * rng.random(n)
 
 
-@pytest.mark.parametrize("period", [1, 2, 3, 20, 200, 2100])
+@pytest.mark.parametrize("period", [1, 2, 3, 20, 200, I.SMA_MAX_LOOKBACK, I.SMA_MAX_LOOKBACK + 1, 2100])
 def test_rounds_hold_on_series_made_to_break_guesses(period):
     for name, x in _hard_series():
         got, ref, bad = _both(np.ascontiguousarray(x), period)
@@ -97,6 +97,17 @@ def test_the_guesses_mostly_hold_and_a_failed_one_is_redone():
     np.testing.assert_array_equal(out, talib.SMA(x, 20))
     chunks = _chunks(len(x), 20)
     assert 0 < redone < 0.2 * chunks, (redone, chunks)  # some do fail (the redo path ran), few
+
+
+@pytest.mark.parametrize("period", [I.SMA_MAX_LOOKBACK, I.SMA_MAX_LOOKBACK + 1, 5000])
+def test_a_long_window_goes_the_plain_way_above_the_limit(period):
+    # rounds up to a lookback of SMA_MAX_LOOKBACK - 1 bars, the plain chain beyond (no chunk to redo)
+    x = random_walk(9, 3 * ROUND + period, 100.0, 0.01)["close"]
+    out = np.empty(len(x))
+    redone = I.sma_redone_nb(x, period, out)
+    np.testing.assert_array_equal(out, talib.SMA(x, period))
+    if period - 1 >= I.SMA_MAX_LOOKBACK:
+        assert redone == 0
 
 
 def test_a_series_without_rounding_needs_no_redo():

@@ -18,8 +18,6 @@ same values). Oracle: TA-Lib (tests/kernels/test_vs_talib.py).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from tradejet.kernels._core import (
@@ -95,28 +93,32 @@ def _sma_chain(x, lb, fp, out, a, b, s):
 
 # SMA rounds (sma_1d_nb): TA-Lib's chain over one block of SMA_BLOCK bars beside three guessing
 # chains over the next three blocks, then _sma_fix over those in chunks of SMA_CHUNK bars (a
-# multiple of 4 dividing SMA_BLOCK), the first of each block SMA_FIRST bars: a block's guess
+# multiple of 4 dividing the block), the first of each block SMA_FIRST bars: a block's guess
 # most often fails its check once, near its start (at the first sum that falls exactly halfway
 # between two doubles: shifted by an odd number of units in the last place, it rounds the other
 # way; the shift is even from then on), and a failed chunk is redone the plain way. Measured at
 # 1M bars: 2048/128/32 0.89-0.94 of TA-Lib's time; 4096 or 8192 bars per block 0.91-0.99;
-# chunks of 256 1.07 (more redone). Non-temporal stores of the averages (past the cache) measured
-# worse: 1.00 at 1M, 1.11 at 300k, against 0.84 and 0.90 (this machine keeps an output of
-# megabytes in its large last-level cache between calls; sent past it, it goes to memory).
+# chunks of 256 1.07 (more redone). Non-temporal stores of the averages (past the cache)
+# measured worse: 1.00 at 1M, 1.11 at 300k, against 0.84 and 0.90 (this machine keeps an output
+# of megabytes in its large last-level cache between calls; sent past it, it goes to memory).
 SMA_BLOCK = 2048
 SMA_CHUNK = 128
 SMA_FIRST = 32
+# a window of more than this many bars (plus one) goes the plain way: each round starts its three
+# guessing chains at their windows' sums, ``period - 1`` additions each, which outweigh the gain
+# from about here (1M bars, against TA-Lib: period 200 0.86, 500 0.92, 700 0.89-1.06, 1000
+# 1.00, 5000 1.48)
+SMA_MAX_LOOKBACK = 512
 
 
 @jit_inline
-def _sma_round(x, lb, fp, tout, gs, t, s):
+def _sma_round(x, lb, fp, tout, gs, t, s, B):
     """TA-Lib's chain over bars ``t..t+B-1`` (B = SMA_BLOCK) from ``s``, the sum before bar
     ``t``, writing the averages to ``tout[0..B-1]``, and beside it three chains of the same steps
     over the next three blocks, each started at its window's plain sum: block k's sums before
     each bar go to ``gs[k*(B+1) ..]``, and the sum after its last bar after them (guesses: they
     miss the drift TA-Lib's chain carried in). Returns the four chains' last sums. The four
     chains' adds wait on their own chain only: four run in the time of one."""
-    B = SMA_BLOCK
     b1 = t + B
     b2 = b1 + B
     b3 = b2 + B
@@ -166,7 +168,7 @@ sma_check4 = vmap("sma_check4", 1, 4, 2, _sma_check)
 
 
 @jit_inline
-def _sma_fix(x, lb, fp, out, gs, a, c, pa, pb):
+def _sma_fix(x, lb, fp, out, gs, a, c, pa, pb, B):
     """Bars ``a..a+3B-1``, the three guessed blocks of a round, from ``c``, the true sum before
     bar ``a``, and the guesses _sma_round left in ``gs``; returns (bad, chunks redone, the sum
     before bar ``a + 3B``).
@@ -179,7 +181,6 @@ def _sma_fix(x, lb, fp, out, gs, a, c, pa, pb):
     rounding of a step: a tie, a power of two crossed; a NaN), the chunk is computed the plain
     way from its true sum. (A NaN or inf in the input is counted by _sma_rounds, from the
     chains' last sums.)"""
-    B = SMA_BLOCK
     bad = 0
     redone = 0
     for k in range(3):
@@ -229,10 +230,10 @@ def _sma_rounds(x, period, out):
         s, out[t] = sma_step(t, lb, fp, s, v, 0.0)
     t = lb
     B = SMA_BLOCK
-    if t + 4 * B <= n:
+    if t + 4 * B <= n and lb < SMA_MAX_LOOKBACK:
         gs = np.empty(3 * (B + 1))  # the guesses (48 KB: they stay in the cache for the check)
         while t + 4 * B <= n:
-            s, s1, s2, s3 = _sma_round(x, lb, fp, out[t:t + B], gs, t, s)
+            s, s1, s2, s3 = _sma_round(x, lb, fp, out[t:t + B], gs, t, s, B)
             # a NaN or inf in a block leaves its chain's sum NaN or inf (it stays so once it is)
             if (s - s) != 0.0:
                 bad += _count_nonfinite(x, t, t + B)
@@ -242,7 +243,7 @@ def _sma_rounds(x, period, out):
                 bad += _count_nonfinite(x, t + 2 * B, t + 3 * B)
             if (s3 - s3) != 0.0:
                 bad += _count_nonfinite(x, t + 3 * B, t + 4 * B)
-            more, again, s = _sma_fix(x, lb, fp, out, gs, t + B, s, t + 4 * B, min(t + 8 * B, n))
+            more, again, s = _sma_fix(x, lb, fp, out, gs, t + B, s, t + 4 * B, min(t + 8 * B, n), B)
             bad += more
             redone += again
             t += 4 * B
