@@ -122,6 +122,30 @@ def _cases_with(K, talib, threads=None):
     ]
 
 
+def _extra_cases(K, talib):
+    """(name, tradejet call, reference call or None) for indicators TA-Lib lacks whose batch form has
+    a vector path (log returns, four bars at a time): NumPy's log of the ratios, and TA-Lib's
+    STDDEV of those for realized vol (None without TA-Lib)."""
+    import numpy as np
+
+    def np_log_returns(d):
+        c = d["close"]
+        r = np.empty_like(c)
+        r[0] = np.nan
+        np.log(c[1:] / c[:-1], out=r[1:])
+        return r
+
+    def talib_realized_vol(d):
+        r = np_log_returns(d)
+        out = np.empty_like(r)
+        out[0] = np.nan
+        out[1:] = talib.STDDEV(r[1:], 20, 1.0)
+        return out
+
+    return [("log_returns", lambda d: K.log_returns(d["close"]), np_log_returns),
+            ("realized_vol", lambda d: K.realized_vol(d["close"], 20), talib_realized_vol if talib else None)]
+
+
 def _max_rel_err(ours, ref, floor: float) -> tuple[bool, float]:
     """Return (same NaN positions, max |ours - ref| / max(|ref|, floor))."""
     import numpy as np
@@ -306,7 +330,9 @@ def run(args: argparse.Namespace) -> int:
                          "tradejet timings only, no ratios, no parity check against TA-Lib.\n")
     result: dict = {"talib": have_ref, "clock": getattr(args, "clock", "wall"), "sizes": sizes,
                     "repeat": args.repeat, "indicator_repeat": ind_repeat, "symbols": args.symbols, "targets": TARGETS,
-                    "in_process_compile_or_load_s": compile_s, "indicators": [], "fused": [], "fused_2d": []}
+                    "in_process_compile_or_load_s": compile_s, "indicators": [], "extras": [], "fused": [],
+                    "fused_2d": []}
+    extras = _extra_cases(K, _talib())
 
     for n in sizes:
         d = _walk(n)
@@ -320,6 +346,13 @@ def run(args: argparse.Namespace) -> int:
                 "parity_nan_positions": same, "parity_max_rel_err": err,
                 "parity_ok": same and err <= 1e-9,
                 "threads": A.threads_split(n, threads_cap) if name in SPLIT else 1})
+        for name, ours, ref in extras:  # shown, not judged: the issue sets no bar for them
+            same, err = _max_rel_err(ours(d), ref(d), 1e-3) if ref else (True, 0.0)
+            t_ours, t_ref, b_ours, b_ref = _paired(lambda: ours(d), (lambda: ref(d)) if ref else None, ind_repeat)
+            result["extras"].append({
+                "name": name, "bars": n, "tradejet_ns_per_bar": t_ours / n * 1e9,
+                "reference_ns_per_bar": t_ref / n * 1e9, "ratio": t_ours / t_ref, "ratio_best": b_ours / b_ref,
+                "parity_ok": same and err <= 1e-9, "parity_max_rel_err": err})
 
         # fused set vs TA-Lib once per indicator (the 18 TA-Lib has)
         cols = [d[k] for k in ("open", "high", "low", "close", "volume")]
@@ -433,7 +466,7 @@ def run(args: argparse.Namespace) -> int:
                            "us_per_update_via_dispatcher": statistics.median(per_call_dispatch) * 1e6,
                            "parity_ok": ok_s, "state_floats": int(F.STATE_SIZE)}
     result["parity_checked"] = have_ref
-    result["parity_ok"] = (all(r["parity_ok"] for r in result["indicators"]) and
+    result["parity_ok"] = (all(r["parity_ok"] for r in result["indicators"] + result["extras"]) and
                            all(r["parity_ok"] for r in result["fused"] + result["fused_2d"]) and ok_s)
     if not args.skip_startup:
         result["startup"] = _startup(args.repeat)
@@ -462,6 +495,13 @@ def _print(r: dict) -> None:
         out(f"{x['name']:<12} {x['bars']:>9} {x['tradejet_ns_per_bar']:>9.2f} {x['talib_ns_per_bar']:>9.2f} "
             f"{x['ratio']:>6.2f} {x['ratio_best']:>6.2f}  {'ok' if x['parity_ok'] else 'FAIL'} "
             f"({x['parity_max_rel_err']:.1e}){thr}{flag}\n")
+    if r.get("extras"):
+        out("\nindicators TA-Lib lacks, against NumPy's log of the ratios (realized vol: and TA-Lib's STDDEV "
+            "of them); shown, not judged:\n")
+        for x in r["extras"]:
+            out(f"{x['name']:<12} {x['bars']:>9} {x['tradejet_ns_per_bar']:>9.2f} {x['reference_ns_per_bar']:>9.2f} "
+                f"{x['ratio']:>6.2f} {x['ratio_best']:>6.2f}  {'ok' if x['parity_ok'] else 'FAIL'} "
+                f"({x['parity_max_rel_err']:.1e})\n")
     out("\nfused standard set (27 features, out= buffer) vs TA-Lib once per indicator (18 calls):\n")
     for x in r["fused"]:
         flag = "  MISSED (target 3x)" if x["speedup"] < TARGETS["fused_speedup_min"] and x["bars"] >= judged else ""
